@@ -1,0 +1,48 @@
+"""The app process: channels, REST API, pages and the Rasa action webhook in one FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+
+from gateway import action_webhook, chat_api, health, pages
+from gateway.errors import validation_error
+from gateway.rasa_client import RasaClient
+from hotline import db
+from hotline.logging import configure_logging
+from hotline.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.upgrade(settings.database_url)  # idempotent; the schema is always current
+        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        yield
+        await app.state.rasa.close()
+
+    app = FastAPI(
+        title="12345 政务服务便民热线 front door",
+        version="0.1.0",
+        description="Chat, work orders and knowledge API of the 12345 hotline front door.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.executor = action_webhook.make_executor()
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for module in (chat_api, action_webhook, health, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    return app
+
+
+def main_app() -> FastAPI:
+    """Factory for `uvicorn gateway.app:main_app --factory` (used by `hotline serve`)."""
+    configure_logging("app")
+    return create_app()

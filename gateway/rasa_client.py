@@ -1,0 +1,68 @@
+"""Relay one citizen turn to the Rasa server (the hotline connector in bot/hotline_connector.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not answer in time (down, slow or broken); the message says which."""
+
+
+@dataclass
+class BotTurn:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    intent: str | None = None
+    confidence: float | None = None
+    paused: bool = False
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def turn(
+        self, sender_id: str, text: str, channel: str, metadata: dict[str, Any]
+    ) -> BotTurn:
+        payload = {"sender": sender_id, "message": text, "channel": channel, "metadata": metadata}
+        try:
+            resp = await self._http.post("/webhooks/hotline/webhook", json=payload)
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"rasa timed out after {self._http.timeout.read}s") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
+        body = resp.json()
+        intent = body.get("intent") or {}
+        return BotTurn(
+            messages=[_message(m) for m in body.get("messages") or []],
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+            paused=bool(body.get("paused")),
+        )
+
+    async def status(self) -> dict[str, Any]:
+        """Rasa's own /status (model id and file); raises RasaUnavailable when it is down."""
+        try:
+            resp = await self._http.get("/status", timeout=3.0)
+            resp.raise_for_status()
+            return resp.json()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+
+
+def _message(raw: dict[str, Any]) -> dict[str, Any]:
+    """Rasa's message dict -> the API's {"text", "buttons"} shape."""
+    buttons = [
+        {"title": b.get("title", ""), "payload": b.get("payload", "")}
+        for b in raw.get("buttons") or []
+    ]
+    return {"text": raw.get("text") or "", "buttons": buttons}

@@ -1,0 +1,66 @@
+"""The `hotline` command: serve the system and operate its parts."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from hotline import bot, db
+from hotline.settings import get_settings
+
+app = typer.Typer(help="12345 政务服务便民热线 front door.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+bot_app = typer.Typer(help="The Rasa bot.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(bot_app, name="bot")
+
+
+@app.command()
+def serve(
+    only: Annotated[
+        str, typer.Option(help="start only one part for scale-out: all | app | rasa")
+    ] = "all",
+) -> None:
+    """Start Rasa and the app (setting up model and schema first); Ctrl-C stops both."""
+    from hotline.serve import serve as run
+
+    if only not in ("all", "app", "rasa"):
+        raise typer.BadParameter("must be all, app or rasa", param_hint="--only")
+    try:
+        code = run(get_settings(), only)  # type: ignore[arg-type]
+    except bot.BotError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 2
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to the configured database."""
+    settings = get_settings()
+    db.upgrade(settings.database_url)
+    typer.echo(f"schema at {db.current_revision(settings.database_url)}")
+
+
+@bot_app.command("train")
+def bot_train(force: Annotated[bool, typer.Option(help="train even if cached")] = False) -> None:
+    """Train the Rasa bot if bot/ or config.yml changed since the last training."""
+    try:
+        typer.echo(bot.train(get_settings(), force=force))
+    except bot.BotError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@bot_app.command("validate")
+def bot_validate() -> None:
+    """Run `rasa data validate` over the bot's data."""
+    result = bot.validate(get_settings())
+    sys.stdout.write(result.stdout + result.stderr)
+    raise typer.Exit(result.returncode)
+
+
+if __name__ == "__main__":
+    app()

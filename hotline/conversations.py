@@ -1,0 +1,95 @@
+"""The conversation log: every turn of every channel, the base of later reports.
+
+It lives in the shared package because reports (workorders) and channels (gateway) both use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, session_scope
+
+
+class ConversationTurn(Base):
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(128))
+    user_text: Mapped[str] = mapped_column(Text)
+    bot_replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    intent: Mapped[str | None] = mapped_column(String(80))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(200))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latency_ms: Mapped[int] = mapped_column(Integer)
+
+
+@dataclass
+class Turn:
+    """What a channel knows about one turn when it is over."""
+
+    channel: str
+    sender: str
+    user_text: str
+    received_at: datetime
+    replied_at: datetime
+    bot_replies: list[dict[str, Any]] = field(default_factory=list)
+    intent: str | None = None
+    confidence: float | None = None
+    state: str = "bot"
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversation_id(self) -> str:
+        return conversation_id(self.channel, self.sender)
+
+
+def conversation_id(channel: str, sender: str) -> str:
+    """Sender ids are namespaced by channel so a web 'u1' and a WeChat 'u1' never meet."""
+    return f"{channel}:{sender}"
+
+
+def record_turn(database_url: str, turn: Turn) -> int:
+    """Store one turn durably; returns its row id."""
+    row = ConversationTurn(
+        conversation_id=turn.conversation_id,
+        channel=turn.channel,
+        sender=turn.sender,
+        user_text=turn.user_text,
+        bot_replies=turn.bot_replies,
+        intent=turn.intent,
+        confidence=turn.confidence,
+        state=turn.state,
+        error=turn.error,
+        metadata_=turn.metadata,
+        received_at=turn.received_at,
+        replied_at=turn.replied_at,
+        latency_ms=round((turn.replied_at - turn.received_at).total_seconds() * 1000),
+    )
+    with session_scope(database_url) as session:
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
+    with session_scope(database_url) as session:
+        stmt = (
+            select(ConversationTurn)
+            .where(ConversationTurn.conversation_id == conversation)
+            .order_by(ConversationTurn.received_at, ConversationTurn.id)
+        )
+        return list(session.scalars(stmt))

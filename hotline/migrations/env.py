@@ -1,0 +1,15 @@
+"""Alembic environment: migrations are written by hand and run against the configured URL."""
+
+from alembic import context
+
+from hotline.db import make_engine
+
+url = context.config.get_main_option("sqlalchemy.url")
+engine = make_engine(url)
+try:
+    with engine.connect() as connection:
+        context.configure(connection=connection, render_as_batch=url.startswith("sqlite"))
+        with context.begin_transaction():
+            context.run_migrations()
+finally:
+    engine.dispose()

@@ -1,0 +1,167 @@
+"""`hotline serve`: start Rasa and the app, wait until both answer, stop both cleanly.
+
+Each child runs in its own process group with its output in var/log/<name>.log. Ctrl-C or
+SIGTERM stops both (SIGTERM, then SIGKILL after a grace period); if one child dies, the other is
+stopped too and serve exits non-zero, so no orphan is ever left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from hotline import bot, db
+from hotline.settings import PROJECT_ROOT, Settings
+
+Part = Literal["all", "app", "rasa"]
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    log_path: Path
+    ready_url: str
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.cmd,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own group: we decide when it stops
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(self.ready_url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        _signal_group(self.proc, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.proc, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, sig)
+
+
+def plan(settings: Settings, part: Part) -> list[Child]:
+    """The children to start for `part`, preparing what each needs (model, schema)."""
+    children = []
+    if part in ("all", "rasa"):
+        model = bot.train(settings)
+        endpoints = bot.render_endpoints(settings)
+        children.append(
+            Child(
+                "rasa",
+                bot.run_command(settings, model, endpoints),
+                settings.log_dir / "rasa.log",
+                f"{settings.rasa_url}/status",
+                env=bot.rasa_environ(),
+            )
+        )
+    if part in ("all", "app"):
+        db.upgrade(settings.database_url)
+        cmd = [
+            sys.executable, "-m", "uvicorn", "gateway.app:main_app", "--factory",
+            "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+        ]  # fmt: skip
+        local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        children.append(
+            Child("app", cmd, settings.log_dir / "app.log", f"http://{local}:{settings.port}/docs")
+        )
+    return children
+
+
+def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = print) -> int:
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    children = plan(settings, part)
+    try:
+        for child in children:
+            child.start()
+            echo(f"started {child.name} (pid {child.proc.pid}), log: {child.log_path}")
+        deadline = time.monotonic() + settings.rasa_start_timeout
+        waiting = list(children)
+        while waiting and not stopping:
+            for child in list(waiting):
+                if not child.alive():
+                    echo(f"{child.name} exited while starting; last lines of its log:")
+                    echo(child.log_tail())
+                    return 1
+                if child.ready():
+                    waiting.remove(child)
+                    echo(f"{child.name} is ready")
+            if time.monotonic() > deadline:
+                echo(f"timed out waiting for {[c.name for c in waiting]}")
+                return 1
+            time.sleep(0.5)
+        if stopping:
+            return 0
+        echo(banner(settings, part))
+        while not stopping:
+            for child in children:
+                if not child.alive():
+                    echo(f"{child.name} stopped unexpectedly; last lines of its log:")
+                    echo(child.log_tail())
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        echo("stopped")
+
+
+def banner(settings: Settings, part: Part) -> str:
+    lines = ["", "12345 front door is running:"]
+    if part in ("all", "app"):
+        lines += [
+            f"  chat page   {settings.public_url}/chat",
+            f"  API docs    {settings.public_url}/docs",
+            f"  health      {settings.public_url}/health",
+        ]
+    if part in ("all", "rasa"):
+        lines.append(f"  Rasa        {settings.rasa_url}")
+    lines += [f"logs in {settings.log_dir}; press Ctrl-C to stop", ""]
+    return "\n".join(lines)

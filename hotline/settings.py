@@ -1,0 +1,69 @@
+"""One typed settings object for every part, read from HOTLINE_* variables and an optional .env.
+
+Defaults are the embedded ones (SQLite under var/, Rasa on localhost) so `make run` needs no
+configuration; `HOTLINE_DATABASE_URL=postgresql://...` switches to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Channel = Literal["web", "wechat", "voice", "api"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=".env", extra="ignore")
+
+    # Where runtime state lives: databases, trained Rasa models, logs.
+    var_dir: Path = PROJECT_ROOT / "var"
+    model_dir: Path | None = None  # trained Rasa models; default var_dir/models
+    log_dir: Path | None = None  # default var_dir/log
+    database_url: str | None = None  # default sqlite:///var_dir/hotline.db
+    redis_url: str | None = None
+
+    # The app process (FastAPI).
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # how users reach the app; default http://localhost:port
+
+    # The Rasa process.
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    rasa_url: str | None = None  # set when Rasa runs elsewhere; default http://rasa_host:port
+    rasa_env: Path = PROJECT_ROOT / ".venv-rasa"
+    rasa_timeout: float = Field(10.0, gt=0, description="seconds to wait for one bot turn")
+    rasa_start_timeout: float = 300.0
+
+    # Chat input limits (documented in docs/api.md).
+    max_text_chars: int = 1000
+    timezone: str = "Asia/Shanghai"
+    service_hours: str = "12345热线全天24小时为您服务，节假日不休息。"
+
+    def model_post_init(self, _context: object) -> None:
+        self.var_dir = self.var_dir.resolve()
+        self.model_dir = (self.model_dir or self.var_dir / "models").resolve()
+        self.log_dir = (self.log_dir or self.var_dir / "log").resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'hotline.db'}"
+        if not self.rasa_url:
+            self.rasa_url = f"http://{self.rasa_host}:{self.rasa_port}"
+        if not self.public_url:
+            self.public_url = f"http://localhost:{self.port}"
+
+    @property
+    def action_webhook_url(self) -> str:
+        """Where Rasa calls our custom actions: this app's /webhook."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/webhook"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

