@@ -1,40 +1,36 @@
-"""Reply to a message the bot did not understand without ever repeating itself in a loop."""
+"""Reply to a message the bot did not understand, without ever repeating itself in a loop.
+
+The knowledge base gets the first try: what the NLU could not place may still be a question it
+answers. A genuine miss is recorded in the `misses` slot, so the next miss in a row can offer a
+person instead of asking to rephrase again; any other turn leaves the slot untouched, which
+breaks the streak because only the turn right before is looked at.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answer import TOPIC_SLOT, is_voice, say_outcome
+from hotline.settings import get_settings
+from knowledge.service import get_service
+
 ACTION_NAME = "action_fallback_reply"
-# Actions Rasa runs on its own around a turn; they are not the bot's answer to the citizen.
-HOUSEKEEPING = {"action_listen", "action_extract_slots", "action_session_start"}
+MISSES_SLOT = "misses"
 
 
 def consecutive_misunderstandings(events: list[dict[str, Any]]) -> int:
-    """How many user messages in a row, the one being answered now included, were not understood.
-
-    A message counts as not understood when the bot's first answer to it was this action (NLU
-    fallback or core fallback alike).
-    """
-    answers: list[str | None] = []  # per user message: the first action that answered it
-    for event in events:
-        if event.get("event") == "user":
-            answers.append(None)
-        elif (
-            event.get("event") == "action"
-            and answers
-            and answers[-1] is None
-            and event.get("name") not in HOUSEKEEPING
-        ):
-            answers[-1] = event.get("name")
-    count = 1
-    for name in reversed(answers[:-1]):
-        if name != ACTION_NAME:
-            break
-        count += 1
-    return count
+    """Misses in a row, the message being answered now included."""
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return 1
+    for event in events[users[-2] + 1 : users[-1]]:
+        if event.get("event") == "slot" and event.get("name") == MISSES_SLOT:
+            return int(event.get("value") or 0) + 1
+    return 1
 
 
 class ActionFallbackReply(Action):
@@ -44,9 +40,17 @@ class ActionFallbackReply(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        query = tracker.latest_message.get("text") or ""
+        if query:
+            outcome = get_service(get_settings()).search(
+                query, k=3, topic=tracker.get_slot(TOPIC_SLOT)
+            )
+            events = say_outcome(dispatcher, outcome, is_voice(tracker))
+            if events is not None:
+                return events
         misses = consecutive_misunderstandings(tracker.events)
         # First miss: ask to rephrase with examples. Later misses: offer a person, never repeat.
         dispatcher.utter_message(
             response="utter_fallback_first" if misses == 1 else "utter_fallback_again"
         )
-        return []
+        return [SlotSet(MISSES_SLOT, misses)]

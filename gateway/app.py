@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,12 +10,13 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
-from gateway import action_webhook, chat_api, health, pages
+from gateway import action_webhook, chat_api, health, knowledge_api, pages
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from hotline import db
 from hotline.logging import configure_logging
 from hotline.settings import Settings, get_settings
+from knowledge.service import get_service, import_sample_if_empty
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,7 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.upgrade(settings.database_url)  # idempotent; the schema is always current
+        import_sample_if_empty(settings.database_url)
         app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        if settings.knowledge_preload:
+            # Model and index load in the background; the first search waits for them.
+            threading.Thread(target=get_service(settings).refresh, daemon=True).start()
         yield
         await app.state.rasa.close()
 
@@ -36,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (chat_api, action_webhook, health, pages):
+    for module in (chat_api, knowledge_api, action_webhook, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app

@@ -13,7 +13,8 @@ def _describe(error: dict) -> str:
             f"request body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
         )
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-    return f"{where}: {error.get('msg', 'invalid value')}"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -82,6 +83,13 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to call on every start."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this code."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head() or ""
 
 
 def current_revision(url: str) -> str | None:

@@ -154,7 +154,7 @@ def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = 
 
 
 def banner(settings: Settings, part: Part) -> str:
-    lines = ["", "12345 front door is running:"]
+    lines = ["", READY_LINE + ":"]
     if part in ("all", "app"):
         lines += [
             f"  chat page   {settings.public_url}/chat",
@@ -165,3 +165,28 @@ def banner(settings: Settings, part: Part) -> str:
         lines.append(f"  Rasa        {settings.rasa_url}")
     lines += [f"logs in {settings.log_dir}; press Ctrl-C to stop", ""]
     return "\n".join(lines)
+
+
+READY_LINE = "12345 front door is running"
+
+
+def spawn(
+    env_overrides: dict[str, str], log_path: Path, part: Part = "all", timeout: float = 600
+) -> subprocess.Popen[bytes]:
+    """Run `hotline serve` as a child (tests, benchmarks) and return once it is ready."""
+    env = {**os.environ, **env_overrides}
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "serve", "--only", part],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        if proc.poll() is not None:
+            raise RuntimeError(f"hotline serve exited {proc.returncode}:\n{text[-4000:]}")
+        if READY_LINE in text:
+            return proc
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"hotline serve not ready in {timeout}s:\n{text[-4000:]}")

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     rasa_timeout: float = Field(10.0, gt=0, description="seconds to wait for one bot turn")
     rasa_start_timeout: float = 300.0
 
+    # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
+    # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
+    embedding_model: str | None = None
+    cache_dir: Path = Path.home() / ".cache" / "hotline"
+    knowledge_preload: bool = True  # load the model and index when the app starts
+
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000
     timezone: str = "Asia/Shanghai"

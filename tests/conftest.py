@@ -6,8 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +14,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+
+from hotline.serve import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -64,20 +64,7 @@ class Stack:
     url: str
     rasa_url: str
     var_dir: Path
-    proc: subprocess.Popen[str]
-
-
-def _wait_ready(proc: subprocess.Popen[str], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"hotline serve exited {proc.returncode}:\n{log.read_text()[-4000:]}"
-            )
-        if "12345 front door is running" in log.read_text(errors="replace"):
-            return
-        time.sleep(1)
-    raise RuntimeError(f"hotline serve not ready in {timeout}s:\n{log.read_text()[-4000:]}")
+    proc: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="session")
@@ -89,21 +76,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var_dir = tmp_path_factory.mktemp("stack-var")
     app_port, rasa_port = free_port(), free_port()
     env = {
-        **os.environ,
         "HOTLINE_VAR_DIR": str(var_dir),
         "HOTLINE_MODEL_DIR": str(ROOT / "var" / "models"),
         "HOTLINE_PORT": str(app_port),
         "HOTLINE_RASA_PORT": str(rasa_port),
+        "HOTLINE_DATABASE_URL": "",  # the embedded SQLite under var_dir
     }
-    env.pop("HOTLINE_DATABASE_URL", None)
-    log = var_dir / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "serve"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+    proc = spawn(env, var_dir / "serve.log")
     try:
-        _wait_ready(proc, log, timeout=600)
         yield Stack(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -28,7 +28,7 @@ def action_call(name: str) -> dict:
 
 
 def test_runs_a_registered_action(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(var_dir=tmp_path))) as client:
+    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as client:
         resp = client.post("/webhook", json=action_call("action_service_hours"))
         names = {a["name"] for a in client.get("/actions").json()}
     assert resp.status_code == 200
@@ -37,7 +37,7 @@ def test_runs_a_registered_action(tmp_path: Path) -> None:
 
 
 def test_unknown_action_is_404_and_bad_json_is_400(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(var_dir=tmp_path))) as client:
+    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as client:
         missing = client.post("/webhook", json=action_call("action_nope"))
         broken = client.post("/webhook", content=b"{", headers={"content-type": "application/json"})
     assert missing.status_code == 404

@@ -18,7 +18,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def test_migrations_create_the_schema_and_are_idempotent(database_url: str) -> None:
     db.upgrade(database_url)
     db.upgrade(database_url)  # a second start changes nothing
-    assert db.current_revision(database_url) == "0001"
+    assert db.current_revision(database_url) == db.head_revision() != ""
     columns = {c["name"] for c in inspect(db.engine_for(database_url)).get_columns(
         "conversation_turns")}  # fmt: skip
     assert {"channel", "sender", "user_text", "bot_replies", "intent", "confidence"} <= columns

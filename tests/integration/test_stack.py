@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from hotline.conversations import turns_of
-from tests.conftest import ROOT, Stack, _wait_ready, free_port
+from hotline.db import head_revision
+from hotline.serve import spawn
+from tests.conftest import Stack, free_port
 
 pytestmark = pytest.mark.stack
 
@@ -52,13 +53,18 @@ def test_every_turn_is_in_the_conversation_log(stack: Stack, chat) -> None:
 
 
 def test_health_reports_each_dependency(stack: Stack) -> None:
-    body = httpx.get(f"{stack.url}/health", timeout=10).json()
-    assert body["status"] == "ok"
+    for _ in range(120):  # the knowledge index may still be loading
+        body = httpx.get(f"{stack.url}/health", timeout=10).json()
+        if body["status"] == "ok":
+            break
+        time.sleep(1)
+    assert body["status"] == "ok", body
+    assert body["dependencies"]["knowledge"]["entries"] >= 300
     assert body["dependencies"]["rasa"]["status"] == "ok"
     assert body["dependencies"]["database"] == {
         "status": "ok",
         "backend": "sqlite",
-        "revision": "0001",
+        "revision": head_revision(),
     }
 
 
@@ -76,19 +82,9 @@ def _children(pid: int) -> list[int]:
 def test_sigterm_stops_both_processes(tmp_path) -> None:
     """A second, app-only serve: SIGTERM leaves no process behind."""
     port = free_port()
-    env = {
-        **os.environ,
-        "HOTLINE_VAR_DIR": str(tmp_path),
-        "HOTLINE_PORT": str(port),
-        "HOTLINE_RASA_PORT": str(free_port()),
-    }
+    env = {"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_PORT": str(port), "HOTLINE_DATABASE_URL": ""}
     log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "serve", "--only", "app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    _wait_ready(proc, log, timeout=120)
+    proc = spawn(env, log, part="app", timeout=120)
     children = _children(proc.pid)
     assert children, "the app runs as a child process"
     proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,74 @@
+"""Answer a citizen's question from the knowledge base: answer with the source, clarify with the
+top three as buttons, or say honestly that no answer was found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from hotline.settings import get_settings
+from knowledge.schema import Entry
+from knowledge.service import SearchOutcome, get_service
+
+TOPIC_SLOT = "kb_topic"  # the standard question last answered: context for short follow-ups
+
+
+def is_voice(tracker: Tracker) -> bool:
+    return tracker.get_latest_input_channel() == "voice"
+
+
+def say_entry(dispatcher: CollectingDispatcher, entry: Entry, voice: bool) -> list[dict[str, Any]]:
+    if voice:
+        dispatcher.utter_message(text=entry.spoken())
+    else:
+        dispatcher.utter_message(text=f"{entry.answer}\n{entry.source.line()}")
+    return [SlotSet(TOPIC_SLOT, entry.question)]
+
+
+def say_outcome(
+    dispatcher: CollectingDispatcher, outcome: SearchOutcome, voice: bool
+) -> list[dict[str, Any]] | None:
+    """Speak a search outcome; None when the KB abstains (the caller decides what follows)."""
+    if outcome.decision == "answer":
+        return say_entry(dispatcher, outcome.results[0].entry, voice)
+    if outcome.decision == "clarify":
+        options = [r.entry for r in outcome.results[:3]]
+        if voice:
+            listed = "；".join(f"第{n}个，{e.question}" for n, e in enumerate(options, 1))
+            dispatcher.utter_message(text=f"您想问的是哪一个？{listed}。请说第几个。")
+        else:
+            dispatcher.utter_message(
+                response="utter_kb_clarify",
+                buttons=[
+                    {"title": e.question, "payload": f'/choose_entry{{"entry_id":"{e.id}"}}'}
+                    for e in options
+                ],
+            )
+        return []
+    return None
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        service = get_service(get_settings())
+        voice = is_voice(tracker)
+        chosen = next(tracker.get_latest_entity_values("entry_id"), None)
+        if chosen:  # a clarify button was pressed
+            entry = service.get(chosen)
+            if entry:
+                return say_entry(dispatcher, entry, voice)
+        query = tracker.latest_message.get("text") or ""
+        outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
+        events = say_outcome(dispatcher, outcome, voice)
+        if events is None:
+            dispatcher.utter_message(response="utter_kb_abstain")
+            return []
+        return events

@@ -1,0 +1,132 @@
+"""`hotline kb import|search|stats|calibrate`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from hotline import db
+from hotline.settings import get_settings
+from knowledge import decision, store
+from knowledge.loaders import LoadResult, load_path
+from knowledge.service import THRESHOLDS, get_service
+
+app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("import")
+def kb_import(
+    paths: Annotated[list[Path], typer.Argument(help="YAML/CSV/XLSX/TXT/MD files or folders")],
+    kind: Annotated[str, typer.Option(help="auto | faq | documents")] = "auto",
+    mapping: Annotated[
+        Path | None, typer.Option(help="YAML file: our field -> the table's column header")
+    ] = None,
+    domain: Annotated[str | None, typer.Option(help="domain for entries that name none")] = None,
+    embed: Annotated[bool, typer.Option(help="compute embeddings now (warms the cache)")] = True,
+) -> None:
+    """Import knowledge; a file's entries replace its previous ones. Running apps reload."""
+    if kind not in ("auto", "faq", "documents"):
+        raise typer.BadParameter("must be auto, faq or documents", param_hint="--kind")
+    columns = yaml.safe_load(mapping.read_text()) if mapping else None
+    defaults = {"domain": domain} if domain else None
+    settings = get_settings()
+    db.upgrade(settings.database_url)
+    results: list[LoadResult] = []
+    for path in track(paths, description="reading", console=console):
+        if not path.exists():
+            console.print(f"[red]{path}: no such file or folder[/red]")
+            raise typer.Exit(2)
+        results += load_path(path, kind, columns, defaults)
+    report = store.import_results(settings.database_url, results)
+    for problem in report.problems + report.conflicts:
+        console.print(f"[yellow]skipped[/yellow] {problem}")
+    console.print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}; {len(report.problems) + len(report.conflicts)} problems; "
+        f"KB version {store.version(settings.database_url)}"
+    )
+    if embed and report.changed:
+        service = get_service(settings)
+        service.refresh()
+        console.print(f"index ready: {len(service.refresh().entries)} entries valid today")
+    if report.problems or report.conflicts:
+        raise typer.Exit(1)
+
+
+@app.command("search")
+def kb_search(
+    question: Annotated[str, typer.Argument()],
+    k: Annotated[int, typer.Option(min=1, max=20)] = 5,
+) -> None:
+    """Search the knowledge base as the bot does and show the decision."""
+    outcome = get_service(get_settings()).search(question, k=k)
+    table = Table(title=f"decision: {outcome.decision}")
+    for col in ("score", "id", "question", "matched"):
+        table.add_column(col)
+    for r in outcome.results:
+        table.add_row(f"{r.score:.3f}", r.entry.id, r.entry.question, r.matched)
+    console.print(table)
+
+
+@app.command("stats")
+def kb_stats() -> None:
+    """Entries by domain, and how many are served today."""
+    settings = get_settings()
+    entries = store.all_entries(settings.database_url)
+    service = get_service(settings)
+    today = service.today()
+    valid = sum(e.valid_on(today) for e in entries)
+    table = Table(title=f"KB version {store.version(settings.database_url)}")
+    table.add_column("domain")
+    table.add_column("entries", justify="right")
+    for name, n in sorted(Counter(e.domain or "-" for e in entries).items()):
+        table.add_row(name, str(n))
+    console.print(table)
+    kinds = Counter(e.kind for e in entries)
+    console.print(
+        f"{len(entries)} entries ({kinds['faq']} FAQ, {kinds['passage']} passages), "
+        f"{valid} valid today, {len(entries) - valid} expired or not yet effective, "
+        f"{sum(e.sample for e in entries)} marked sample"
+    )
+
+
+@app.command("calibrate")
+def kb_calibrate(
+    dev: Annotated[Path, typer.Option(help="labelled questions (YAML)")] = Path(
+        "knowledge/eval/dev.yml"
+    ),
+    precision: Annotated[float, typer.Option(help="required share of right answers")] = 0.97,
+    abstain: Annotated[float, typer.Option(help="required abstention on unanswerable")] = 0.90,
+    write: Annotated[bool, typer.Option(help=f"write {THRESHOLDS.name}")] = True,
+) -> None:
+    """Choose the answer/clarify/abstain thresholds on a labelled development set."""
+    data = yaml.safe_load(dev.read_text())
+    service = get_service(get_settings())
+    labelled = []
+    questions = [(q["q"], q["id"]) for q in data["answerable"]]
+    questions += [(q, None) for q in data["unanswerable"]]
+    for text, gold in track(questions, description="searching", console=console):
+        results = service.search(text, k=3).results
+        labelled.append(
+            decision.Labelled([r.entry.id for r in results], [r.score for r in results], gold)
+        )
+    t, out = decision.calibrate(labelled, precision, abstain)
+    console.print(f"thresholds {t}\ndev outcome {out}")
+    if write:
+        evidence = {
+            "dev_set": str(dev),
+            "answerable": len(data["answerable"]),
+            "unanswerable": len(data["unanswerable"]),
+            "targets": {"precision": precision, "abstain": abstain},
+            "model": get_settings().embedding_model or "multilingual-e5-small (rebuilt offline)",
+        }
+        decision.save(THRESHOLDS, t, out, evidence)
+        console.print(f"wrote {THRESHOLDS}")

@@ -1,0 +1,179 @@
+"""The knowledge service used by the app and the Rasa actions: search with a decision.
+
+One instance per process holds the embedding model and the hybrid index over the entries valid
+today. Before each search it compares the KB version in the database with the one it indexed, so
+a `hotline kb import` (from any process or replica) is picked up without a restart; the new index
+is built beside the old one, which keeps answering until the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hotline.settings import PROJECT_ROOT, Settings
+from knowledge import decision, store
+from knowledge.embedding_model import load_model
+from knowledge.index import Doc, HybridIndex
+from knowledge.loaders import load_path
+from knowledge.schema import Entry
+
+log = logging.getLogger(__name__)
+
+SAMPLE_KB = PROJECT_ROOT / "knowledge" / "kb"
+THRESHOLDS = PROJECT_ROOT / "knowledge" / "thresholds.yml"
+FOLLOWUP_MAX_CHARS = 15  # a short question after an answer may lean on that answer's topic
+
+
+@dataclass(frozen=True)
+class Result:
+    entry: Entry
+    score: float
+    matched: str
+
+
+@dataclass
+class SearchOutcome:
+    decision: decision.Decision
+    results: list[Result] = field(default_factory=list)
+    query: str = ""  # what was searched (the follow-up with its topic, when that won)
+
+
+@dataclass
+class _Snapshot:
+    version: int
+    day: date
+    entries: dict[str, Entry]
+    index: HybridIndex
+
+
+def index_docs(entries: list[Entry]) -> list[Doc]:
+    """FAQ entries match by their phrasings; passages by their text under the document title."""
+    docs = []
+    for e in entries:
+        if e.kind == "passage":
+            docs.append(Doc(e.id, [f"{e.question}\n{e.answer}"], group=e.doc_id or ""))
+        else:
+            docs.append(Doc(e.id, e.phrasings()))
+    return docs
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        database_url: str,
+        model_name: str | None,
+        cache_dir: Path,
+        thresholds: decision.Thresholds | Path,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.database_url = database_url
+        self._thresholds = thresholds
+        self.today = today
+        self._model_name = model_name
+        self._cache_dir = cache_dir
+        self._model = None
+        self._snapshot: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def thresholds(self) -> decision.Thresholds:
+        """Read from the calibration file on first use (`hotline kb calibrate` writes it)."""
+        if isinstance(self._thresholds, Path):
+            self._thresholds = decision.load(self._thresholds)
+        return self._thresholds
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            self._model = load_model(self._model_name, self._cache_dir / "models")
+        return self._model
+
+    def state(self) -> dict[str, object]:
+        """For /health: loading until the first index is built."""
+        snap = self._snapshot
+        if snap is None:
+            return {"status": "loading"}
+        return {"status": "ok", "entries": len(snap.entries), "kb_version": snap.version}
+
+    def refresh(self) -> _Snapshot:
+        """The current snapshot, rebuilt first if the KB or the day changed."""
+        snap = self._snapshot
+        version, day = store.version(self.database_url), self.today()
+        if snap and snap.version == version and snap.day == day:
+            return snap
+        # One rebuild at a time; others keep using the old snapshot if there is one.
+        if not self._lock.acquire(blocking=snap is None):
+            return snap  # type: ignore[return-value]
+        try:
+            snap = self._snapshot
+            if snap and snap.version == version and snap.day == day:
+                return snap
+            entries = [e for e in store.all_entries(self.database_url) if e.valid_on(day)]
+            index = HybridIndex(self.model, cache_dir=self._cache_dir / "embeddings")
+            index.build(index_docs(entries))
+            self._snapshot = _Snapshot(version, day, {e.id: e for e in entries}, index)
+            log.info("knowledge index: %d entries valid on %s (KB version %d)",
+                     len(entries), day, version)  # fmt: skip
+            return self._snapshot
+        finally:
+            self._lock.release()
+
+    def get(self, entry_id: str) -> Entry | None:
+        """An entry by id, only if it may be served today."""
+        return self.refresh().entries.get(entry_id)
+
+    def search(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:
+        """Search `query`; `topic` is the standard question last answered in this conversation,
+        used when a short follow-up (那特殊慢性病呢？/ 要带什么材料？) scores better with it."""
+        query = query.strip()
+        snap = self.refresh()
+        outcome = self._search(snap, query, k)
+        if topic and len(query) <= FOLLOWUP_MAX_CHARS and topic not in query:
+            combined = self._search(snap, f"{topic} {query}", k)
+            if combined.results and (
+                not outcome.results or combined.results[0].score > outcome.results[0].score
+            ):
+                outcome = combined
+        return outcome
+
+    def _search(self, snap: _Snapshot, query: str, k: int) -> SearchOutcome:
+        hits = snap.index.search(query, k=max(k, 3))
+        results = [
+            Result(snap.entries[h.key], h.score, h.matched) for h in hits if h.key in snap.entries
+        ]
+        verdict = decision.decide([r.score for r in results], self.thresholds)
+        return SearchOutcome(verdict, results[:k], query)
+
+
+def import_sample_if_empty(database_url: str) -> None:
+    """A fresh installation starts with the sample KB shipped in knowledge/kb/."""
+    if store.count_entries(database_url) == 0:
+        report = store.import_results(database_url, load_path(SAMPLE_KB))
+        log.info("imported the sample KB: %d entries", report.added)
+
+
+_services: dict[str, KnowledgeService] = {}
+_services_lock = threading.Lock()
+
+
+def get_service(settings: Settings) -> KnowledgeService:
+    """The process-wide service for these settings (the model loads once per process)."""
+    with _services_lock:
+        service = _services.get(settings.database_url)
+        if service is None:
+            zone = ZoneInfo(settings.timezone)
+            service = KnowledgeService(
+                settings.database_url,
+                settings.embedding_model,
+                settings.cache_dir,
+                THRESHOLDS,
+                today=lambda: datetime.now(zone).date(),
+            )
+            _services[settings.database_url] = service
+        return service
