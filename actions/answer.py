@@ -13,7 +13,7 @@ from hotline.settings import get_settings
 from knowledge.schema import Entry
 from knowledge.service import SearchOutcome, get_service
 
-TOPIC_SLOT = "kb_topic"  # the standard question last answered: context for short follow-ups
+TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -25,7 +25,7 @@ def say_entry(dispatcher: CollectingDispatcher, entry: Entry, voice: bool) -> li
         dispatcher.utter_message(text=entry.spoken())
     else:
         dispatcher.utter_message(text=f"{entry.answer}\n{entry.source.line()}")
-    return [SlotSet(TOPIC_SLOT, entry.question)]
+    return [SlotSet(TOPIC_SLOT, entry.id)]
 
 
 def say_outcome(

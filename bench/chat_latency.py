@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -21,8 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from hotline.serve import spawn
-from hotline.settings import PROJECT_ROOT
+from hotline.serve import start_isolated
 
 # A conversation of ten turns touching every starter intent, the custom action and the fallback.
 SCRIPT = [
@@ -37,14 +35,6 @@ SCRIPT = [
     "在吗",
     "再见",
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,7 +54,7 @@ def children(pid: int) -> dict[str, int]:
     named = {}
     for child in out.split():
         cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        named["rasa" if " rasa run" in cmdline else "app"] = int(child)
+        named["rasa" if "rasa run" in cmdline else "app"] = int(child)
     return named
 
 
@@ -73,19 +63,10 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200, help="turns per path")
     args = parser.parse_args()
 
-    var_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    app_port, rasa_port = free_port(), free_port()
-    env = {
-        "HOTLINE_VAR_DIR": str(var_dir),
-        "HOTLINE_MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
-        "HOTLINE_PORT": str(app_port),
-        "HOTLINE_RASA_PORT": str(rasa_port),
-        "HOTLINE_DATABASE_URL": "",
-    }
-    proc = spawn(env, var_dir / "serve.log")
-    app = f"http://127.0.0.1:{app_port}/api/v1/chat"
-    rasa = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-    connector = f"http://127.0.0.1:{rasa_port}/webhooks/hotline/webhook"
+    stack = start_isolated(Path(tempfile.mkdtemp(prefix="hotline-bench-")))
+    app = f"{stack.url}/api/v1/chat"
+    rasa = f"{stack.rasa_url}/webhooks/rest/webhook"
+    connector = f"{stack.rasa_url}/webhooks/hotline/webhook"
     timings: dict[str, list[float]] = {"app": [], "rasa": [], "connector": []}
     try:
         with httpx.Client(timeout=30) as http:
@@ -113,10 +94,9 @@ def main() -> None:
                 conv = i // len(SCRIPT)  # a fresh conversation every ten turns
                 for path in timings:
                     send(path, conv, text, measure=True)
-        memory = {name: rss_mb(pid) for name, pid in children(proc.pid).items()}
+        memory = {name: rss_mb(pid) for name, pid in children(stack.proc.pid).items()}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        stack.stop()
 
     p50 = {k: statistics.median(v) for k, v in timings.items()}
     p95 = {k: percentile(v, 0.95) for k, v in timings.items()}

@@ -9,12 +9,32 @@ log) and whether a human has taken the conversation over (ConversationPaused).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+# The tracker Rasa saved at the end of the turn being handled. handle_message runs in the
+# request's own task, so a value set while saving is visible here after it returns; this spares
+# a second read of the whole conversation from the tracker store on every turn.
+_saved_tracker: ContextVar[Any] = ContextVar("hotline_saved_tracker", default=None)
+
+
+def _remember_saved_trackers(processor: Any) -> None:
+    """Wrap the processor's save_tracker once (a new model brings a new processor)."""
+    if processor is None or getattr(processor, "_hotline_remembers", False):
+        return
+    save = processor.save_tracker
+
+    async def save_and_remember(tracker: Any) -> None:
+        await save(tracker)
+        _saved_tracker.set(tracker)
+
+    processor.save_tracker = save_and_remember
+    processor._hotline_remembers = True
 
 
 class HotlineInput(InputChannel):
@@ -36,6 +56,9 @@ class HotlineInput(InputChannel):
             text = body.get("message")
             if not isinstance(sender, str) or not isinstance(text, str):
                 return response.json({"error": "sender and message are required"}, status=400)
+            agent = request.app.ctx.agent
+            _remember_saved_trackers(agent.processor)
+            _saved_tracker.set(None)
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
@@ -46,7 +69,9 @@ class HotlineInput(InputChannel):
                     metadata=body.get("metadata") or {},
                 )
             )
-            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            tracker = _saved_tracker.get()
+            if tracker is None or tracker.sender_id != sender:
+                tracker = await agent.tracker_store.retrieve(sender)
             return response.json(
                 {
                     "messages": collector.messages,

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, select
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.db import Base, session_scope
+from hotline.db import Base, engine_for, session_scope
 
 
 class ConversationTurn(Base):
@@ -63,26 +63,25 @@ def conversation_id(channel: str, sender: str) -> str:
 
 
 def record_turn(database_url: str, turn: Turn) -> int:
-    """Store one turn durably; returns its row id."""
-    row = ConversationTurn(
-        conversation_id=turn.conversation_id,
-        channel=turn.channel,
-        sender=turn.sender,
-        user_text=turn.user_text,
-        bot_replies=turn.bot_replies,
-        intent=turn.intent,
-        confidence=turn.confidence,
-        state=turn.state,
-        error=turn.error,
-        metadata_=turn.metadata,
-        received_at=turn.received_at,
-        replied_at=turn.replied_at,
-        latency_ms=round((turn.replied_at - turn.received_at).total_seconds() * 1000),
-    )
-    with session_scope(database_url) as session:
-        session.add(row)
-        session.flush()
-        return row.id
+    """Store one turn durably; returns its row id. A Core insert: this is on every turn's path."""
+    values = {
+        "conversation_id": turn.conversation_id,
+        "channel": turn.channel,
+        "sender": turn.sender,
+        "user_text": turn.user_text,
+        "bot_replies": turn.bot_replies,
+        "intent": turn.intent,
+        "confidence": turn.confidence,
+        "state": turn.state,
+        "error": turn.error,
+        "metadata": turn.metadata,
+        "received_at": turn.received_at,
+        "replied_at": turn.replied_at,
+        "latency_ms": round((turn.replied_at - turn.received_at).total_seconds() * 1000),
+    }
+    with engine_for(database_url).begin() as conn:
+        result = conn.execute(insert(ConversationTurn.__table__), values)
+        return int(result.inserted_primary_key[0])
 
 
 def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -190,3 +191,41 @@ def spawn(
         time.sleep(0.5)
     proc.terminate()
     raise RuntimeError(f"hotline serve not ready in {timeout}s:\n{text[-4000:]}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Isolated:
+    """A whole stack on free ports with fresh state (tests, benchmarks)."""
+
+    url: str
+    rasa_url: str
+    var_dir: Path
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_isolated(var_dir: Path) -> Isolated:
+    """`hotline serve` with its own var dir and ports and the embedded SQLite; trained models are
+    shared with the project's var/models so training happens once."""
+    app_port, rasa_port = free_port(), free_port()
+    env = {
+        "HOTLINE_VAR_DIR": str(var_dir),
+        "HOTLINE_MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
+        "HOTLINE_PORT": str(app_port),
+        "HOTLINE_RASA_PORT": str(rasa_port),
+        "HOTLINE_DATABASE_URL": "",
+    }
+    proc = spawn(env, var_dir / "serve.log")
+    return Isolated(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)

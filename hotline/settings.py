@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
     embedding_model: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "hotline"
+    embedding_threads: int = Field(1, ge=1, description="torch threads for query encoding")
     knowledge_preload: bool = True  # load the model and index when the app starts
 
     # Chat input limits (documented in docs/api.md).

@@ -15,11 +15,20 @@ from rich.table import Table
 from hotline import db
 from hotline.settings import get_settings
 from knowledge import decision, store
+from knowledge.evaluation import label, load_questions
 from knowledge.loaders import LoadResult, load_path
-from knowledge.service import THRESHOLDS, get_service
+from knowledge.service import THRESHOLDS, KnowledgeService, get_service, import_sample_if_empty
 
 app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 console = Console()
+
+
+def _service() -> KnowledgeService:
+    """The service over the configured database (schema current, sample KB if it is empty)."""
+    settings = get_settings()
+    db.upgrade(settings.database_url)
+    import_sample_if_empty(settings.database_url)
+    return get_service(settings)
 
 
 @app.command("import")
@@ -67,7 +76,7 @@ def kb_search(
     k: Annotated[int, typer.Option(min=1, max=20)] = 5,
 ) -> None:
     """Search the knowledge base as the bot does and show the decision."""
-    outcome = get_service(get_settings()).search(question, k=k)
+    outcome = _service().search(question, k=k)
     table = Table(title=f"decision: {outcome.decision}")
     for col in ("score", "id", "question", "matched"):
         table.add_column(col)
@@ -80,8 +89,8 @@ def kb_search(
 def kb_stats() -> None:
     """Entries by domain, and how many are served today."""
     settings = get_settings()
+    service = _service()
     entries = store.all_entries(settings.database_url)
-    service = get_service(settings)
     today = service.today()
     valid = sum(e.valid_on(today) for e in entries)
     table = Table(title=f"KB version {store.version(settings.database_url)}")
@@ -108,23 +117,17 @@ def kb_calibrate(
     write: Annotated[bool, typer.Option(help=f"write {THRESHOLDS.name}")] = True,
 ) -> None:
     """Choose the answer/clarify/abstain thresholds on a labelled development set."""
-    data = yaml.safe_load(dev.read_text())
-    service = get_service(get_settings())
-    labelled = []
-    questions = [(q["q"], q["id"]) for q in data["answerable"]]
-    questions += [(q, None) for q in data["unanswerable"]]
-    for text, gold in track(questions, description="searching", console=console):
-        results = service.search(text, k=3).results
-        labelled.append(
-            decision.Labelled([r.entry.id for r in results], [r.score for r in results], gold)
-        )
+    service = _service()
+    questions = load_questions(dev)
+    with console.status(f"searching {len(questions)} questions"):
+        labelled = label(service, questions, k=3)
     t, out = decision.calibrate(labelled, precision, abstain)
     console.print(f"thresholds {t}\ndev outcome {out}")
     if write:
         evidence = {
             "dev_set": str(dev),
-            "answerable": len(data["answerable"]),
-            "unanswerable": len(data["unanswerable"]),
+            "answerable": sum(gold is not None for _, gold in questions),
+            "unanswerable": sum(gold is None for _, gold in questions),
             "targets": {"precision": precision, "abstain": abstain},
             "model": get_settings().embedding_model or "multilingual-e5-small (rebuilt offline)",
         }

@@ -71,6 +71,7 @@ class KnowledgeService:
         cache_dir: Path,
         thresholds: decision.Thresholds | Path,
         today: Callable[[], date] = date.today,
+        threads: int = 1,
     ) -> None:
         self.database_url = database_url
         self._thresholds = thresholds
@@ -78,6 +79,7 @@ class KnowledgeService:
         self._model_name = model_name
         self._cache_dir = cache_dir
         self._model = None
+        self._threads = threads
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -91,6 +93,11 @@ class KnowledgeService:
     @property
     def model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
+            import torch
+
+            # One query at a time is a small matrix product: extra threads mostly spin, and
+            # beside Rasa on a 2-core machine they made a query 10x slower (see BENCHMARKS.md).
+            torch.set_num_threads(self._threads)
             self._model = load_model(self._model_name, self._cache_dir / "models")
         return self._model
 
@@ -129,26 +136,38 @@ class KnowledgeService:
         return self.refresh().entries.get(entry_id)
 
     def search(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:
-        """Search `query`; `topic` is the standard question last answered in this conversation,
-        used when a short follow-up (那特殊慢性病呢？/ 要带什么材料？) scores better with it."""
+        """Rank, then decide answer/clarify/abstain on the scores (see knowledge/decision.py)."""
+        outcome = self.rank(query, k, topic)
+        outcome.decision = decision.decide([r.score for r in outcome.results], self.thresholds)
+        return outcome
+
+    def rank(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:
+        """The best entries for `query`, without a decision (calibration needs only this).
+
+        `topic` is the id of the entry last answered in the conversation. A short follow-up
+        (那特殊慢性病呢？/ 要带什么材料？) is also searched together with that entry's question;
+        the entry itself is left out of that search (the citizen already has that answer and
+        asks for something else), and the better of the two searches wins.
+        """
         query = query.strip()
         snap = self.refresh()
-        outcome = self._search(snap, query, k)
-        if topic and len(query) <= FOLLOWUP_MAX_CHARS and topic not in query:
-            combined = self._search(snap, f"{topic} {query}", k)
+        outcome = self._rank(snap, query, k)
+        previous = snap.entries.get(topic) if topic else None
+        if previous and len(query) <= FOLLOWUP_MAX_CHARS:
+            combined = self._rank(snap, f"{previous.question} {query}", k + 1)
+            combined.results = [r for r in combined.results if r.entry.id != previous.id][:k]
             if combined.results and (
                 not outcome.results or combined.results[0].score > outcome.results[0].score
             ):
                 outcome = combined
         return outcome
 
-    def _search(self, snap: _Snapshot, query: str, k: int) -> SearchOutcome:
+    def _rank(self, snap: _Snapshot, query: str, k: int) -> SearchOutcome:
         hits = snap.index.search(query, k=max(k, 3))
         results = [
             Result(snap.entries[h.key], h.score, h.matched) for h in hits if h.key in snap.entries
         ]
-        verdict = decision.decide([r.score for r in results], self.thresholds)
-        return SearchOutcome(verdict, results[:k], query)
+        return SearchOutcome("abstain", results[:k], query)
 
 
 def import_sample_if_empty(database_url: str) -> None:
@@ -174,6 +193,7 @@ def get_service(settings: Settings) -> KnowledgeService:
                 settings.cache_dir,
                 THRESHOLDS,
                 today=lambda: datetime.now(zone).date(),
+                threads=settings.embedding_threads,
             )
             _services[settings.database_url] = service
         return service

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from hotline.serve import spawn
+from hotline.serve import Isolated, start_isolated
 
-ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -26,12 +21,6 @@ def unavailable(what: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{what} is required on CI but unavailable")
     pytest.skip(f"{what} unavailable")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -59,42 +48,18 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@dataclass
-class Stack:
-    url: str
-    rasa_url: str
-    var_dir: Path
-    proc: subprocess.Popen[bytes]
-
-
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The real system as `hotline serve` starts it (Rasa + app), on free ports, fresh state.
-
-    Trained models are shared with the project's var/models so training happens once.
-    """
-    var_dir = tmp_path_factory.mktemp("stack-var")
-    app_port, rasa_port = free_port(), free_port()
-    env = {
-        "HOTLINE_VAR_DIR": str(var_dir),
-        "HOTLINE_MODEL_DIR": str(ROOT / "var" / "models"),
-        "HOTLINE_PORT": str(app_port),
-        "HOTLINE_RASA_PORT": str(rasa_port),
-        "HOTLINE_DATABASE_URL": "",  # the embedded SQLite under var_dir
-    }
-    proc = spawn(env, var_dir / "serve.log")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    """The real system as `hotline serve` starts it (Rasa + app), on free ports, fresh state."""
+    running = start_isolated(tmp_path_factory.mktemp("stack-var"))
     try:
-        yield Stack(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)
+        yield running
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        running.stop()
 
 
 @pytest.fixture
-def chat(stack: Stack):  # type: ignore[no-untyped-def]
+def chat(stack: Isolated):  # type: ignore[no-untyped-def]
     """Send one turn to the running stack; returns the decoded JSON reply."""
 
     def send(sender: str, text: str, channel: str = "web") -> dict:

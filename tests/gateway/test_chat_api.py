@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.chat_api import APOLOGY
 from hotline.conversations import turns_of
+from hotline.serve import free_port
 from hotline.settings import Settings
-from tests.conftest import free_port
 
 
 class FakeRasa(ThreadingHTTPServer):

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.conftest import Stack, unavailable
+from hotline.serve import Isolated
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.stack
 CHROMIUM_FLAGS = [
@@ -28,7 +29,7 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def test_chat_page_shows_the_bots_reply(stack: Stack, browser: Browser) -> None:
+def test_chat_page_shows_the_bots_reply(stack: Isolated, browser: Browser) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 800})
     page.goto(f"{stack.url}/chat")
     expect(page).to_have_title("12345政务服务便民热线")

@@ -12,8 +12,7 @@ import pytest
 
 from hotline.conversations import turns_of
 from hotline.db import head_revision
-from hotline.serve import spawn
-from tests.conftest import Stack, free_port
+from hotline.serve import Isolated, free_port, spawn
 
 pytestmark = pytest.mark.stack
 
@@ -43,7 +42,7 @@ def test_gibberish_twice_never_loops(chat) -> None:
     assert "12345" in second  # the second miss offers a person
 
 
-def test_every_turn_is_in_the_conversation_log(stack: Stack, chat) -> None:
+def test_every_turn_is_in_the_conversation_log(stack: Isolated, chat) -> None:
     chat("log-1", "你好")
     chat("log-1", "谢谢")
     turns = turns_of(f"sqlite:///{stack.var_dir / 'hotline.db'}", "web:log-1")
@@ -52,7 +51,7 @@ def test_every_turn_is_in_the_conversation_log(stack: Stack, chat) -> None:
     assert "您好" in turns[0].bot_replies[0]["text"]
 
 
-def test_health_reports_each_dependency(stack: Stack) -> None:
+def test_health_reports_each_dependency(stack: Isolated) -> None:
     for _ in range(120):  # the knowledge index may still be loading
         body = httpx.get(f"{stack.url}/health", timeout=10).json()
         if body["status"] == "ok":
@@ -68,7 +67,7 @@ def test_health_reports_each_dependency(stack: Stack) -> None:
     }
 
 
-def test_docs_are_served(stack: Stack) -> None:
+def test_docs_are_served(stack: Isolated) -> None:
     assert httpx.get(f"{stack.url}/docs", timeout=10).status_code == 200
     paths = httpx.get(f"{stack.url}/openapi.json", timeout=10).json()["paths"]
     assert "/api/v1/chat" in paths and "/health" in paths
@@ -94,3 +93,22 @@ def test_sigterm_stops_both_processes(tmp_path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert "stopped" in log.read_text()
+
+
+def test_policy_question_is_answered_with_its_source(chat) -> None:
+    reply = chat("kb-1", "请问荆州门诊慢性病报销比例是多少")
+    text = reply["messages"][0]["text"]
+    assert "50%" in text and "70%" in text
+    assert "来源：" in text and "第十八条" in text
+
+
+def test_follow_up_is_answered_in_the_topic_just_discussed(chat) -> None:
+    chat("kb-2", "荆州门诊慢性病报销比例是多少")
+    text = chat("kb-2", "那在哪买药能报")["messages"][0]["text"]
+    assert "定点" in text
+
+
+def test_unknown_policy_gets_an_honest_answer_not_an_invention(chat) -> None:
+    text = chat("kb-3", "我想申请火星移民补贴去哪里办")["messages"][0]["text"]
+    assert "抱歉" in text
+    assert "来源：" not in text
