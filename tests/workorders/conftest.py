@@ -1,0 +1,59 @@
+"""Fixtures of the work-order suite: migrated databases, SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from hotline import db
+from tests.conftest import PG_ADMIN, unavailable
+from workorders.config import WorkOrderConfig, default_config
+
+
+@pytest.fixture
+def cfg() -> WorkOrderConfig:
+    return default_config()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest) -> str:
+    """A migrated database, once on SQLite and once on the real PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    database_url = request.getfixturevalue(name)
+    db.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> str:
+    db.upgrade(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture(scope="module")
+def module_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('wo') / 'hotline.db'}"
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def module_postgres() -> Iterator[str]:
+    """One PostgreSQL database for a whole module (the transition matrix makes ~100 orders)."""
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {PG_ADMIN} ({exc})")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        try:
+            db.upgrade(url)
+            yield url
+        finally:
+            db.engine_for(url).dispose()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
