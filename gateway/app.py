@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,13 +12,26 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
-from gateway import action_webhook, chat_api, health, knowledge_api, pages
+from gateway import action_webhook, chat_api, health, knowledge_api, pages, workorders_api
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from hotline import db
 from hotline.logging import configure_logging
 from hotline.settings import Settings, get_settings
 from knowledge.service import get_service, import_sample_if_empty
+from workorders import sla
+
+log = logging.getLogger(__name__)
+
+
+async def _scan_sla(database_url: str, every: float) -> None:
+    """Record 催办 reminders periodically; a failed scan is logged and retried next time."""
+    while True:
+        try:
+            await asyncio.to_thread(sla.scan, database_url)
+        except Exception:
+            log.exception("SLA scan failed")
+        await asyncio.sleep(every)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.knowledge_preload:
             # Model and index load in the background; the first search waits for them.
             threading.Thread(target=get_service(settings).refresh, daemon=True).start()
+        scanner = None
+        if settings.sla_scan_seconds > 0:
+            scanner = asyncio.create_task(
+                _scan_sla(settings.database_url, settings.sla_scan_seconds)
+            )
         yield
+        if scanner:
+            scanner.cancel()
         await app.state.rasa.close()
 
     app = FastAPI(
@@ -42,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (chat_api, knowledge_api, action_webhook, health, pages):
+    for module in (chat_api, knowledge_api, workorders_api, action_webhook, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app

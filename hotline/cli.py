@@ -10,6 +10,7 @@ import typer
 from hotline import bot, db
 from hotline.settings import get_settings
 from knowledge.cli import app as kb_app
+from workorders.cli import app as orders_app
 
 app = typer.Typer(help="12345 政务服务便民热线 front door.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -17,6 +18,7 @@ bot_app = typer.Typer(help="The Rasa bot.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bot_app, name="bot")
 app.add_typer(kb_app, name="kb")
+app.add_typer(orders_app, name="orders")
 
 
 @app.command()

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(1, ge=1, description="torch threads for query encoding")
     knowledge_preload: bool = True  # load the model and index when the app starts
 
+    # Work orders: how often this process scans SLA clocks for 催办 reminders (0: never). Safe
+    # with several replicas: each reminder is recorded once (workorders/sla.py).
+    sla_scan_seconds: float = 60.0
+
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000
     timezone: str = "Asia/Shanghai"

@@ -96,6 +96,7 @@ ACTION_EN = {
     Action.MERGE: "merge",
 }
 _ACTION_BY_NAME = {en: a for a, en in ACTION_EN.items()}
+_ACTION_BY_NAME["rate"] = Action.VISIT  # the public API's name for recording the 回访 rating
 
 
 @dataclass(frozen=True)

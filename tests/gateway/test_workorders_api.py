@@ -1,0 +1,81 @@
+"""/api/v1/work-orders over HTTP: idempotent create, filters, timeline, permissions, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from hotline.settings import Settings
+
+DRAFT = {
+    "channel": "web",
+    "request_text": "城东区幸福路口的路灯坏了一个星期了，晚上很黑",
+    "kind": "投诉",
+    "citizen_name": "张三",
+    "citizen_phone": "13812345678",
+    "category": "城市管理",
+    "district": "城东区",
+    "address": "城东区幸福路口",
+}
+CITY = {"actor": {"role": "department", "department": "市城市管理局", "name": "王工"}}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as c:
+        yield c
+
+
+def test_create_is_idempotent_and_masks_contact_data(client: TestClient) -> None:
+    first = client.post("/api/v1/work-orders", json=DRAFT, headers={"Idempotency-Key": "k-1"})
+    again = client.post("/api/v1/work-orders", json=DRAFT, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201 and again.status_code == 201
+    order = first.json()["order"]
+    assert again.json()["order"]["number"] == order["number"]
+    assert order["status"] == "待派单"
+    assert order["citizen_phone"] == "138****5678" and order["citizen_name"] == "张*"
+    assert client.get("/api/v1/work-orders").json()["total"] == 1
+
+
+def test_lifecycle_with_permissions_and_illegal_steps(client: TestClient) -> None:
+    number = client.post("/api/v1/work-orders", json=DRAFT).json()["order"]["number"]
+    url = f"/api/v1/work-orders/{number}"
+    early = client.post(f"{url}/sign", json=CITY)
+    assert early.status_code == 409  # not dispatched yet
+    dispatched = client.post(f"{url}/dispatch", json={"data": {"department": "市城市管理局"}})
+    assert dispatched.status_code == 200 and dispatched.json()["order"]["status"] == "已派单"
+    other = {"actor": {"role": "department", "department": "市交通运输局"}}
+    assert client.post(f"{url}/sign", json=other).status_code == 403
+    assert client.post(f"{url}/sign", json=CITY).json()["order"]["status"] == "已签收"
+    reply = {"note": "已更换灯泡，路灯恢复照明。", **CITY}
+    assert client.post(f"{url}/feedback", json=reply).status_code == 200
+    assert client.post(f"{url}/close").json()["order"]["status"] == "已办结"
+    rated = client.post(f"{url}/rate", json={"data": {"satisfaction": "满意"}})
+    assert rated.json()["order"]["satisfaction"] == "满意"
+    shown = client.get(url).json()
+    actions = [e["action"] for e in shown["timeline"]]
+    assert actions == ["受理", "派单", "签收", "反馈", "办结", "回访"]
+    listed = client.get("/api/v1/work-orders", params={"status": "已回访"}).json()
+    assert [o["number"] for o in listed["items"]] == [number]
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(client: TestClient) -> None:
+    bad_phone = client.post("/api/v1/work-orders", json={**DRAFT, "citizen_phone": "12345"})
+    assert bad_phone.status_code == 422
+    assert bad_phone.json()["detail"]["field"] == "citizen_phone"
+    unknown = client.post("/api/v1/work-orders", json={**DRAFT, "category": "不存在的分类"})
+    assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "category"
+    huge = client.post("/api/v1/work-orders", json={**DRAFT, "request_text": "字" * 20000})
+    assert huge.status_code == 422
+    assert client.get("/api/v1/work-orders").json()["total"] == 0
+    assert client.get("/api/v1/work-orders/20260101-0001").status_code == 404
+    number = client.post("/api/v1/work-orders", json=DRAFT).json()["order"]["number"]
+    assert client.post(f"/api/v1/work-orders/{number}/fly").status_code == 422
+    no_dept = client.post(
+        f"/api/v1/work-orders/{number}/sign", json={"actor": {"role": "department"}}
+    )
+    assert no_dept.status_code == 422
