@@ -1,4 +1,5 @@
-"""Reply to a message the bot did not understand, without ever repeating itself in a loop.
+"""Reply to a message the bot did not understand (or chit-chat it cannot serve), without ever
+repeating itself in a loop.
 
 The knowledge base gets the first try: what the NLU could not place may still be a question it
 answers. A genuine miss is recorded in the `misses` slot, so the next miss in a row can offer a
@@ -41,7 +42,8 @@ class ActionFallbackReply(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         query = tracker.latest_message.get("text") or ""
-        if query:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if query and intent != "out_of_scope":
             outcome = get_service(get_settings()).search(
                 query, k=3, topic=tracker.get_slot(TOPIC_SLOT)
             )
@@ -49,8 +51,12 @@ class ActionFallbackReply(Action):
             if events is not None:
                 return events
         misses = consecutive_misunderstandings(tracker.events)
-        # First miss: ask to rephrase with examples. Later misses: offer a person, never repeat.
-        dispatcher.utter_message(
-            response="utter_fallback_first" if misses == 1 else "utter_fallback_again"
-        )
+        # First miss: redirect chit-chat, or ask to rephrase with examples. Later misses in a
+        # row: offer a person instead of repeating ourselves.
+        if misses > 1:
+            dispatcher.utter_message(response="utter_fallback_again")
+        elif intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            dispatcher.utter_message(response="utter_fallback_first")
         return [SlotSet(MISSES_SLOT, misses)]

@@ -141,7 +141,7 @@ def ensure_editable(app_env: Path) -> None:
     """Install this clone into the app env (editable) unless it already points here."""
     stamp = app_env / ".hotline-project"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
-    want = f"{ROOT} {digest}\n"
+    want = f"{ROOT} {digest} compat\n"
     if stamp.exists() and stamp.read_text() == want:
         return
     run(
@@ -156,6 +156,10 @@ def ensure_editable(app_env: Path) -> None:
             "--no-build-isolation",
             "-e",
             str(ROOT),
+            # compat mode puts the project root on sys.path (a .pth file), so a top-level
+            # package added later is importable without reinstalling
+            "--config-settings",
+            "editable_mode=compat",
         ]
     )
     stamp.write_text(want)

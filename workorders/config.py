@@ -118,6 +118,8 @@ class Category(BaseModel):
     department: str
     level: Literal["市直", "区县"]
     scope: str = ""
+    keywords: tuple[str, ...] = ()  # train the 智能派单 router (workorders/routing.py)
+    examples: tuple[str, ...] = ()  # requests in citizens' words, ditto
 
 
 class Limits(BaseModel):
@@ -138,6 +140,7 @@ class WorkOrderConfig(BaseModel):
     deadlines: Deadlines
     categories: tuple[Category, ...]
     districts: dict[str, str] = {}
+    gazetteer: dict[str, tuple[str, ...]] = {}  # district -> place names (routing.resolve_district)
     departments: tuple[str, ...] = ()
     channels: tuple[str, ...] = ("web", "wechat", "voice", "api", "operator")
     limits: Limits = Limits()
@@ -160,6 +163,9 @@ class WorkOrderConfig(BaseModel):
         prios = set(self.deadlines.sign.by_priority) | set(self.deadlines.reply.by_priority)
         if prios - set(PRIORITIES):
             raise ValueError(f"unknown priorities {sorted(prios - set(PRIORITIES))}")
+        stray = set(self.gazetteer) - set(self.districts)
+        if stray:
+            raise ValueError(f"gazetteer names unknown districts {sorted(stray)}")
         return self
 
     @cached_property

@@ -353,6 +353,7 @@ def list_orders(
     category: str | None = None,
     district: str | None = None,
     phone: str | None = None,
+    conversation_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
@@ -391,6 +392,7 @@ def count_orders(
     category: str | None = None,
     district: str | None = None,
     phone: str | None = None,
+    conversation_id: str | None = None,
     now: datetime | None = None,
     config: WorkOrderConfig | None = None,
 ) -> int:
@@ -417,6 +419,7 @@ def _filters(
     phone: str | None,
     now: datetime | None,
     config: WorkOrderConfig | None,
+    conversation_id: str | None = None,
 ) -> list[ColumnElement[bool]]:
     cfg = config or default_config()
     conds: list[ColumnElement[bool]] = []
@@ -433,6 +436,7 @@ def _filters(
         (WorkOrder.department, department),
         (WorkOrder.category, category),
         (WorkOrder.district, district),
+        (WorkOrder.conversation_id, conversation_id),
     ):
         if value:
             conds.append(column == value)

@@ -1,0 +1,109 @@
+"""The work-order dialogue actions with tracker fixtures, against a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.work_order import (
+    ActionCorrectField,
+    ActionQueryStatus,
+    ActionStartWorkOrder,
+    ActionSubmitWorkOrder,
+    ValidateWorkOrderForm,
+)
+from hotline import db
+from hotline.settings import get_settings
+from workorders import store
+
+FILLED = {
+    "wo_kind": "投诉",
+    "wo_what": "小区门口路灯坏了一周",
+    "wo_where": "城东区幸福路12号",
+    "wo_when": "上周五",
+    "wo_name": "张先生",
+    "wo_phone": "13812345678",
+}
+
+
+@pytest.fixture(autouse=True)
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    db.upgrade(get_settings().database_url)
+    yield
+    get_settings.cache_clear()
+
+
+def tracker(
+    text: str = "", slots: dict[str, Any] | None = None, entities: list | None = None
+) -> Tracker:
+    latest = {"text": text, "intent": {"name": "x"}, "entities": entities or [], "metadata": {}}
+    events = [{"event": "user", "text": text, "input_channel": "web"}]
+    return Tracker("web:u1", slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return events, dispatcher.messages
+
+
+def test_start_takes_the_kind_and_keeps_a_descriptive_first_message() -> None:
+    events, _ = run(ActionStartWorkOrder(), tracker("我要投诉"))
+    assert {"event": "slot", "timestamp": None, "name": "wo_kind", "value": "投诉"} in events
+    assert not any(e["name"] == "wo_what" for e in events)
+    events, _ = run(ActionStartWorkOrder(), tracker("楼下烧烤店天天半夜吵"))
+    assert any(e["name"] == "wo_what" and e["value"] == "楼下烧烤店天天半夜吵" for e in events)
+
+
+def test_phone_is_validated_and_re_asked_with_a_hint() -> None:
+    form, dispatcher = ValidateWorkOrderForm(), CollectingDispatcher()
+    t = tracker()
+    assert form.validate_wo_phone("138 1234 5678", dispatcher, t, {}) == {"wo_phone": "13812345678"}
+    assert form.validate_wo_phone("0716-8123456", dispatcher, t, {})["wo_phone"] == "0716-8123456"
+    assert form.validate_wo_phone("12345", dispatcher, t, {}) == {"wo_phone": None}
+    assert dispatcher.messages[-1]["response"] == "utter_wo_phone_hint"
+    assert form.validate_wo_name("我叫张三", dispatcher, t, {}) == {"wo_name": "张三"}
+
+
+def test_a_correction_clears_the_named_field() -> None:
+    events, _ = run(ActionCorrectField(), tracker("电话说错了", FILLED))
+    assert [(e["name"], e["value"]) for e in events] == [("wo_phone", None)]
+
+
+def test_submit_stores_first_then_gives_the_number_and_is_idempotent() -> None:
+    events, messages = run(ActionSubmitWorkOrder(), tracker("确认", FILLED))
+    number = re.search(r"工单号是(\d{8}-\d{4})", messages[0]["text"])[1]
+    order = store.get(get_settings().database_url, number)
+    assert (order.kind, order.citizen_phone, order.address) == (
+        "投诉",
+        "13812345678",
+        "城东区幸福路12号",
+    )
+    assert "上周五" in order.request_text and order.conversation_id == "web:u1"
+    assert "前答复您" in messages[0]["text"]
+    assert {"event": "slot", "timestamp": None, "name": "last_order", "value": number} in events
+    _, again = run(ActionSubmitWorkOrder(), tracker("确认", FILLED))  # Rasa retried the call
+    assert number in again[0]["text"]
+    assert store.count_orders(get_settings().database_url) == 1
+
+
+def test_status_query_by_number_and_by_conversation() -> None:
+    _, messages = run(ActionSubmitWorkOrder(), tracker("确认", FILLED))
+    number = re.search(r"工单号是(\d{8}-\d{4})", messages[0]["text"])[1]
+    entity = [{"entity": "order_number", "value": number}]
+    _, by_number = run(ActionQueryStatus(), tracker(f"查询{number}", entities=entity))
+    assert number in by_number[0]["text"] and "已受理" in by_number[0]["text"]
+    _, mine = run(ActionQueryStatus(), tracker("我的投诉怎么样了"))
+    assert number in mine[0]["text"]
+    missing = [{"entity": "order_number", "value": "20200101-0001"}]
+    _, none = run(ActionQueryStatus(), tracker("查20200101-0001", entities=missing))
+    assert none[0]["response"] == "utter_order_not_found"
