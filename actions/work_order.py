@@ -15,8 +15,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import is_voice
 from hotline.settings import get_settings
+from knowledge.service import get_service
 from workorders import store
 from workorders.citizen_view import confirmation, kind_of, status_line
+from workorders.repeats import link_repeats_quietly
 from workorders.store import Draft, InvalidField, normalise_phone
 
 FIELDS = {  # slot -> how the read-back and the correction buttons name it
@@ -179,6 +181,7 @@ class ActionSubmitWorkOrder(Action):
             dispatcher.utter_message(text=f"抱歉，登记没有成功：{exc}。请修改后再提交。")
             return []
         dispatcher.utter_message(text=confirmation(order, settings.timezone, is_voice(tracker)))
+        link_repeats_quietly(settings.database_url, order.number, get_service(settings).encode)
         cleared = [SlotSet(s, None) for s in (*FIELDS, "wo_kind")]
         return [*cleared, SlotSet("last_order", order.number)]
 

@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from hotline.settings import Settings
+from knowledge.service import get_service
 from workorders import store
+from workorders.repeats import link_repeats_quietly
 from workorders.states import Actor, IllegalTransition, NotPermitted, WorkOrderError
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -60,11 +62,16 @@ def create(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Create an order; a retry with the same Idempotency-Key returns the same order."""
+    url = _url(request)
     try:
-        order = store.create(_url(request), draft, idempotency_key=idempotency_key)
+        order = store.create(url, draft, idempotency_key=idempotency_key)
     except WorkOrderError as exc:
         raise _error(exc) from exc
-    return {"order": order.to_dict(now=datetime.now(UTC))}
+    link_repeats_quietly(url, order.number, get_service(request.app.state.settings).encode)
+    return {
+        "order": order.to_dict(now=datetime.now(UTC)),
+        "related": store.related(url, order.number),
+    }
 
 
 @router.get("")

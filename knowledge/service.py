@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from hotline.settings import PROJECT_ROOT, Settings
 from knowledge import decision, store
-from knowledge.embedding_model import load_model
+from knowledge.embedding_model import encode_passages, load_model
 from knowledge.index import Doc, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
@@ -100,6 +102,10 @@ class KnowledgeService:
             torch.set_num_threads(self._threads)
             self._model = load_model(self._model_name, self._cache_dir / "models")
         return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised passage embeddings with this process's model (work-order repeats)."""
+        return encode_passages(self.model, list(texts))
 
     def state(self) -> dict[str, object]:
         """For /health: loading until the first index is built."""
