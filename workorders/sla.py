@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -255,20 +255,40 @@ def scan(
 
 
 def _candidates(url: str, now: datetime) -> list[int]:
-    """Orders that seem to need a new reminder (read-only; _remind re-checks under lock)."""
+    """Orders whose highest level reached on a running clock is not in the ledger yet.
+
+    Decided in SQL (an anti-join on the ledger's unique key), so a scan over a million orders
+    reads only the few that crossed a threshold since the last scan; _remind re-checks each one
+    under its row lock.
+    """
     with session_scope(url) as s:
-        orders = s.scalars(select(WorkOrder).where(~warning_condition("none", now))).all()
-        if not orders:
-            return []
-        ledger = _ledger(s, [o.id for o in orders])
-    return [
-        o.id
-        for o in orders
-        if any(
-            RANK[clock_level(c, now)] > ledger.get((o.id, name, c.due), 0)
-            for name, c in running_clocks(o)
+        return list(s.scalars(select(WorkOrder.id).where(or_(*_needs_reminder(now)))))
+
+
+def _needs_reminder(now: datetime) -> list[ColumnElement[bool]]:
+    conds = []
+    for name, states in (("sign", SIGN_RUNNING), ("reply", REPLY_RUNNING)):
+        yellow, orange, due = (
+            getattr(WorkOrder, f"{name}_{c}") for c in ("yellow_at", "orange_at", "due")
         )
-    ]
+        highest = case(
+            (and_(due.is_not(None), due <= now), literal("red")),
+            (and_(orange.is_not(None), orange <= now), literal("orange")),
+            else_=literal("yellow"),
+        )
+        recorded = (
+            select(WorkOrderReminder.id)
+            .where(
+                WorkOrderReminder.order_id == WorkOrder.id,
+                WorkOrderReminder.clock == name,
+                WorkOrderReminder.due_at == due,
+                WorkOrderReminder.level == highest,
+            )
+            .exists()
+        )
+        reached = or_(and_(yellow.is_not(None), yellow <= now), and_(due.is_not(None), due <= now))
+        conds.append(and_(WorkOrder.status.in_(states), reached, ~recorded))
+    return conds
 
 
 def _ledger(s: Session, order_ids: list[int]) -> dict[tuple[int, str, datetime], int]:
