@@ -1,0 +1,247 @@
+"""How the hybrid index scales: query latency, memory, build time and encode throughput.
+
+Knowledge bases of 300, 10,000 and 100,000 phrasings are grown synthetically by recombining
+clauses of the ncp policy documents (read at run time from /work/shared/datasets, evaluation
+only) into question-like phrasings, five phrasings per entry. Each size runs in a fresh
+subprocess so that its memory figures are its own.
+
+* 300 and 10,000 phrasings are really embedded (cold build, empty embedding cache), then built
+  again from the cache (warm build); encode throughput = embedded texts / (cold - warm).
+* 100,000 phrasings get random unit vectors written into a fresh embedding cache instead of an
+  hour of encoding: the warm build, memory and query latency are real (dense scores of random
+  vectors rank nothing useful, but cost the same); its cold build is estimated from the
+  10,000-phrasing throughput.
+
+Latency: one query at a time through ``HybridIndex.search`` (query encoding included), 200
+real policy questions after 10 warm-up queries; "encode" is the query embedding alone.
+Run: `.venv/bin/python -m bench.kb_scale` (about 5 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path("/work/shared/datasets/ncp_policy_qa")
+MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
+SIZES = (300, 10_000, 100_000)
+PHRASINGS_PER_ENTRY = 5
+QUERIES, WARMUP = 200, 10
+SUFFIXES = ("", "怎么办理？", "需要什么材料？", "在哪里办理？", "有什么规定？", "是什么政策？")
+_CLAUSE_SPLIT = re.compile(r"[，。；：！？、\s]+")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def clauses() -> list[str]:
+    """Distinct clauses of 4 to 24 characters from the policy documents."""
+    found: dict[str, None] = {}
+    for row in read_csv(DATA / "policy_docs.csv"):
+        for c in _CLAUSE_SPLIT.split(row["text"]):
+            if 4 <= len(c) <= 24:
+                found[c] = None
+    return list(found)
+
+
+def synthetic_docs(n_phrasings: int, seed: int = 0) -> list[object]:
+    """Entries of five phrasings, each two random clauses plus an optional question ending."""
+    from knowledge.index import Doc
+
+    rng = np.random.default_rng(seed)
+    pool = clauses()
+    picks = rng.integers(0, len(pool), size=(n_phrasings, 2))
+    endings = rng.integers(0, len(SUFFIXES), size=n_phrasings)
+    texts = [f"{pool[a]}，{pool[b]}{SUFFIXES[e]}" for (a, b), e in zip(picks, endings, strict=True)]
+    step = PHRASINGS_PER_ENTRY
+    return [Doc(f"syn-{i // step:06d}", texts[i : i + step]) for i in range(0, len(texts), step)]
+
+
+def rss_mb(field: str = "VmRSS") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def seed_random_vectors(index: object, docs: Sequence[object], dim: int) -> None:
+    """Put random unit vectors for every text into the index's (empty) embedding cache."""
+    from knowledge.index import EmbeddingCache
+
+    texts = list(dict.fromkeys(t.strip() for d in docs for t in d.texts))
+    vectors = np.random.default_rng(1).standard_normal((len(texts), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cache = EmbeddingCache(index.cache_dir / index.CACHE_FILE, index.model_id)
+    try:
+        cache.put([EmbeddingCache.digest(t) for t in texts], vectors)
+    finally:
+        cache.close()
+
+
+def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, float]:
+    """One size, in this process: build times, memory, latency."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+    from knowledge.embedding_model import encode_queries, load_model
+    from knowledge.index import HybridIndex
+
+    model = load_model(None, MODEL_CACHE)
+    queries = [r["question"] for r in read_csv(DATA / "dev_questions.csv")][: QUERIES + WARMUP]
+    encode_queries(model, queries[:3])
+    docs = synthetic_docs(size)
+    out: dict[str, float] = {"phrasings": size, "entries": len(docs), "random": random_vectors}
+    out["rss_model_mb"] = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = HybridIndex(model, cache_dir=Path(tmp))
+        if random_vectors:
+            seed_random_vectors(index, docs, model.get_sentence_embedding_dimension())
+        else:
+            t0 = time.perf_counter()
+            index.build(docs)
+            out["cold_build_s"] = time.perf_counter() - t0
+            out["encoded"] = index.encoded_last_build
+        index = HybridIndex(model, cache_dir=Path(tmp))  # a fresh index, as after a restart
+        t0 = time.perf_counter()
+        index.build(docs)
+        out["warm_build_s"] = time.perf_counter() - t0
+    out["rss_index_mb"] = rss_mb() - out["rss_model_mb"]
+    out["rss_peak_mb"] = rss_mb("VmHWM")
+    if "cold_build_s" in out:
+        out["encode_per_s"] = out["encoded"] / max(out["cold_build_s"] - out["warm_build_s"], 1e-9)
+    total, encode = [], []
+    for i, q in enumerate(queries):
+        t0 = time.perf_counter()
+        index.search(q, k=10)
+        t1 = time.perf_counter()
+        encode_queries(model, q)
+        t2 = time.perf_counter()
+        if i >= WARMUP:
+            total.append((t1 - t0) * 1000)
+            encode.append((t2 - t1) * 1000)
+    retrieval = retrieval_only_ms(index, model, queries[WARMUP:])
+    out |= {
+        "p50_ms": statistics.median(total),
+        "p95_ms": percentile(total, 0.95),
+        "encode_p50_ms": statistics.median(encode),
+        "encode_p95_ms": percentile(encode, 0.95),
+        "retrieval_p50_ms": statistics.median(retrieval),
+        "retrieval_p95_ms": percentile(retrieval, 0.95),
+        "torch_threads": torch.get_num_threads(),
+    }
+    return out
+
+
+def retrieval_only_ms(index: object, model: object, queries: Sequence[str]) -> list[float]:
+    """search() with the query vectors computed beforehand: the index's own share of latency."""
+    import knowledge.index as index_module
+    from knowledge.embedding_model import encode_queries
+
+    vectors = dict(zip(queries, encode_queries(model, queries), strict=True))
+    real = index_module.encode_queries
+    index_module.encode_queries = lambda _model, q: vectors[q][None, :]
+    try:
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            index.search(q, k=10)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        index_module.encode_queries = real
+    return times
+
+
+def run_child(size: int, random_vectors: bool, threads: int | None) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "bench.kb_scale", "--child", str(size)]
+    if random_vectors:
+        cmd.append("--random-vectors")
+    if threads:
+        cmd += ["--threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> None:
+    throughput = next((r["encode_per_s"] for r in reversed(rows) if "encode_per_s" in r), None)
+    print(f"\ncommand: .venv/bin/python -m bench.kb_scale {' '.join(argv)}".rstrip())
+    print(f"torch threads: {rows[0]['torch_threads']}; cores: 2; latency over {QUERIES} queries\n")
+    header = [
+        "phrasings",
+        "vectors",
+        "p50 ms",
+        "p95 ms",
+        "encode p50/p95 ms",
+        "index only p50/p95 ms",
+        "index RSS MB",
+        "peak RSS MB",
+        "build (cached) s",
+        "build (cold) s",
+        "encode texts/s",
+    ]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in rows:
+        if "cold_build_s" in r:
+            cold = f"{r['cold_build_s']:.1f}"
+        else:
+            cold = f"~{r['phrasings'] / throughput:.0f} (est.)" if throughput else "n/a"
+        cells = [
+            f"{r['phrasings']:,}",
+            "random" if r["random"] else "e5",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+            f"{r['encode_p50_ms']:.1f} / {r['encode_p95_ms']:.1f}",
+            f"{r['retrieval_p50_ms']:.1f} / {r['retrieval_p95_ms']:.1f}",
+            f"{r['rss_index_mb']:.0f}",
+            f"{r['rss_peak_mb']:.0f}",
+            f"{r['warm_build_s']:.1f}",
+            cold,
+            f"{r['encode_per_s']:.0f}" if "encode_per_s" in r else "-",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    print(f"\nwall time: {wall_s:.0f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    ap.add_argument(
+        "--random-from", type=int, default=100_000, help="sizes from this one use random vectors"
+    )
+    ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--random-vectors", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.child, args.random_vectors, args.threads)))
+        return
+    started = time.perf_counter()
+    rows = []
+    for size in args.sizes:
+        print(f"measuring {size:,} phrasings ...", file=sys.stderr, flush=True)
+        rows.append(run_child(size, size >= args.random_from, args.threads))
+    report(rows, time.perf_counter() - started, argv)
+
+
+if __name__ == "__main__":
+    main()
