@@ -11,6 +11,7 @@ from hotline import bot, db
 from hotline.settings import get_settings
 from knowledge.cli import app as kb_app
 from workorders.cli import app as orders_app
+from workorders.router_cli import app as router_app
 
 app = typer.Typer(help="12345 政务服务便民热线 front door.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -19,6 +20,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bot_app, name="bot")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
+app.add_typer(router_app, name="router")
 
 
 @app.command()
