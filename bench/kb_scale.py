@@ -13,8 +13,14 @@ subprocess so that its memory figures are its own.
   10,000-phrasing throughput.
 
 Latency: one query at a time through ``HybridIndex.search`` (query encoding included), 200
-real policy questions after 10 warm-up queries; "encode" is the query embedding alone.
-Run: `.venv/bin/python -m bench.kb_scale` (about 5 minutes on 2 cores).
+real policy questions after 10 warm-up queries; "encode" is the query embedding alone, "index
+only" is ``search`` with the query vectors computed beforehand. Memory: the index's own arrays,
+and the whole process (the model alone is about 0.9 GB). The process RSS of a cold build also
+holds torch's buffers from encoding.
+
+Run: `.venv/bin/python -m bench.kb_scale [--threads 1]` (5 to 20 minutes, depending on what
+else runs on the 2 cores; the load average is printed). ``--threads 1`` pins torch to one
+intra-op thread: slower on an idle machine, far steadier when other processes use the cores.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -32,6 +39,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from knowledge.index import Doc, EmbeddingCache, HybridIndex
 
 DATA = Path("/work/shared/datasets/ncp_policy_qa")
 MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
@@ -57,10 +66,8 @@ def clauses() -> list[str]:
     return list(found)
 
 
-def synthetic_docs(n_phrasings: int, seed: int = 0) -> list[object]:
+def synthetic_docs(n_phrasings: int, seed: int = 0) -> list[Doc]:
     """Entries of five phrasings, each two random clauses plus an optional question ending."""
-    from knowledge.index import Doc
-
     rng = np.random.default_rng(seed)
     pool = clauses()
     picks = rng.integers(0, len(pool), size=(n_phrasings, 2))
@@ -82,10 +89,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def seed_random_vectors(index: object, docs: Sequence[object], dim: int) -> None:
+def seed_random_vectors(index: HybridIndex, docs: Sequence[Doc], dim: int) -> None:
     """Put random unit vectors for every text into the index's (empty) embedding cache."""
-    from knowledge.index import EmbeddingCache
-
+    assert index.cache_dir is not None
     texts = list(dict.fromkeys(t.strip() for d in docs for t in d.texts))
     vectors = np.random.default_rng(1).standard_normal((len(texts), dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -104,7 +110,6 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
         torch.set_num_threads(threads)
 
     from knowledge.embedding_model import encode_queries, load_model
-    from knowledge.index import HybridIndex
 
     model = load_model(None, MODEL_CACHE)
     queries = [r["question"] for r in read_csv(DATA / "dev_questions.csv")][: QUERIES + WARMUP]
@@ -125,8 +130,9 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
         t0 = time.perf_counter()
         index.build(docs)
         out["warm_build_s"] = time.perf_counter() - t0
-    out["rss_index_mb"] = rss_mb() - out["rss_model_mb"]
+    out["rss_mb"] = rss_mb()
     out["rss_peak_mb"] = rss_mb("VmHWM")
+    out["arrays_mb"] = index_arrays_mb(index)
     if "cold_build_s" in out:
         out["encode_per_s"] = out["encoded"] / max(out["cold_build_s"] - out["warm_build_s"], 1e-9)
     total, encode = [], []
@@ -152,7 +158,16 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
     return out
 
 
-def retrieval_only_ms(index: object, model: object, queries: Sequence[str]) -> list[float]:
+def index_arrays_mb(index: HybridIndex) -> float:
+    """Memory of the index's own arrays: vectors, BM25 postings, per-text weights."""
+    arrays = [index.vectors, index.starts, index.dense_weight]
+    for bm25 in (index.words, index.bigrams):
+        p = bm25.postings
+        arrays += [p.data, p.indices, p.indptr, bm25.idf]
+    return sum(a.nbytes for a in arrays) / 2**20
+
+
+def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str]) -> list[float]:
     """search() with the query vectors computed beforehand: the index's own share of latency."""
     import knowledge.index as index_module
     from knowledge.embedding_model import encode_queries
@@ -184,7 +199,11 @@ def run_child(size: int, random_vectors: bool, threads: int | None) -> dict[str,
 def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> None:
     throughput = next((r["encode_per_s"] for r in reversed(rows) if "encode_per_s" in r), None)
     print(f"\ncommand: .venv/bin/python -m bench.kb_scale {' '.join(argv)}".rstrip())
-    print(f"torch threads: {rows[0]['torch_threads']}; cores: 2; latency over {QUERIES} queries\n")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"torch threads: {rows[0]['torch_threads']}; cores: {os.cpu_count()}; "
+        f"latency over {QUERIES} queries; load average at the end: {' '.join(load)}\n"
+    )
     header = [
         "phrasings",
         "vectors",
@@ -192,8 +211,8 @@ def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> 
         "p95 ms",
         "encode p50/p95 ms",
         "index only p50/p95 ms",
-        "index RSS MB",
-        "peak RSS MB",
+        "index arrays MB",
+        "process RSS MB (peak)",
         "build (cached) s",
         "build (cold) s",
         "encode texts/s",
@@ -211,8 +230,8 @@ def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> 
             f"{r['p95_ms']:.1f}",
             f"{r['encode_p50_ms']:.1f} / {r['encode_p95_ms']:.1f}",
             f"{r['retrieval_p50_ms']:.1f} / {r['retrieval_p95_ms']:.1f}",
-            f"{r['rss_index_mb']:.0f}",
-            f"{r['rss_peak_mb']:.0f}",
+            f"{r['arrays_mb']:.0f}",
+            f"{r['rss_mb']:.0f} ({r['rss_peak_mb']:.0f})",
             f"{r['warm_build_s']:.1f}",
             cold,
             f"{r['encode_per_s']:.0f}" if "encode_per_s" in r else "-",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
+from hotline.db import engine_for
 from hotline.serve import Isolated, start_isolated
 
 PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -28,9 +30,9 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hotline.db'}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped on exit."""
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
@@ -38,14 +40,18 @@ def postgres_url() -> Iterator[str]:
         unavailable(f"PostgreSQL at {PG_ADMIN} ({exc})")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN.rsplit("/", 1)[0]
         try:
-            yield f"{base}/{name}"
+            yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
         finally:
-            from hotline.db import engine_for
-
             engine_for.cache_clear()
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from hotline import db
-from tests.conftest import PG_ADMIN, unavailable
+from tests.conftest import fresh_postgres
 from workorders.config import WorkOrderConfig, default_config
 
 
@@ -43,17 +41,6 @@ def module_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def module_postgres() -> Iterator[str]:
     """One PostgreSQL database for a whole module (the transition matrix makes ~100 orders)."""
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at {PG_ADMIN} ({exc})")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-        try:
-            db.upgrade(url)
-            yield url
-        finally:
-            db.engine_for(url).dispose()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres() as url:
+        db.upgrade(url)
+        yield url
