@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -70,21 +71,45 @@ async def chat(body: ChatRequest, request: Request) -> Any:
         raise HTTPException(
             422, f"text is {len(body.text)} characters; the limit is {settings.max_text_chars}"
         )
-    rasa: RasaClient = request.app.state.rasa
+    outcome = await run_turn(
+        settings, request.app.state.rasa, body.channel, body.sender, body.text, body.metadata
+    )
+    return _respond(outcome)
+
+
+@dataclass
+class TurnOutcome:
+    """One finished turn: the bot's messages, the conversation state, and an error if any."""
+
+    messages: list[dict[str, Any]]
+    state: Literal["bot", "waiting_human", "human"]
+    intent: str | None = None
+    error: str | None = None
+
+
+async def run_turn(
+    settings: Settings,
+    rasa: RasaClient,
+    channel: str,
+    sender: str,
+    text: str,
+    metadata: dict[str, Any],
+) -> TurnOutcome:
+    """Relay one turn to Rasa and log it; every channel (chat, WeChat, voice) goes through here."""
     received = datetime.now(UTC)
-    sender_id = conversation_id(body.channel, body.sender)
+    sender_id = conversation_id(channel, sender)
     error: str | None = None
     try:
-        bot = await rasa.turn(sender_id, body.text, body.channel, body.metadata)
+        bot = await rasa.turn(sender_id, text, channel, metadata)
     except RasaUnavailable as exc:
         log.warning("turn of %s not answered: %s", sender_id, exc)
         error = str(exc)
         bot = BotTurn(messages=[{"text": APOLOGY, "buttons": []}])
-    state = "human" if bot.paused else "bot"
+    state: Literal["bot", "human"] = "human" if bot.paused else "bot"
     turn = Turn(
-        channel=body.channel,
-        sender=body.sender,
-        user_text=body.text,
+        channel=channel,
+        sender=sender,
+        user_text=text,
         received_at=received,
         replied_at=datetime.now(UTC),
         bot_replies=bot.messages,
@@ -92,13 +117,17 @@ async def chat(body: ChatRequest, request: Request) -> Any:
         confidence=bot.confidence,
         state=state,
         error=error,
-        metadata=body.metadata,
+        metadata=metadata,
     )
     # The turn is stored before the reply leaves, so nothing said is lost.
     await asyncio.to_thread(record_turn, settings.database_url, turn)
-    CHAT_TURNS.labels(body.channel, "error" if error else "ok").inc()
+    CHAT_TURNS.labels(channel, "error" if error else "ok").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
-    reply = ChatResponse(messages=bot.messages, state=state, error=error)
-    if error:
+    return TurnOutcome(bot.messages, state, bot.intent, error)
+
+
+def _respond(outcome: TurnOutcome) -> Any:
+    reply = ChatResponse(messages=outcome.messages, state=outcome.state, error=outcome.error)
+    if outcome.error:
         return JSONResponse(reply.model_dump(), status_code=503)
     return reply

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     # with several replicas: each reminder is recorded once (workorders/sla.py).
     sla_scan_seconds: float = 60.0
 
+    # Voice (speech/): ASR engine "auto" picks Vosk when vosk_model_dir holds a Chinese model,
+    # else the offline faster-whisper engine; TTS engine by name; the AudioSocket listener.
+    asr_engine: Literal["auto", "vosk", "whisper"] = "auto"
+    vosk_model_dir: Path | None = None
+    tts_engine: str = "espeak"
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 0  # 0: no AudioSocket listener; Asterisk's usual choice is 9092
+    max_calls: int = Field(8, ge=1, description="concurrent calls before new ones are refused")
+    voice_no_input_seconds: float = 6.0  # silence before a reprompt
+
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000
     timezone: str = "Asia/Shanghai"
