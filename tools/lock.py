@@ -37,12 +37,16 @@ def freeze(python: str, installs: list[list[str]], out: Path) -> None:
 
 
 def main() -> None:
-    freeze(find_python("3.11"), [[TORCH], [f"{ROOT}[dev]"]], ROOT / "requirements/app.lock")
-    freeze(
-        find_python("3.10"),
-        [["-r", str(ROOT / "requirements/rasa.txt")]],
-        ROOT / "requirements/rasa.lock",
-    )
+    """`tools/lock.py [app|rasa]`: re-pin one lock, or both when no argument is given."""
+    which = sys.argv[1:] or ["app", "rasa"]
+    if "app" in which:
+        freeze(find_python("3.11"), [[TORCH], [f"{ROOT}[dev]"]], ROOT / "requirements/app.lock")
+    if "rasa" in which:
+        freeze(
+            find_python("3.10"),
+            [["-r", str(ROOT / "requirements/rasa.txt")]],
+            ROOT / "requirements/rasa.lock",
+        )
 
 
 if __name__ == "__main__":
