@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.emergency import handle_emergency
 from hotline.settings import get_settings
 from knowledge.schema import Entry
 from knowledge.service import SearchOutcome, get_service
@@ -58,6 +59,9 @@ class ActionAnswerQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        emergency = handle_emergency(dispatcher, tracker)
+        if emergency is not None:
+            return emergency
         service = get_service(get_settings())
         voice = is_voice(tracker)
         chosen = next(tracker.get_latest_entity_values("entry_id"), None)
@@ -66,6 +70,9 @@ class ActionAnswerQuestion(Action):
             if entry:
                 return say_entry(dispatcher, entry, voice)
         query = tracker.latest_message.get("text") or ""
+        if query.startswith("/"):  # the "咨询" button of a clarification: ask for the question
+            dispatcher.utter_message(response="utter_ask_question")
+            return []
         outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
         events = say_outcome(dispatcher, outcome, voice)
         if events is None:

@@ -16,11 +16,35 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import TOPIC_SLOT, is_voice, say_outcome
+from actions.emergency import handle_emergency
 from hotline.settings import get_settings
 from knowledge.service import get_service
 
 ACTION_NAME = "action_fallback_reply"
 MISSES_SLOT = "misses"
+# What the clarification buttons offer: the intents a citizen most likely meant, in their words.
+DESCRIPTIONS = {
+    "consult": "咨询政策或办事流程",
+    "report_problem": "投诉、举报或反映问题",
+    "query_status": "查询工单办理进度",
+    "ask_service_hours": "了解热线服务时间",
+    "request_human": "转人工服务",
+}
+
+
+def clarify_buttons(latest_message: dict[str, Any], n: int = 3) -> list[dict[str, str]]:
+    """Stage one of the fallback: the n likeliest intents (by the NLU's ranking) as buttons,
+    then a person always as the last choice."""
+    ranked = [
+        r.get("name")
+        for r in latest_message.get("intent_ranking") or []
+        if r.get("name") in DESCRIPTIONS and r.get("name") != "request_human"
+    ]
+    for name in DESCRIPTIONS:  # fill up with the commonest needs
+        if name not in ranked and name not in ("request_human", "ask_service_hours"):
+            ranked.append(name)
+    chosen = [*ranked[:n], "request_human"]
+    return [{"title": DESCRIPTIONS[i], "payload": f"/{i}"} for i in chosen]
 
 
 def consecutive_misunderstandings(events: list[dict[str, Any]]) -> int:
@@ -41,6 +65,9 @@ class ActionFallbackReply(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        emergency = handle_emergency(dispatcher, tracker)
+        if emergency is not None:
+            return emergency
         query = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if query and intent != "out_of_scope":
@@ -51,12 +78,21 @@ class ActionFallbackReply(Action):
             if events is not None:
                 return events
         misses = consecutive_misunderstandings(tracker.events)
-        # First miss: redirect chit-chat, or ask to rephrase with examples. Later misses in a
-        # row: offer a person instead of repeating ourselves.
+        # First miss: redirect chit-chat, or offer the likeliest meanings as buttons (two-stage
+        # fallback). A second miss in a row: offer a person or a work order, never a third ask.
+        voice = is_voice(tracker)
         if misses > 1:
-            dispatcher.utter_message(response="utter_fallback_again")
+            buttons = [] if voice else [
+                {"title": "转人工", "payload": "/request_human"},
+                {"title": "登记工单", "payload": "/report_problem"},
+            ]  # fmt: skip
+            dispatcher.utter_message(response="utter_fallback_again", buttons=buttons)
         elif intent == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
+        elif voice:
+            dispatcher.utter_message(response="utter_fallback_first_voice")
         else:
-            dispatcher.utter_message(response="utter_fallback_first")
+            dispatcher.utter_message(
+                response="utter_fallback_first", buttons=clarify_buttons(tracker.latest_message)
+            )
         return [SlotSet(MISSES_SLOT, misses)]

@@ -5,18 +5,21 @@ Thin: the rules (validation, kind, wording of states, storage) live in workorder
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import is_voice
+from actions.answer import is_voice, say_entry, say_outcome
+from actions.citizen import caller_number, channel_of
+from actions.emergency import handle_emergency
 from hotline.settings import get_settings
 from knowledge.service import get_service
-from workorders import store
+from workorders import intake, store
 from workorders.citizen_view import confirmation, kind_of, status_line
 from workorders.repeats import link_repeats_quietly
 from workorders.store import Draft, InvalidField, normalise_phone
@@ -41,46 +44,135 @@ class ActionStartWorkOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        emergency = handle_emergency(dispatcher, tracker)
+        if emergency is not None:  # never a form for a fire: 119 first
+            return [*emergency, FollowupAction("action_listen")]
         text = (tracker.latest_message.get("text") or "").strip()
-        events = [SlotSet("wo_kind", kind_of(text))]
+        if text.startswith("/"):  # a button ("反映问题") rather than words
+            text = ""
+        events = [SlotSet("wo_kind", kind_of(text)), SlotSet(FAILURES_SLOT, 0)]
         if text and not _OPENING.match(text) and len(text) >= 6:
             events.append(SlotSet("wo_what", text))  # the first message already says what
+        # Whatever else the first message already gives is not asked again.
+        for entity, slot in (("address", "wo_where"), ("date", "wo_when"), ("person", "wo_name")):
+            value = next(tracker.get_latest_entity_values(entity), None)
+            if value:
+                events.append(SlotSet(slot, value))
+        phone = next(tracker.get_latest_entity_values("phone"), None) or caller_number(tracker)
+        if phone:
+            with contextlib.suppress(InvalidField):
+                events.append(SlotSet("wo_phone", normalise_phone(phone)))
         dispatcher.utter_message(response="utter_wo_start")
         return events
 
 
+FAILURES_SLOT = "wo_failures"  # failed validations in a row for the field being asked
+MAX_FAILURES = 2  # the second failure offers a person and never asks a third time
+_QUESTION = re.compile(r"[？?]|吗|呢$|怎么|如何|多少|哪里|哪儿|几点|能不能|可不可以|是否|要不要")
+_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓)")
+
+
 class ValidateWorkOrderForm(FormValidationAction):
+    """Check each answer; answer a question asked mid-form and resume; never loop a third time."""
+
     def name(self) -> str:
         return "validate_work_order_form"
 
+    async def validate(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        if _is_question(tracker) and tracker.get_slot("requested_slot") != "wo_what":
+            _answer_aside(dispatcher, tracker)
+            slot = tracker.get_slot("requested_slot")
+            return [SlotSet(slot, None)] if slot else []
+        return await super().validate(dispatcher, tracker, domain)
+
     def validate_wo_what(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         if isinstance(value, str) and len(value.strip()) >= 4:
-            return {"wo_what": value.strip()}
-        dispatcher.utter_message(response="utter_wo_what_hint")
-        return {"wo_what": None}
+            return _ok("wo_what", value.strip())
+        return _failed("wo_what", value, "utter_wo_what_hint", dispatcher, tracker)
 
     def validate_wo_where(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         if isinstance(value, str) and len(value.strip()) >= 2:
-            return {"wo_where": value.strip()}
-        dispatcher.utter_message(response="utter_wo_where_hint")
-        return {"wo_where": None}
+            return _ok("wo_where", value.strip())
+        return _failed("wo_where", value, "utter_wo_where_hint", dispatcher, tracker)
 
     def validate_wo_when(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        return {"wo_when": value.strip() if isinstance(value, str) and value.strip() else "未说明"}
+        return _ok(
+            "wo_when", value.strip() if isinstance(value, str) and value.strip() else "未说明"
+        )
 
     def validate_wo_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        name = re.sub(r"^(我(叫|是|姓)|叫我)", "", str(value or "")).strip(" 。，,")
+        name = _NAME_PREFIX.sub("", str(value or "")).strip(" 。，,")
         if 1 <= len(name) <= 20:
-            return {"wo_name": name}
-        dispatcher.utter_message(response="utter_wo_name_hint")
-        return {"wo_name": None}
+            return _ok("wo_name", name)
+        return _failed("wo_name", value, "utter_wo_name_hint", dispatcher, tracker)
 
     def validate_wo_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        try:
-            return {"wo_phone": normalise_phone(str(value or ""))}
-        except InvalidField:
-            dispatcher.utter_message(response="utter_wo_phone_hint")
-            return {"wo_phone": None}
+        return _validate_phone(value, dispatcher, tracker)
+
+
+class ValidateCallbackForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_callback_form"
+
+    def validate_wo_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        return _validate_phone(value, dispatcher, tracker)
+
+
+def _validate_phone(value: Any, dispatcher, tracker) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    given = next(tracker.get_latest_entity_values("phone"), None) or str(value or "")
+    try:
+        return _ok("wo_phone", normalise_phone(given))
+    except InvalidField:
+        return _failed("wo_phone", value, "utter_wo_phone_hint", dispatcher, tracker)
+
+
+def _ok(slot: str, value: str) -> dict[str, Any]:
+    return {slot: value, FAILURES_SLOT: 0}
+
+
+# After the second failed answer the form moves on with what it has (an operator checks it), so
+# the citizen is never asked the same thing a third time.
+_GIVE_UP = {
+    "wo_what": lambda v: str(v or "").strip() or "（市民未说清，请话务员回电核实）",
+    "wo_where": lambda v: str(v or "").strip() or "未说明",
+    "wo_name": lambda v: "市民",
+    "wo_phone": lambda v: "未留",
+}
+
+
+def _failed(slot: str, value: Any, hint: str, dispatcher, tracker) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    failures = int(tracker.get_slot(FAILURES_SLOT) or 0) + 1
+    if failures < MAX_FAILURES:
+        dispatcher.utter_message(response=hint)
+        return {slot: None, FAILURES_SLOT: failures}
+    dispatcher.utter_message(response="utter_wo_give_up")
+    return {slot: _GIVE_UP[slot](value), FAILURES_SLOT: 0}
+
+
+def _question(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def _is_question(tracker: Tracker) -> bool:
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    text = tracker.latest_message.get("text") or ""
+    if intent == "choose_entry":  # a clarification button pressed mid-form
+        return True
+    return intent in ("consult", "ask_service_hours") and bool(_QUESTION.search(text))
+
+
+def _answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Answer a question asked in the middle of the form; the form then asks its field again."""
+    service, voice = get_service(get_settings()), is_voice(tracker)
+    chosen = next(tracker.get_latest_entity_values("entry_id"), None)
+    entry = service.get(chosen) if chosen else None
+    if entry:
+        say_entry(dispatcher, entry, voice)
+    elif say_outcome(dispatcher, service.search(_question(tracker), k=3), voice) is None:
+        dispatcher.utter_message(
+            text="这个问题我暂时没找到准确答复，登记完后您可以再问我，或者拨打12345咨询。"
+        )
+    dispatcher.utter_message(text="我们接着登记刚才的问题。")
 
 
 class ActionReadBackWorkOrder(Action):
@@ -90,7 +182,7 @@ class ActionReadBackWorkOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        lines = [f"{label}：{tracker.get_slot(slot) or '未说明'}" for slot, label in FIELDS.items()]
+        lines = [f"{label}：{_said(tracker, slot)}" for slot, label in FIELDS.items()]
         text = (
             "请核对您要登记的内容：\n"
             + "\n".join(lines)
@@ -102,6 +194,16 @@ class ActionReadBackWorkOrder(Action):
         ]  # fmt: skip
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
+
+
+def _said(tracker: Tracker, slot: str) -> str:
+    value = tracker.get_slot(slot) or "未说明"
+    return spoken_digits(value) if is_voice(tracker) and slot == "wo_phone" else value
+
+
+def spoken_digits(value: str) -> str:
+    """A phone number read digit by digit on the phone (1 as 幺, as operators say it)."""
+    return "".join("零幺二三四五六七八九"[int(c)] if c.isdigit() else c for c in value)
 
 
 class ActionAskWhichField(Action):
@@ -161,13 +263,13 @@ class ActionSubmitWorkOrder(Action):
         slot = tracker.get_slot
         what, when = slot("wo_what") or "", slot("wo_when")
         request = what if not when or when == "未说明" else f"{what}（时间：{when}）"
-        channel = tracker.get_latest_input_channel() or "api"
+        phone = slot("wo_phone")
         draft = Draft(
-            channel=channel if channel in ("web", "wechat", "voice", "api") else "api",
+            channel=channel_of(tracker),
             request_text=request,
             kind=slot("wo_kind") or kind_of(what),
             citizen_name=slot("wo_name"),
-            citizen_phone=slot("wo_phone"),
+            citizen_phone=phone if phone and phone != "未留" else None,
             address=slot("wo_where"),
             conversation_id=tracker.sender_id,
         )
@@ -176,7 +278,7 @@ class ActionSubmitWorkOrder(Action):
             :32
         ]
         try:
-            order = store.create(settings.database_url, draft, idempotency_key=key)
+            order = intake.submit(settings.database_url, draft, idempotency_key=key)
         except InvalidField as exc:
             dispatcher.utter_message(text=f"抱歉，登记没有成功：{exc}。请修改后再提交。")
             return []
@@ -217,10 +319,5 @@ class ActionQueryStatus(Action):
 
 def _citizen_filter(tracker: Tracker) -> dict[str, Any]:
     """The citizen's own orders: by the caller's number on the phone, else by openid/sender."""
-    caller = (tracker.latest_message.get("metadata") or {}).get("caller")
-    if caller:
-        try:
-            return {"phone": normalise_phone(str(caller))}
-        except InvalidField:
-            pass
-    return {"conversation_id": tracker.sender_id}
+    caller = caller_number(tracker)
+    return {"phone": caller} if caller else {"conversation_id": tracker.sender_id}

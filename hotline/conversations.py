@@ -6,7 +6,7 @@ It lives in the shared package because reports (workorders) and channels (gatewa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, insert, select
@@ -92,3 +92,93 @@ def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
             .order_by(ConversationTurn.received_at, ConversationTurn.id)
         )
         return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------------------------------------
+# Feedback on a conversation: the satisfaction rating asked at its end, and requests for a person
+# (kept for the operator console; each also opens a callback work order).
+
+RATINGS = ("满意", "基本满意", "不满意")
+
+
+class SatisfactionRating(Base):
+    __tablename__ = "satisfaction_ratings"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffRequest(Base):
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    citizen_text: Mapped[str | None] = mapped_column(Text)
+    order_number: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def record_rating(
+    database_url: str, conversation: str, channel: str, rating: str, comment: str | None = None
+) -> None:
+    if rating not in RATINGS:
+        raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    with session_scope(database_url) as session:
+        session.add(
+            SatisfactionRating(
+                conversation_id=conversation,
+                channel=channel,
+                rating=rating,
+                comment=comment,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def ratings_of(database_url: str, conversation: str) -> list[str]:
+    with session_scope(database_url) as session:
+        stmt = (
+            select(SatisfactionRating.rating)
+            .where(SatisfactionRating.conversation_id == conversation)
+            .order_by(SatisfactionRating.id)
+        )
+        return list(session.scalars(stmt))
+
+
+def record_handoff(
+    database_url: str,
+    conversation: str,
+    channel: str,
+    reason: str,
+    citizen_text: str | None,
+    order_number: str | None,
+) -> None:
+    with session_scope(database_url) as session:
+        session.add(
+            HandoffRequest(
+                conversation_id=conversation,
+                channel=channel,
+                reason=reason,
+                citizen_text=citizen_text,
+                order_number=order_number,
+                status="open",
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def open_handoffs(database_url: str) -> list[HandoffRequest]:
+    with session_scope(database_url) as session:
+        stmt = select(HandoffRequest).where(HandoffRequest.status == "open")
+        return list(session.scalars(stmt.order_by(HandoffRequest.id)))

@@ -1,0 +1,84 @@
+"""The emergency path: tell the citizen to call 110/119/120 now, open an urgent work order for a
+person to follow up at once, and record the handoff. Checked before anything else is done with
+a message, whatever the NLU thought it was."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.citizen import caller_number, channel_of
+from hotline.conversations import record_handoff
+from hotline.settings import get_settings
+from workorders import intake
+from workorders.citizen_view import spoken_number
+from workorders.routing import detect_emergency
+from workorders.store import Draft, InvalidField
+
+SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
+SPOKEN = {"110": "幺幺零", "119": "幺幺九", "120": "幺二零"}
+
+
+def handle_emergency(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, by_intent: bool = False
+) -> list[dict[str, Any]] | None:
+    """Run the emergency path when the latest message is one (or the NLU says so); else None."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    found = detect_emergency(text)
+    if found is None and not by_intent:
+        return None
+    number = found.number if found else "110"
+    settings = get_settings()
+    channel = channel_of(tracker)
+    voice = channel == "voice"
+    address = next(tracker.get_latest_entity_values("address"), None)
+    draft = Draft(
+        channel=channel,
+        request_text=text or "市民报告紧急情况",
+        kind="求助",
+        citizen_phone=caller_number(tracker),
+        address=address,
+        priority="emergency",
+        conversation_id=tracker.sender_id,
+    )
+    key = hashlib.sha256(f"{tracker.sender_id}|emergency|{text}".encode()).hexdigest()[:32]
+    order = None
+    with contextlib.suppress(InvalidField):  # never delay the call to 110/119/120 over a field
+        order = intake.submit(settings.database_url, draft, idempotency_key=key)
+    record_handoff(
+        settings.database_url,
+        tracker.sender_id,
+        channel,
+        "emergency",
+        text,
+        order.number if order else None,
+    )
+    if voice:
+        said = f"情况紧急，请马上挂断电话，拨打{SPOKEN[number]}。"
+        if order:
+            said += f"我们已登记紧急工单，号码是{spoken_number(order.number)}，话务员会马上跟进。"
+        dispatcher.utter_message(text=said)
+    else:
+        said = f"情况紧急！请立即拨打{number}（{SERVICES[number]}）求助，并保持电话畅通。"
+        if order:
+            said += f"\n我们已登记紧急工单{order.number}，话务员会马上跟进。"
+        said += "\n如果方便，请告诉我具体地点。"
+        dispatcher.utter_message(
+            text=said, buttons=[{"title": "转人工", "payload": "/request_human"}]
+        )
+    return [SlotSet("last_order", order.number)] if order else []
+
+
+class ActionEmergency(Action):
+    def name(self) -> str:
+        return "action_emergency"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        return handle_emergency(dispatcher, tracker, by_intent=True) or []

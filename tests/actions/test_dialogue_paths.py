@@ -1,0 +1,166 @@
+"""Emergency, person, satisfaction, mid-form questions and the two-stage fallback, with tracker
+fixtures as Rasa sends them, against a real SQLite store and the real knowledge service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.emergency import ActionEmergency
+from actions.fallback import clarify_buttons
+from actions.handoff import ActionRequestHuman, ActionSubmitCallback
+from actions.satisfaction import ActionAskSatisfaction, ActionStoreRating, rating_of
+from actions.work_order import ValidateWorkOrderForm
+from hotline import db
+from hotline.conversations import open_handoffs, ratings_of
+from hotline.settings import get_settings
+from knowledge.service import import_sample_if_empty
+from workorders import store
+
+
+@pytest.fixture(autouse=True)
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    db.upgrade(get_settings().database_url)
+    import_sample_if_empty(get_settings().database_url)
+    yield
+    get_settings.cache_clear()
+
+
+def tracker(
+    text: str,
+    *,
+    channel: str = "web",
+    intent: str = "x",
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Tracker:
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "metadata": metadata or {},
+    }
+    events = [{"event": "user", "text": text, "input_channel": channel}]
+    return Tracker(f"{channel}:u1", slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return events, dispatcher.messages
+
+
+def url() -> str:
+    return get_settings().database_url
+
+
+def test_fire_tells_to_call_119_and_stores_an_emergency_order_first() -> None:
+    events, messages = run(ActionEmergency(), tracker("厨房着火了 在城东区东湖路"))
+    assert "119" in messages[0]["text"]
+    number = next(e["value"] for e in events if e["name"] == "last_order")
+    order = store.get(url(), number)
+    assert order.priority == "emergency" and number in messages[0]["text"]
+    assert [h.reason for h in open_handoffs(url())] == ["emergency"]
+
+
+def test_on_the_phone_the_emergency_number_is_spoken_and_no_buttons_are_sent() -> None:
+    _, messages = run(
+        ActionEmergency(),
+        tracker("有人晕倒了没有呼吸", channel="voice", metadata={"caller_number": "13912345678"}),
+    )
+    assert "幺二零" in messages[0]["text"] and not messages[0]["buttons"]
+    (order,) = store.list_orders(url())
+    assert order.citizen_phone == "13912345678"
+
+
+def test_help_without_a_recognisable_hazard_still_gets_110() -> None:
+    _, messages = run(ActionEmergency(), tracker("救命啊快来人", intent="emergency"))
+    assert "110" in messages[0]["text"]
+
+
+def test_a_person_on_chat_is_told_honestly_and_gets_a_callback_order() -> None:
+    events, messages = run(ActionRequestHuman(), tracker("转人工"))
+    assert "不能直接接通" in messages[0]["text"] and events == []  # the form asks for a number
+    t = tracker("13912345678", slots={"wo_phone": "13912345678"})
+    events, messages = run(ActionSubmitCallback(), t)
+    number = next(e["value"] for e in events if e["name"] == "last_order")
+    assert number in messages[0]["text"] and "回电" in messages[0]["text"]
+    order = store.get(url(), number)
+    assert order.citizen_phone == "13912345678" and order.status == "待派单"
+    assert [(h.reason, h.order_number) for h in open_handoffs(url())] == [("asked", number)]
+
+
+def test_a_caller_asking_for_a_person_is_transferred_with_the_number_known() -> None:
+    t = tracker("转人工", channel="voice", metadata={"caller_number": "0716-8123456"})
+    events, messages = run(ActionRequestHuman(), t)
+    assert "转接" in messages[0]["text"]
+    assert events[0]["name"] == "wo_phone" and events[0]["value"] == "0716-8123456"
+
+
+def test_satisfaction_is_asked_with_buttons_on_chat_and_stored() -> None:
+    _, messages = run(ActionAskSatisfaction(), tracker("再见"))
+    assert [b["title"] for b in messages[0]["buttons"]] == ["满意", "基本满意", "不满意"]
+    _, spoken = run(ActionAskSatisfaction(), tracker("再见", channel="voice"))
+    assert not spoken[0]["buttons"] and "满意" in spoken[0]["text"]
+    events, _ = run(ActionStoreRating(), tracker("还行吧"))
+    assert events[0]["name"] == "rated" and events[0]["value"] is True
+    _, messages = run(
+        ActionStoreRating(),
+        tracker(
+            '/rate_service{"rating":"不满意"}', entities=[{"entity": "rating", "value": "不满意"}]
+        ),
+    )
+    assert "抱歉" in messages[0]["text"]
+    assert ratings_of(url(), "web:u1") == ["基本满意", "不满意"]
+    _, again = run(ActionAskSatisfaction(), tracker("拜拜", slots={"rated": True}))
+    assert again[0]["response"] == "utter_goodbye"  # asked once per conversation
+
+
+@pytest.mark.parametrize(
+    ("said", "rating"),
+    [("非常满意", "满意"), ("一般般吧", "基本满意"), ("太差了", "不满意"), ("好评", "满意")],
+)
+def test_ratings_in_the_citizens_words(said: str, rating: str) -> None:
+    assert rating_of(said) == rating
+
+
+def test_a_question_in_the_middle_of_the_form_is_answered_and_the_field_asked_again() -> None:
+    t = tracker(
+        "对了 公积金怎么提取啊",
+        intent="consult",
+        slots={"requested_slot": "wo_where", "wo_what": "路灯坏了"},
+    )
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ValidateWorkOrderForm().validate(dispatcher, t, {}))
+    assert {"event": "slot", "timestamp": None, "name": "wo_where", "value": None} in events
+    # Answered, or clarified with buttons when entries are close; then back to the form.
+    first = dispatcher.messages[0]
+    shown = (first.get("text") or "") + "".join(b["title"] for b in first.get("buttons") or [])
+    assert "公积金" in shown
+    assert dispatcher.messages[-1]["text"] == "我们接着登记刚才的问题。"
+
+
+def test_the_first_miss_offers_the_likeliest_meanings_and_a_person() -> None:
+    latest = {
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.6},
+            {"name": "query_status", "confidence": 0.3},
+            {"name": "report_problem", "confidence": 0.2},
+        ]
+    }
+    buttons = clarify_buttons(latest)
+    assert [b["payload"] for b in buttons] == [
+        "/query_status",
+        "/report_problem",
+        "/consult",
+        "/request_human",
+    ]
