@@ -1,5 +1,5 @@
 """The NLU training data: enough varied examples per intent, and entity annotations that the
-regex/lookup extractors in the pipeline reproduce exactly (what the bot will extract at run time)."""
+regex extractors in the pipeline reproduce exactly (what the bot extracts at run time)."""
 
 from __future__ import annotations
 
