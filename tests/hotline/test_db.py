@@ -1,6 +1,7 @@
 """The same migrations and conversation log on SQLite and on the real PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -53,3 +54,12 @@ def test_turns_round_trip_in_order(database_url: str) -> None:
 def test_postgres_urls_use_psycopg3() -> None:
     assert db.normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert db.normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_commits_are_synced_so_a_confirmed_order_survives_a_power_cut(
+    tmp_path: Path,
+) -> None:
+    engine = db.engine_for(f"sqlite:///{tmp_path / 'h.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
