@@ -52,6 +52,35 @@ def say_outcome(
     return None
 
 
+ABSTAIN_BUTTONS = [
+    {"title": "登记工单", "payload": "/report_problem"},
+    {"title": "转人工", "payload": "/request_human"},
+]
+
+
+def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """Answer the latest message from the knowledge base: answer with its source, clarify, or
+    say honestly that there is no answer and offer a work order or a person."""
+    service = get_service(get_settings())
+    voice = is_voice(tracker)
+    chosen = next(tracker.get_latest_entity_values("entry_id"), None)
+    if chosen:  # a clarify button was pressed
+        entry = service.get(chosen)
+        if entry:
+            return say_entry(dispatcher, entry, voice)
+    query = tracker.latest_message.get("text") or ""
+    if query.startswith("/"):  # the "咨询" button of a clarification: ask for the question
+        dispatcher.utter_message(response="utter_ask_question")
+        return []
+    outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
+    events = say_outcome(dispatcher, outcome, voice)
+    if events is None:
+        buttons = [] if voice else ABSTAIN_BUTTONS
+        dispatcher.utter_message(response="utter_kb_abstain", buttons=buttons)
+        return []
+    return events
+
+
 class ActionAnswerQuestion(Action):
     def name(self) -> str:
         return "action_answer_question"
@@ -62,20 +91,4 @@ class ActionAnswerQuestion(Action):
         emergency = handle_emergency(dispatcher, tracker)
         if emergency is not None:
             return emergency
-        service = get_service(get_settings())
-        voice = is_voice(tracker)
-        chosen = next(tracker.get_latest_entity_values("entry_id"), None)
-        if chosen:  # a clarify button was pressed
-            entry = service.get(chosen)
-            if entry:
-                return say_entry(dispatcher, entry, voice)
-        query = tracker.latest_message.get("text") or ""
-        if query.startswith("/"):  # the "咨询" button of a clarification: ask for the question
-            dispatcher.utter_message(response="utter_ask_question")
-            return []
-        outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
-        events = say_outcome(dispatcher, outcome, voice)
-        if events is None:
-            dispatcher.utter_message(response="utter_kb_abstain")
-            return []
-        return events
+        return answer_question(dispatcher, tracker)

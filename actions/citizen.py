@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from workorders.store import InvalidField, normalise_phone
 
@@ -39,3 +42,30 @@ def recent_user_texts(tracker: Tracker, n: int = 3) -> list[str]:
         if e.get("event") == "user" and not (e.get("text") or "").startswith("/")
     ]
     return [t for t in texts if t][-n:]
+
+
+FORM_SLOTS = ("wo_what", "wo_where", "wo_when", "wo_name", "wo_phone")
+
+
+def form_in_progress(tracker: Tracker) -> bool:
+    """A work-order form was started and neither submitted nor cancelled (wo_kind is set at the
+    start and cleared by both)."""
+    return bool(tracker.get_slot("wo_kind"))
+
+
+def resume_form(tracker: Tracker) -> list[dict[str, Any]]:
+    """A message that left the form (a misheard 转人工 or emergency) was an answer after all:
+    put it into the field the form was asking for and carry on with the form."""
+    asked = next(
+        (
+            e.get("value")
+            for e in reversed(tracker.events)
+            if e.get("event") == "slot" and e.get("name") == "requested_slot" and e.get("value")
+        ),
+        None,
+    )
+    text = tracker.latest_message.get("text") or ""
+    events: list[dict[str, Any]] = []
+    if asked in FORM_SLOTS and text and not text.startswith("/"):
+        events.append(SlotSet(asked, text))
+    return [*events, FollowupAction("work_order_form")]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of
+from actions.citizen import caller_number, channel_of, form_in_progress, resume_form
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
 from workorders import intake
@@ -24,13 +25,20 @@ SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救�
 SPOKEN = {"110": "幺幺零", "119": "幺幺九", "120": "幺二零"}
 
 
+# Without a pattern match (workorders.routing), the NLU's emergency intent alone must be sure
+# and the message must sound urgent: "快一个月了" is an answer, not a call for help.
+_URGENT = re.compile(r"救命|快来|快点|紧急|出事|不好了|出人命|报警|急救|危险|快救|来人")
+NLU_SURE = 0.85
+
+
 def handle_emergency(
     dispatcher: CollectingDispatcher, tracker: Tracker, *, by_intent: bool = False
 ) -> list[dict[str, Any]] | None:
     """Run the emergency path when the latest message is one (or the NLU says so); else None."""
     text = (tracker.latest_message.get("text") or "").strip()
     found = detect_emergency(text)
-    if found is None and not by_intent:
+    confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
+    if found is None and not (by_intent and confidence >= NLU_SURE and _URGENT.search(text)):
         return None
     number = found.number if found else "110"
     settings = get_settings()
@@ -81,4 +89,11 @@ class ActionEmergency(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        return handle_emergency(dispatcher, tracker, by_intent=True) or []
+        events = handle_emergency(dispatcher, tracker, by_intent=True)
+        if events is not None:
+            return events
+        if form_in_progress(tracker):  # a misheard answer to the form
+            return resume_form(tracker)
+        from actions.fallback import ActionFallbackReply  # fallback checks emergencies too
+
+        return await ActionFallbackReply().run(dispatcher, tracker, domain)

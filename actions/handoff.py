@@ -5,18 +5,37 @@ request and opens a callback work order (asking for a number when it has none)."
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import channel_of, known_phone, recent_user_texts
+from actions.answer import answer_question
+from actions.citizen import (
+    channel_of,
+    form_in_progress,
+    known_phone,
+    recent_user_texts,
+    resume_form,
+)
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
 from workorders import intake
 from workorders.citizen_view import local_time
 from workorders.store import Draft, InvalidField
+
+# The NLU sometimes hears 转人工 in a name ("郑工") or a policy question; only a message that
+# talks about a person, an operator or the bot itself is taken as a request for a person.
+_ASKS_FOR_PERSON = re.compile(
+    r"人工|话务|客服|真人|接线|坐席|机器人|听不懂|听不明白|说不清|找(个)?人|叫(个)?人|人来|领导|"
+    r"工作人员|转接|转一下|回电|打给我|^\s*(0|零|按零|按0)\s*$|/request_human"
+)
+
+
+def asks_for_person(text: str) -> bool:
+    return bool(_ASKS_FOR_PERSON.search(text))
 
 
 def open_callback(
@@ -57,6 +76,11 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if not asks_for_person(text):
+            if form_in_progress(tracker):  # it was an answer to the form
+                return resume_form(tracker)
+            return [*answer_question(dispatcher, tracker), FollowupAction("action_listen")]
         if channel_of(tracker) == "voice":
             # The voice session sees the request_human intent and transfers the call; the
             # callback order is the fallback when no operator picks up.

@@ -14,14 +14,16 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import is_voice, say_entry, say_outcome
+from actions.answer import answer_question, is_voice, say_entry, say_outcome
 from actions.citizen import caller_number, channel_of
 from actions.emergency import handle_emergency
 from hotline.settings import get_settings
 from knowledge.service import get_service
 from workorders import intake, store
 from workorders.citizen_view import confirmation, kind_of, status_line
+from workorders.config import default_config
 from workorders.repeats import link_repeats_quietly
+from workorders.routing import resolve_district
 from workorders.store import Draft, InvalidField, normalise_phone
 
 FIELDS = {  # slot -> how the read-back and the correction buttons name it
@@ -53,10 +55,11 @@ class ActionStartWorkOrder(Action):
         events = [SlotSet("wo_kind", kind_of(text)), SlotSet(FAILURES_SLOT, 0)]
         if text and not _OPENING.match(text) and len(text) >= 6:
             events.append(SlotSet("wo_what", text))  # the first message already says what
-        # Whatever else the first message already gives is not asked again.
+        # Whatever else the first message already gives is not asked again; an address only
+        # when it names a district, a known place or a road (a bare 小区 is asked for).
         for entity, slot in (("address", "wo_where"), ("date", "wo_when"), ("person", "wo_name")):
             value = next(tracker.get_latest_entity_values(entity), None)
-            if value:
+            if value and (slot != "wo_where" or _precise_address(value)):
                 events.append(SlotSet(slot, value))
         phone = next(tracker.get_latest_entity_values("phone"), None) or caller_number(tracker)
         if phone:
@@ -70,6 +73,13 @@ FAILURES_SLOT = "wo_failures"  # failed validations in a row for the field being
 MAX_FAILURES = 2  # the second failure offers a person and never asks a third time
 _QUESTION = re.compile(r"[？?]|吗|呢$|怎么|如何|多少|哪里|哪儿|几点|能不能|可不可以|是否|要不要")
 _NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓)")
+
+
+_ROAD = re.compile(r"路|街|大道|巷")
+
+
+def _precise_address(value: str) -> bool:
+    return bool(_ROAD.search(value) or resolve_district(value, default_config()))
 
 
 class ValidateWorkOrderForm(FormValidationAction):
@@ -154,11 +164,17 @@ def _question(tracker: Tracker) -> str:
 
 
 def _is_question(tracker: Tracker) -> bool:
+    """A question rather than an answer: the NLU says so, or it reads like one and the knowledge
+    base has an answer for it (addresses and names rarely do)."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     text = tracker.latest_message.get("text") or ""
     if intent == "choose_entry":  # a clarification button pressed mid-form
         return True
-    return intent in ("consult", "ask_service_hours") and bool(_QUESTION.search(text))
+    if not _QUESTION.search(text):
+        return False
+    if intent in ("consult", "ask_service_hours"):
+        return True
+    return get_service(get_settings()).search(text, k=3).decision != "abstain"
 
 
 def _answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -173,6 +189,19 @@ def _answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
             text="这个问题我暂时没找到准确答复，登记完后您可以再问我，或者拨打12345咨询。"
         )
     dispatcher.utter_message(text="我们接着登记刚才的问题。")
+
+
+class ActionCancelWorkOrder(Action):
+    """The citizen gives up: nothing is stored and the half-filled form is forgotten."""
+
+    def name(self) -> str:
+        return "action_cancel_work_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_wo_cancelled")
+        return [SlotSet(s, None) for s in (*FIELDS, "wo_kind", FAILURES_SLOT)]
 
 
 class ActionReadBackWorkOrder(Action):
@@ -222,7 +251,8 @@ class ActionAskWhichField(Action):
 
 
 class ActionCorrectField(Action):
-    """Clear the field the citizen wants to change; the form then asks for it again."""
+    """Change the field the citizen names: to the new value when it was said with the
+    correction (电话说错了，是139…), else cleared so that the form asks for it again."""
 
     def name(self) -> str:
         return "action_correct_field"
@@ -234,7 +264,28 @@ class ActionCorrectField(Action):
         text = tracker.latest_message.get("text") or ""
         if field not in FIELDS:  # said in words: 电话说错了 / 地址不对
             field = next((s for s, label in FIELDS.items() if _mentions(text, s, label)), None)
-        return [SlotSet(field, None)] if field else []
+        if not field:
+            return []
+        return [SlotSet(field, _new_value(field, text, tracker))]
+
+
+_SAID_AFTER = re.compile(r"(?:应该是|改成|换成|是|叫|姓)[:：，, ]*(.+)$")
+
+
+def _new_value(field: str, text: str, tracker: Tracker) -> str | None:
+    """The corrected value said in the same message, validated like the form would; else None."""
+    entity = {"wo_phone": "phone", "wo_where": "address", "wo_when": "date", "wo_name": "person"}
+    value = next(tracker.get_latest_entity_values(entity.get(field, "")), None)
+    if value is None and (m := _SAID_AFTER.search(text)):
+        value = m.group(1).strip(" 。，,！!")
+    if not value:
+        return None
+    if field == "wo_phone":
+        try:
+            return normalise_phone(value)
+        except InvalidField:
+            return None
+    return value if len(value) >= (1 if field == "wo_name" else 2) else None
 
 
 _FIELD_WORDS = {
@@ -288,6 +339,12 @@ class ActionSubmitWorkOrder(Action):
         return [*cleared, SlotSet("last_order", order.number)]
 
 
+_ABOUT_STATUS = re.compile(
+    r"进度|处理|结果|办(好|完|得|了)|修(好|了)|工单|反映的|投诉的|举报的|回复|回音|有人管|"
+    r"怎么样了|咋样了|到哪|查一?下|查询|状态|消息|答复|/query_status"
+)
+
+
 class ActionQueryStatus(Action):
     def name(self) -> str:
         return "action_query_status"
@@ -298,6 +355,9 @@ class ActionQueryStatus(Action):
         settings = get_settings()
         url, voice = settings.database_url, is_voice(tracker)
         number = next(tracker.get_latest_entity_values("order_number"), None)
+        text = tracker.latest_message.get("text") or ""
+        if not number and not _ABOUT_STATUS.search(text):  # a question the NLU misfiled
+            return answer_question(dispatcher, tracker)
         number = number or tracker.get_slot("last_order")
         orders = []
         if number:

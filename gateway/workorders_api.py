@@ -84,6 +84,11 @@ def list_orders(
     created_to: date | None = None,
     q: Annotated[str | None, Query(description="text in the request or summary")] = None,
     phone: str | None = None,
+    category: str | None = None,
+    district: str | None = None,
+    conversation_id: Annotated[
+        str | None, Query(description="channel:sender, e.g. web:u1 (the chat that made it)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -91,6 +96,7 @@ def list_orders(
     filters: dict[str, Any] = {
         "status": status, "department": department, "warning": warning,
         "created_from": created_from, "created_to": created_to, "text": q, "phone": phone,
+        "category": category, "district": district, "conversation_id": conversation_id,
     }  # fmt: skip
     try:
         items = store.list_orders(_url(request), limit=limit, offset=offset, now=now, **filters)

@@ -59,7 +59,11 @@ def test_an_understood_turn_breaks_the_streak() -> None:
 
 
 def test_service_hours_tells_today_in_chinese() -> None:
-    [message] = run(ActionServiceHours(), [listen(), user("ask_service_hours")])
+    latest = {"text": "你们晚上几点下班", "intent": {"name": "ask_service_hours"}}
+    t = Tracker("web:u1", {}, latest, [listen()], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionServiceHours().run(dispatcher, t, {}))
+    [message] = dispatcher.messages
     assert re.fullmatch(
         r"今天是\d{4}年\d{1,2}月\d{1,2}日，星期[一二三四五六日]。.*24小时.*", message["text"]
     )

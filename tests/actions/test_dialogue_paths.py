@@ -164,3 +164,66 @@ def test_the_first_miss_offers_the_likeliest_meanings_and_a_person() -> None:
         "/consult",
         "/request_human",
     ]
+
+
+def _asking(slot: str, text: str, intent: str, **slots: Any) -> Tracker:
+    """A tracker whose form just asked for `slot` and left the loop on `text` (as the in-form
+    rules for request_human and emergency do)."""
+    t = tracker(text, intent=intent, slots={"wo_kind": "投诉", "wo_what": "路灯坏了", **slots})
+    t.events[:0] = [
+        {"event": "slot", "name": "requested_slot", "value": slot},
+        {"event": "slot", "name": "requested_slot", "value": None},
+    ]
+    return t
+
+
+def test_a_name_misheard_as_a_request_for_a_person_goes_back_into_the_form() -> None:
+    events, messages = run(ActionRequestHuman(), _asking("wo_name", "郑工", "request_human"))
+    assert messages == []
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "wo_name", "value": "郑工"},
+        {"event": "followup", "timestamp": None, "name": "work_order_form"},
+    ]
+    assert open_handoffs(url()) == []
+
+
+def test_an_answer_misheard_as_an_emergency_opens_nothing_and_the_form_goes_on() -> None:
+    t = _asking("wo_when", "快一个月了", "emergency")
+    events, messages = run(ActionEmergency(), t)
+    assert not messages and events[-1]["name"] == "work_order_form"
+    assert store.list_orders(url()) == []
+
+
+def test_a_policy_question_misfiled_as_a_request_for_a_person_is_answered() -> None:
+    events, messages = run(ActionRequestHuman(), tracker("公积金每个月交百分之几", intent="x"))
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    assert messages and "转接" not in (messages[0].get("text") or "")
+
+
+def test_a_policy_question_misfiled_as_service_hours_is_answered_from_the_kb() -> None:
+    from actions.service_hours import ActionServiceHours
+
+    _, hours = run(ActionServiceHours(), tracker("你们晚上几点下班"))
+    assert "24小时" in hours[0]["text"]
+    _, other = run(ActionServiceHours(), tracker("个税专项附加扣除怎么填报"))
+    assert "24小时" not in (other[0].get("text") or "")
+
+
+def test_a_correction_with_the_new_value_is_taken_at_once() -> None:
+    from actions.work_order import ActionCorrectField
+
+    said = [{"entity": "phone", "value": "13907160000"}]
+    events, _ = run(ActionCorrectField(), tracker("电话说错了 是13907160000", entities=said))
+    assert events[0]["name"] == "wo_phone" and events[0]["value"] == "13907160000"
+    events, _ = run(ActionCorrectField(), tracker("地址说错了 应该是创业路28号"))
+    assert events[0]["name"] == "wo_where" and events[0]["value"] == "创业路28号"
+    events, _ = run(ActionCorrectField(), tracker("电话说错了"))
+    assert events[0]["value"] is None  # asked again
+
+
+def test_cancelling_forgets_the_half_filled_form() -> None:
+    from actions.work_order import ActionCancelWorkOrder
+
+    events, messages = run(ActionCancelWorkOrder(), tracker("算了", slots={"wo_kind": "投诉"}))
+    assert messages[0]["response"] == "utter_wo_cancelled"
+    assert {e["name"]: e["value"] for e in events}["wo_kind"] is None

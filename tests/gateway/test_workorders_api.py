@@ -79,3 +79,15 @@ def test_bad_input_is_refused_and_nothing_is_stored(client: TestClient) -> None:
         f"/api/v1/work-orders/{number}/sign", json={"actor": {"role": "department"}}
     )
     assert no_dept.status_code == 422
+
+
+def test_orders_of_one_conversation_category_and_district(client: TestClient) -> None:
+    mine = client.post("/api/v1/work-orders", json={**DRAFT, "conversation_id": "web:u1"})
+    client.post("/api/v1/work-orders", json={**DRAFT, "conversation_id": "web:u2"})
+    client.post("/api/v1/work-orders", json={**DRAFT, "district": "城西区"})
+    by_chat = client.get("/api/v1/work-orders", params={"conversation_id": "web:u1"}).json()
+    assert [o["number"] for o in by_chat["items"]] == [mine.json()["order"]["number"]]
+    west = client.get("/api/v1/work-orders", params={"district": "城西区"}).json()
+    assert west["total"] == 1
+    city = client.get("/api/v1/work-orders", params={"category": "城市管理"}).json()
+    assert city["total"] == 3

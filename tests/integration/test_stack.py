@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from hotline.conversations import turns_of
+from hotline.conversations import ratings_of, turns_of
 from hotline.db import head_revision
 from hotline.serve import Isolated, free_port, spawn
 
@@ -136,7 +136,8 @@ def test_complaint_becomes_a_stored_work_order_with_its_number(stack: Isolated, 
     assert order["conversation_id"] == f"web:{sender}"
     assert "路灯" in order["request_text"] and order["address"].startswith("城东区")
     status = chat(sender, "我上次反映的事情处理得怎么样了")["messages"][0]["text"]
-    assert number in status and "已受理" in status
+    assert number in status and ("已受理" in status or "已转交" in status)
+    assert order["department"] == "城东区人民政府"  # 智能派单: 路灯 in 城东区 is the district's
 
 
 def test_a_field_can_be_corrected_before_submitting(chat) -> None:
@@ -155,3 +156,61 @@ def test_the_form_can_be_cancelled(chat) -> None:
     chat(sender, "我要举报")
     reply = chat(sender, "算了不办了")["messages"][0]["text"]
     assert "已取消" in reply
+
+
+def _orders_of(stack: Isolated, sender: str) -> list[dict]:
+    params = {"conversation_id": f"web:{sender}"}
+    return httpx.get(f"{stack.url}/api/v1/work-orders", params=params, timeout=10).json()["items"]
+
+
+def test_an_emergency_gets_119_first_and_an_urgent_order(stack: Isolated, chat) -> None:
+    text = chat("em-1", "救命 我家厨房着火了")["messages"][0]["text"]
+    assert text.startswith("情况紧急") and "119" in text
+    (order,) = _orders_of(stack, "em-1")
+    assert order["priority"] == "emergency" and order["number"] in text
+
+
+def test_an_emergency_typed_as_a_complaint_still_gets_the_emergency_path(
+    stack: Isolated, chat
+) -> None:
+    text = chat("em-2", "我要反映 我们楼道里一股煤气味 好像漏气了")["messages"][0]["text"]
+    assert "119" in text
+    assert _orders_of(stack, "em-2")[0]["priority"] == "emergency"
+
+
+def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, chat) -> None:
+    first = chat("hu-1", "我要转人工")["messages"]
+    assert "不能直接接通" in first[0]["text"] and "电话" in first[-1]["text"]
+    done = chat("hu-1", "13907165555")["messages"][0]["text"]
+    (order,) = _orders_of(stack, "hu-1")
+    assert order["number"] in done and "回电" in done
+    assert order["citizen_phone"] == "139****5555"
+
+
+def test_a_question_in_the_middle_of_the_form_is_answered_then_the_form_resumes(chat) -> None:
+    sender = "wo-4"
+    chat(sender, "小区里的垃圾好几天没人清运了")
+    aside = chat(sender, "对了 请问荆州门诊慢性病报销比例是多少？")["messages"]
+    assert "50%" in aside[0]["text"]
+    assert "地址" in aside[-1]["text"] or "哪里" in aside[-1]["text"]  # the same field again
+
+
+def test_goodbye_asks_for_satisfaction_and_stores_it(stack: Isolated, chat) -> None:
+    asked = chat("sat-1", "好的没事了 再见")["messages"][0]
+    assert [b["title"] for b in asked["buttons"]] == ["满意", "基本满意", "不满意"]
+    thanks = chat("sat-1", asked["buttons"][1]["payload"])["messages"][0]["text"]
+    assert "感谢您的评价" in thanks
+    url = f"sqlite:///{stack.var_dir / 'hotline.db'}"
+    assert ratings_of(url, "web:sat-1") == ["基本满意"]
+
+
+def test_abuse_gets_a_calm_answer(chat) -> None:
+    text = chat("ab-1", "你们就是一帮废物")["messages"][0]["text"]
+    assert "文明" in text
+
+
+def test_two_misunderstandings_offer_buttons_then_a_person(chat) -> None:
+    first = chat("fb-2", "嗯那个就是那个啥吧")["messages"][0]
+    assert any(b["payload"] == "/request_human" for b in first["buttons"])
+    second = chat("fb-2", "啊对对就那个吧哈")["messages"][0]
+    assert "话务员" in second["text"] and second["text"] != first["text"]
