@@ -57,10 +57,28 @@ class Settings(BaseSettings):
     asr_engine: Literal["auto", "vosk", "whisper"] = "auto"
     vosk_model_dir: Path | None = None
     tts_engine: str = "espeak"
+    # Speech engines (speech/, docs/speech.md). whisper_model_dir: any CTranslate2 Whisper
+    # folder; None = Whisper-base joined from its PyPI packages into cache_dir/models.
+    whisper_model_dir: Path | None = None
+    asr_threads: int = Field(2, ge=1, description="CPU threads per Whisper decode")
+    asr_workers: int = Field(1, ge=1, description="Whisper decodes that run in parallel")
+    asr_beam_size: int = Field(5, ge=1, description="Whisper beam width (1: greedy, faster)")
+    asr_end_silence: float = Field(0.6, gt=0, description="silence (s) that ends an utterance")
+    asr_partial_interval: float = 0.0  # s between Whisper partial decodes; 0: only a "…" partial
+    tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)
+    tts_speed: int = Field(175, ge=80, le=450, description="espeak-ng words per minute")
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 0  # 0: no AudioSocket listener; Asterisk's usual choice is 9092
     max_calls: int = Field(8, ge=1, description="concurrent calls before new ones are refused")
     voice_no_input_seconds: float = 6.0  # silence before a reprompt
+    # The call session (speech/session.py, docs/voice.md).
+    voice_max_reprompts: int = Field(2, ge=0, description="reprompts before asking for a person")
+    voice_min_confidence: float = Field(0.6, ge=0, le=1, description="finals below: confirm")
+    voice_transfer_queue: str = "12345"  # the Asterisk queue a transfer goes to
+    voice_barge_in_rms: float = 900.0  # slin16 frame RMS counted as caller speech
+    voice_barge_in_ms: int = Field(200, ge=20, description="speech that stops a prompt")
+    voice_max_call_seconds: float = 1800.0  # then the call goes to a person
+    voice_ws_trust_caller_id: bool = False  # WS clients (SIP gateways) may set caller_number
 
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000

@@ -1,0 +1,242 @@
+"""The offline Chinese ASR engine: faster-whisper (Whisper-base, int8 on CPU) made streaming.
+
+Whisper decodes whole utterances, so streaming comes from voice activity detection
+(:mod:`speech.vad`): :meth:`WhisperRecognizer.accept` buffers the call's audio, and when the VAD
+has heard at least ``end_silence`` seconds (default 0.6 s) of silence after speech, the
+utterance is decoded and returned as a final :class:`~speech.engine.Recognition`.
+
+Partials: by default a partial with the text "…" is returned once, when speech starts — cheap,
+and enough for barge-in and "the caller is talking" displays. With ``partial_interval`` > 0 the
+audio heard so far is also decoded (greedy, one beam) every ``partial_interval`` seconds of
+speech, and the partial carries that text; each such decode costs as much CPU as a final one
+(Whisper always encodes a 30-s window), so keep it off on small machines with many calls.
+
+Decoding: language zh, beam search, no conditioning on earlier text, an initial prompt in
+simplified Chinese with hotline vocabulary (it steers Whisper towards simplified characters and
+the domain's words; per-stream phrases are appended to it). When the result is mostly copied
+from the prompt (Whisper's habit on unclear audio) the utterance is decoded again without it.
+8 kHz phone audio is upsampled to 16 kHz. The text is converted to simplified characters and
+its punctuation normalised; turning spoken digits into numbers is left to
+:func:`speech.normalize.normalize_transcript` so callers can keep the raw transcript.
+
+Threads: one :class:`WhisperEngine` (one model in memory, about 200 MB) serves every call.
+CTranslate2 models may be called from several threads at once; ``num_workers`` sets how many
+decodes really run in parallel (the others queue inside CTranslate2), each using
+``cpu_threads`` threads. A recogniser belongs to one call and is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from speech.audio import float_to_pcm, pcm_to_float, resample
+from speech.engine import Recognition
+from speech.models import whisper_base_dir
+from speech.normalize import normalize_punctuation, to_simplified
+from speech.vad import VAD_RATES, Segmenter, SpeechEnd, SpeechStart
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+
+# Whisper continues the style of its prompt: simplified characters, full-width punctuation.
+# A little hotline vocabulary steers it towards the domain's words; on unclear audio Whisper
+# may parrot the prompt back instead, which echo_of_prompt() catches.
+DEFAULT_PROMPT = "以下是普通话的句子，市民拨打12345热线咨询社保、公积金，投诉噪音。"
+# Text Whisper produces from silence or noise (learnt from subtitled video); never a caller's.
+HALLUCINATIONS = (
+    "字幕",
+    "谢谢观看",
+    "谢谢大家",
+    "请不吝点赞",
+    "订阅",
+    "明镜",
+    "点点栏目",
+    "优优独播",
+    "Amara",
+)
+_LOOP = re.compile(r"(.{1,4}?)\1{2,}")
+_DIGITISH = re.compile("[0-9零〇一二三四五六七八九幺两]")
+
+
+class WhisperEngine:
+    """A loaded faster-whisper model shared by all calls (see the module docstring)."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        cpu_threads: int = 2,
+        num_workers: int = 1,
+        beam_size: int = 5,
+        prompt: str = DEFAULT_PROMPT,
+        end_silence: float = 0.6,
+        partial_interval: float = 0.0,
+        vad_aggressiveness: int = 2,
+        language: str = "zh",
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        path = Path(model_dir) if model_dir else whisper_base_dir(cache_dir)
+        self.model_dir = path
+        self.model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+        )
+        self.beam_size = beam_size
+        self.prompt = prompt
+        self.end_silence = end_silence
+        self.partial_interval = partial_interval
+        self.vad_aggressiveness = vad_aggressiveness
+        self.language = language
+        self._decodes = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def decodes(self) -> int:
+        """How many times the model ran (finals and partials), for metrics and tests."""
+        return self._decodes
+
+    def recognizer(
+        self, sample_rate: int, phrases: Sequence[str] | None = None
+    ) -> WhisperRecognizer:
+        return WhisperRecognizer(self, sample_rate, phrases)
+
+    def build_prompt(self, phrases: Sequence[str] | None) -> str:
+        """The initial prompt for one stream: the default one plus the stream's phrases."""
+        extra = "、".join(p.strip() for p in phrases or () if p.strip())
+        return f"{self.prompt}{extra}。" if extra else self.prompt
+
+    def transcribe(
+        self, audio16k: np.ndarray, prompt: str | None = None, beam_size: int | None = None
+    ) -> tuple[str, float]:
+        """Decode one utterance (float32 at 16 kHz) → (simplified text, confidence 0..1)."""
+        with self._count_lock:
+            self._decodes += 1
+        initial = self.prompt if prompt is None else prompt
+        segments, _info = self.model.transcribe(
+            audio16k,
+            language=self.language,
+            task="transcribe",
+            beam_size=beam_size or self.beam_size,
+            initial_prompt=initial or None,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        texts: list[str] = []
+        scores: list[float] = []
+        for seg in segments:
+            # Whisper's own no-speech rule: a likely-silent window decoded with low confidence.
+            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+                continue
+            texts.append(seg.text)
+            scores.append(math.exp(min(0.0, seg.avg_logprob)))
+        text = clean_transcript("".join(texts))
+        if initial and echo_of_prompt(text, initial):
+            return self.transcribe(audio16k, prompt="", beam_size=beam_size)
+        confidence = float(np.mean(scores)) if scores and text else 0.0
+        return text, confidence
+
+
+def echo_of_prompt(text: str, prompt: str) -> bool:
+    """True when most of ``text`` is copied from the prompt (3-character pieces)."""
+    plain = re.sub(r"\W", "", text)
+    source = re.sub(r"\W", "", prompt)
+    grams = [plain[i : i + 3] for i in range(len(plain) - 2)]
+    if not grams:
+        return bool(plain) and plain in source
+    return sum(g in source for g in grams) / len(grams) >= 0.5
+
+
+def clean_transcript(text: str) -> str:
+    """Simplified characters, normalised punctuation, known hallucinations removed."""
+    text = normalize_punctuation(to_simplified(text))
+    if any(h in text for h in HALLUCINATIONS):
+        return ""
+    # Whisper sometimes loops on one character or word ("琴琴琴琴琴"): keep two repeats.
+    # Digit strings repeat legitimately (13888888888, 八八八八) and are left alone.
+    text = _LOOP.sub(lambda m: m.group(0) if _DIGITISH.search(m.group(1)) else m.group(1) * 2, text)
+    return text if re.search(r"\w", text) else ""
+
+
+class WhisperRecognizer:
+    """One call leg: VAD segmentation + Whisper decoding. Not thread-safe; may block."""
+
+    def __init__(
+        self, engine: WhisperEngine, sample_rate: int, phrases: Sequence[str] | None = None
+    ) -> None:
+        if sample_rate < 8000:
+            raise ValueError(f"sample rate {sample_rate} is too low for speech recognition")
+        self.engine = engine
+        self.sample_rate = sample_rate
+        # The VAD runs at the input rate when it can, else on audio resampled to 16 kHz.
+        self._vad_rate = sample_rate if sample_rate in VAD_RATES else WHISPER_RATE
+        self.prompt = engine.build_prompt(phrases)
+        self._vad = Segmenter(
+            self._vad_rate,
+            aggressiveness=engine.vad_aggressiveness,
+            end_silence=engine.end_silence,
+        )
+        self._last_partial_at = 0.0
+        self._odd_pending = b""
+
+    def _to_16k(self, pcm: bytes, rate: int) -> np.ndarray:
+        return resample(pcm_to_float(pcm), rate, WHISPER_RATE)
+
+    def _final(self, seg: SpeechEnd) -> list[Recognition]:
+        text, conf = self.engine.transcribe(self._to_16k(seg.pcm, self._vad_rate), self.prompt)
+        if not text:
+            return []
+        return [Recognition(text=text, final=True, confidence=conf, start=seg.start, end=seg.end)]
+
+    def accept(self, pcm: bytes) -> list[Recognition]:
+        if self._vad_rate != self.sample_rate:
+            pcm = self._resample_input(pcm)
+        out: list[Recognition] = []
+        for event in self._vad.push(pcm):
+            if isinstance(event, SpeechStart):
+                self._last_partial_at = event.time
+                out.append(Recognition("…", False, 0.0, event.time, self._vad.now))
+            else:
+                out.extend(self._final(event))
+        interval = self.engine.partial_interval
+        if (
+            interval > 0
+            and self._vad.in_speech
+            and self._vad.now - self._last_partial_at >= interval
+        ):
+            self._last_partial_at = self._vad.now
+            audio = self._to_16k(self._vad.current_pcm(), self._vad_rate)
+            text, conf = self.engine.transcribe(audio, self.prompt, beam_size=1)
+            if text:
+                out.append(Recognition(text, False, conf, self._vad.utterance_start, self._vad.now))
+        return out
+
+    def _resample_input(self, pcm: bytes) -> bytes:
+        # Odd rates (e.g. 11025, 22050) are resampled to 16 kHz in whole 10-ms blocks.
+        data = self._odd_pending + pcm
+        block = self.sample_rate // 100 * 2
+        n = len(data) - len(data) % block
+        self._odd_pending = data[n:]
+        return float_to_pcm(resample(pcm_to_float(data[:n]), self.sample_rate, WHISPER_RATE))
+
+    def finish(self) -> list[Recognition]:
+        seg = self._vad.flush()
+        return self._final(seg) if seg is not None else []
+
+    def reset(self) -> None:
+        self._vad.reset()
+        self._odd_pending = b""

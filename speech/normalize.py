@@ -1,0 +1,397 @@
+"""Text normalisation between speech and the bot, in both directions.
+
+ASR → bot (:func:`normalize_transcript`): NFKC, traditional → simplified characters, one
+consistent set of full-width Chinese punctuation, spoken digit strings written as digits
+("幺三八 零零一三 八零零零" → "13800138000", "二零二六一一二二零零四二" → "202611220042"),
+digit groups a recogniser split with spaces joined again, and a short table of ASR confusions
+of hotline words whose wrong form is not itself a common word (公单 → 工单, 设保 → 社保).
+
+Bot → TTS (:func:`to_spoken`): numbers written the way a 12345 operator reads them aloud:
+phone, work-order and hotline numbers digit by digit with 幺 for 1 ("12345" → "幺二三四五"),
+years digit by digit ("2026年" → "二零二六年"), months, days, times, money, percentages and
+counts as numbers ("98天" → "九十八天", "5000元" → "五千元", "2个" → "两个").
+
+Everything here is pure Python and deterministic; the tables are small on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+import zhconv
+
+# --------------------------------------------------------------------------- characters
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# How each character reads as a single spoken digit (ASR side: 幺 and 两 and 〇 included).
+SPOKEN_DIGIT_VALUES = {
+    "零": "0",
+    "〇": "0",
+    "○": "0",
+    "洞": "0",  # military/aviation "0"; never a digit run by accident (needs 3+ digits around)
+    "幺": "1",
+    "一": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
+_DIGIT_CHARS = "".join(SPOKEN_DIGIT_VALUES)
+_PHONE_DIGITS = "零幺二三四五六七八九"  # how 0-9 are read in phone and order numbers
+_PLAIN_DIGITS = "零一二三四五六七八九"  # years, decimals and plain counting
+
+# --------------------------------------------------------------------------- punctuation
+
+# ASCII (after NFKC) → the full-width Chinese mark the bot sees (, : . depend on context).
+_PUNCT_MAP = {
+    "?": "？",
+    "!": "！",
+    ";": "；",
+    "(": "（",
+    ")": "）",
+    "､": "、",
+    "｡": "。",
+}
+_SENTENCE_END = "。？！"
+_ALL_PUNCT = "，。？！；：、…（）“”‘’\"'《》〈〉【】「」『』·~～—–-"
+# Strength when several marks follow each other: keep the strongest.
+_PUNCT_RANK = {"？": 5, "！": 4, "。": 3, "；": 2, "：": 2, "，": 1, "、": 0}
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified characters (character level, no regional word swaps)."""
+    return zhconv.convert(text, "zh-hans")
+
+
+def normalize_punctuation(text: str) -> str:
+    """One consistent punctuation: full-width Chinese marks, no runs, no spaces inside Chinese.
+
+    ASCII marks between digits stay (9:30, 1.5, 0571-8888); a "." elsewhere becomes "。";
+    ellipses are dropped; spaces are kept only between two Latin letters or digits.
+    """
+    t = text.replace("…", " ").replace("...", " ")
+    t = re.sub(r"(?<!\d)\.|\.(?!\d)", "。", t)
+    t = re.sub(r"(?<!\d):|:(?!\d)", "：", t)
+    t = re.sub(r"(?<!\d),|,(?!\d{3})", "，", t)
+    t = "".join(_PUNCT_MAP.get(ch, ch) for ch in t)
+    # Whitespace: collapse, and drop it unless it separates two Latin words or numbers.
+    t = re.sub(r"\s+", " ", t).strip()
+    t = re.sub(r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])", "", t)
+    # A run of marks keeps its strongest one ("，。" → "。", "？？" → "？").
+    t = re.sub(
+        "[" + "".join(_PUNCT_RANK) + "]{2,}",
+        lambda m: max(m.group(), key=lambda ch: _PUNCT_RANK[ch]),
+        t,
+    )
+    return t.lstrip("".join(_PUNCT_RANK))
+
+
+def strip_punctuation(text: str) -> str:
+    """Only letters, digits and Chinese characters (what CER is computed on)."""
+    t = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in t if ch.isalnum())
+
+
+# --------------------------------------------------------------------------- ASR → bot
+
+_DIGIT_RUN = re.compile(f"[{_DIGIT_CHARS}0-9]+")
+
+
+def _is_digit_string(run: str) -> bool:
+    """Does a run of digit characters read as a number string rather than as words?
+
+    Plain words made of digit characters are short (一一, 三四, 七八, 一二三): a run is taken
+    as a number when it has 5+ characters, or 3+ with a character only number strings use
+    (幺, 零, 〇, 洞) or with Arabic digits mixed in.
+    """
+    spoken = [ch for ch in run if ch in SPOKEN_DIGIT_VALUES]
+    if not spoken:
+        return False
+    if len(run) >= 5:
+        return True
+    marked = any(ch in "幺零〇○洞" for ch in run) or any(ch.isdigit() for ch in run)
+    return len(run) >= 3 and marked
+
+
+def digits_from_speech(text: str) -> str:
+    """Write spoken digit strings as digits and join digit groups split by spaces or commas.
+
+    "幺三八 零零一三 八零零零" → "13800138000"; "工单号二零二六一一二二零零四二" →
+    "工单号202611220042"; "一三八，零零一三，八零零零" → "13800138000". Counting words stay
+    ("三四个人", "一一对应", "十一点").
+    """
+    # Join groups first: digit groups separated by a space, comma, 、 or hyphen, when the
+    # whole chain reads as a number string.
+    group = f"[{_DIGIT_CHARS}0-9]{{2,}}"
+    chain = re.compile(f"{group}(?:[ ,，、\\-]+{group})+")
+
+    def join(m: re.Match[str]) -> str:
+        whole = re.sub(r"[ ,，、\-]+", "", m.group())
+        return whole if _is_digit_string(whole) else m.group()
+
+    t = chain.sub(join, text)
+
+    def convert(m: re.Match[str]) -> str:
+        run = m.group()
+        if not _is_digit_string(run):
+            return run
+        return "".join(SPOKEN_DIGIT_VALUES.get(ch, ch) for ch in run)
+
+    t = _DIGIT_RUN.sub(convert, t)
+    # Arabic digit groups a recogniser spaced or comma-grouped like a phone number.
+    t = re.sub(r"(?<=\d)[ \-](?=\d)", "", t)
+    t = re.sub(r"(?<=\d{3})[，,、](?=\d{4})", "", t)
+    return t
+
+
+# (wrong, right) pairs from recognisers on hotline calls. Only safe ones: the wrong form is not
+# a word a citizen would mean, so replacing it can never damage a correct transcript.
+CONFUSIONS: tuple[tuple[str, str], ...] = (
+    ("公单", "工单"),
+    ("设保", "社保"),
+    ("社宝卡", "社保卡"),
+    ("公基金", "公积金"),
+    ("工积金", "公积金"),
+    ("公鸡金", "公积金"),
+    ("燥音", "噪音"),
+    ("绕民", "扰民"),
+    ("医宝卡", "医保卡"),
+    ("身分证", "身份证"),
+)
+# Context-dependent ones: 头数 (head count) is a word, 要头数 is not.
+CONTEXT_CONFUSIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile("(我要|我想|想要|要|想)头数"), r"\1投诉"),
+    (re.compile("头数(电话|热线|渠道)"), r"投诉\1"),
+    (re.compile("(一二三四五|幺二三四五)(热线)?"), r"12345\2"),
+)
+
+
+def fix_confusions(text: str) -> str:
+    for wrong, right in CONFUSIONS:
+        text = text.replace(wrong, right)
+    for pattern, repl in CONTEXT_CONFUSIONS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def normalize_transcript(text: str) -> str:
+    """What the bot should see from an ASR transcript (see the module docstring)."""
+    t = unicodedata.normalize("NFKC", text)
+    t = to_simplified(t)
+    t = normalize_punctuation(t)
+    t = fix_confusions(t)
+    t = digits_from_speech(t)
+    return t
+
+
+# When the caller was asked for a number, recognisers often write a digit as a homophone
+# (幺 → 要/腰, 零 → 灵/铃, 八 → 吧/巴). Only safe where a number is expected: see spoken_number.
+DIGIT_HOMOPHONES = {
+    **{ch: "1" for ch in "要腰妖邀吆"},
+    **{ch: "0" for ch in "灵铃玲龄凌〇洞"},
+    **{ch: "2" for ch in "儿而尔耳"},
+    **{ch: "3" for ch in "山衫伞叁"},
+    **{ch: "4" for ch in "司丝死寺肆"},
+    **{ch: "5" for ch in "无吴午舞伍武"},
+    **{ch: "6" for ch in "溜留刘流陆"},
+    **{ch: "7" for ch in "期妻漆柒"},
+    **{ch: "8" for ch in "吧巴爸捌"},
+    **{ch: "9" for ch in "久酒玖"},
+}
+
+
+def spoken_number(text: str, min_len: int = 3) -> str | None:
+    """The number a caller said when the IVR asked for one (phone, work order), else None.
+
+    Digits, spoken digits and digit homophones all count; spaces, punctuation and hyphens
+    between them are ignored; the longest run wins ("我的电话是要三八 零零要三八，零零零" →
+    "13800138000"). Use it only for an answer to a number question: elsewhere 要 is "want".
+    """
+    t = unicodedata.normalize("NFKC", to_simplified(text))
+    digits = [
+        SPOKEN_DIGIT_VALUES.get(ch) or DIGIT_HOMOPHONES.get(ch) or (ch if ch.isdigit() else None)
+        for ch in t
+    ]
+    runs: list[str] = []
+    current = ""
+    for ch, digit in zip(t, digits, strict=True):
+        if digit is not None:
+            current += digit
+        elif not (ch.isspace() or (ch in ",，、.。-—:：;；" and current)):
+            if current:
+                runs.append(current)
+            current = ""
+    if current:
+        runs.append(current)
+    best = max(runs, key=len, default="")
+    return best if len(best) >= min_len else None
+
+
+def digit_strings(text: str, min_len: int = 5) -> list[str]:
+    """Runs of at least ``min_len`` digits (hyphens inside order numbers dropped)."""
+    t = unicodedata.normalize("NFKC", text)
+    t = re.sub(r"(?<=\d)-(?=\d)", "", t)
+    return [m for m in re.findall(r"\d+", t) if len(m) >= min_len]
+
+
+# --------------------------------------------------------------------------- bot → TTS
+
+
+def spoken_digits(digits: str, one: str = "幺") -> str:
+    """Read a digit string digit by digit: "12345" → "幺二三四五" (one="一" for years)."""
+    table = _PHONE_DIGITS if one == "幺" else _PLAIN_DIGITS
+    return "".join(table[int(ch)] if ch.isdigit() else ch for ch in digits)
+
+
+def _section(n: int) -> str:
+    """0 < n < 10000 as 千百十 reading with inner zeros ("一千零五", "三百二十")."""
+    out = ""
+    zero = False
+    for pos, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d = n // pos % 10
+        if d == 0:
+            zero = zero or bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += ("两" if d == 2 and unit == "千" else _PLAIN_DIGITS[d]) + unit
+    return out
+
+
+def cardinal(number: int | str) -> str:
+    """A number read as a quantity: 98 → 九十八, 5000 → 五千, 10500 → 一万零五百, "1.5" → 一点五."""
+    text = str(number)
+    if "." in text:
+        whole, frac = text.split(".", 1)
+        return cardinal(int(whole or 0)) + ("点" + spoken_digits(frac, one="一") if frac else "")
+    n = int(text)
+    if n < 0:
+        return "负" + cardinal(-n)
+    if n == 0:
+        return "零"
+    units = ("", "万", "亿", "万亿")
+    groups: list[int] = []
+    while n:
+        groups.append(n % 10000)
+        n //= 10000
+    if len(groups) > len(units):
+        return spoken_digits(text, one="一")
+    out = ""
+    gap = False
+    for i in range(len(groups) - 1, -1, -1):
+        g = groups[i]
+        if g == 0:
+            gap = gap or bool(out)
+            continue
+        if out and (gap or g < 1000):
+            out += "零"
+        out += _section(g) + units[i]
+        gap = False
+    if out.startswith("一十"):
+        out = out[1:]  # 十一, 十万, not 一十一
+    if out.startswith("二") and out[1:2] in ("千", "万", "亿"):
+        out = "两" + out[1:]  # 两千元, 两万
+    return out
+
+
+# A count of something: a number before these reads as a quantity (even when long: 10000元).
+_QUANTITY_UNITS = (
+    "元|块|角|毛|分钟|秒|小时|天|日|周|个月|月|年|岁|个|人|位|名|户|次|件|张|份|条|项|家|间|套|"
+    "辆|本|遍|趟|层|栋|号|楼|单元|室|房|米|公里|千米|平方米|平米|亩|吨|公斤|斤|克|度|万|亿|千|百|倍|"
+    "路|期|批|种|级|周岁|万元|亿元"
+)
+# Measure words after which 2 reads 两 ("两个", "两天"), unlike ordinals ("二号", "二楼").
+_LIANG_UNITS = (
+    "个|天|小时|分钟|次|位|名|件|张|份|条|项|家|间|套|辆|本|遍|趟|种|户|周|年|个月|岁|人|"
+    "万|千|百|倍"
+)
+
+
+def _years(m: re.Match[str]) -> str:
+    return spoken_digits(m.group(1), one="一") + "年"
+
+
+def _date_md(m: re.Match[str]) -> str:
+    return f"{cardinal(m.group(1))}月{cardinal(m.group(2))}{m.group(3)}"
+
+
+def _iso_date(m: re.Match[str]) -> str:
+    y, mo, d = m.groups()
+    return f"{spoken_digits(y, one='一')}年{cardinal(int(mo))}月{cardinal(int(d))}日"
+
+
+def _clock(m: re.Match[str]) -> str:
+    hours, minutes = int(m.group(1)), int(m.group(2))
+    if minutes == 0:
+        return f"{cardinal(hours)}点"
+    mins = cardinal(minutes) if minutes >= 10 else "零" + cardinal(minutes)
+    return f"{cardinal(hours)}点{mins}分"
+
+
+def _percent(m: re.Match[str]) -> str:
+    return "百分之" + cardinal(m.group(1))
+
+
+def _range(m: re.Match[str]) -> str:
+    return f"{cardinal(m.group(1))}到{cardinal(m.group(2))}"
+
+
+def _order_number(m: re.Match[str]) -> str:
+    return spoken_digits(m.group(1)) + "，" + spoken_digits(m.group(2))
+
+
+def _number(m: re.Match[str]) -> str:
+    num, unit = m.group(1), m.group(2) or ""
+    if "." in num:
+        return cardinal(num) + unit
+    # Hyphenated or leading-zero strings, and long ones that count nothing, are codes.
+    if "-" in num or (num.startswith("0") and len(num) > 1):
+        return spoken_digits(num.replace("-", "")) + unit
+    if unit in ("室", "房") and len(num) >= 3:
+        return spoken_digits(num) + unit  # room numbers: 五零幺室
+    if unit and len(num) <= 12:
+        ordinal = m.start() > 0 and m.string[m.start() - 1] == "第"
+        if num == "2" and not ordinal and re.fullmatch(_LIANG_UNITS, unit):
+            return "两" + unit
+        return cardinal(num) + unit
+    if len(num) >= 5:
+        return spoken_digits(num) + unit
+    return cardinal(num) + unit
+
+
+_SPOKEN_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), _iso_date),
+    (re.compile(r"(?<!\d)(\d{8})-(\d{1,6})(?!\d)"), _order_number),
+    (re.compile(r"(?<!\d)(\d{4})年"), _years),
+    (re.compile(r"(?<!\d)(\d{1,2})月(\d{1,2})([日号])"), _date_md),
+    (re.compile(r"(?<![\d.])([0-2]?\d)[:：]([0-5]\d)(?!\d)"), _clock),
+    (re.compile(r"(\d+(?:\.\d+)?)%"), _percent),
+    (re.compile(r"(?<![\d-])(\d{1,2})[-~～](\d{1,2})(?![\d-])"), _range),
+    (re.compile(rf"(\d{{3,}}(?:-\d{{3,}})+|\d+(?:\.\d+)?)({_QUANTITY_UNITS})?"), _number),
+)
+
+
+def to_spoken(text: str) -> str:
+    """Write every number in ``text`` the way it is read aloud (see the module docstring)."""
+    t = unicodedata.normalize("NFKC", text)
+    t = re.sub(r"(?<=\d),(?=\d{3})", "", t)  # 5,000 → 5000
+    for pattern, repl in _SPOKEN_RULES:
+        t = pattern.sub(repl, t)
+    return t
+
+
+def canonical_for_cer(text: str) -> str:
+    """The form CER is computed on: normalised, numbers spoken, punctuation and spaces gone.
+
+    Reference and hypothesis go through the same function, so "13800138000", "幺三八零零幺
+    三八零零零" and "一三八 零零一三 八零零零" compare equal, as do "11点" and "十一点".
+    """
+    return strip_punctuation(to_spoken(normalize_transcript(text)))
