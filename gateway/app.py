@@ -12,13 +12,24 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
-from gateway import action_webhook, chat_api, health, knowledge_api, pages, workorders_api
+from gateway import (
+    action_webhook,
+    calls_api,
+    chat_api,
+    health,
+    knowledge_api,
+    pages,
+    voice_ws,
+    workorders_api,
+)
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from hotline import db
 from hotline.logging import configure_logging
 from hotline.settings import Settings, get_settings
 from knowledge.service import get_service, import_sample_if_empty
+from speech.audiosocket import AudioSocketServer
+from speech.calls import CallCenter
 from workorders import sla
 
 log = logging.getLogger(__name__)
@@ -32,6 +43,15 @@ async def _scan_sla(database_url: str, every: float) -> None:
         except Exception:
             log.exception("SLA scan failed")
         await asyncio.sleep(every)
+
+
+async def _start_audiosocket(center: CallCenter, settings: Settings) -> AudioSocketServer | None:
+    if not settings.audiosocket_port:
+        return None
+    server = AudioSocketServer(center, settings.audiosocket_host, settings.audiosocket_port)
+    await server.start()
+    center.warm_up_soon()  # engines and prompts ready before the first call
+    return server
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scanner = asyncio.create_task(
                 _scan_sla(settings.database_url, settings.sla_scan_seconds)
             )
+        # Phone calls: WS /voice/ws always; the AudioSocket listener when a port is set.
+        if getattr(app.state, "calls", None) is None:  # tests may give their own engines
+            app.state.calls = calls_api.make_call_center(settings, lambda: app.state.rasa)
+        audiosocket = await _start_audiosocket(app.state.calls, settings)
         yield
+        if audiosocket:
+            await audiosocket.stop()
+        app.state.calls.close()
         if scanner:
             scanner.cancel()
         await app.state.rasa.close()
@@ -64,7 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (chat_api, knowledge_api, workorders_api, action_webhook, health, pages):
+    routers = (chat_api, knowledge_api, workorders_api, action_webhook, health, pages)
+    for module in (*routers, calls_api, voice_ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app

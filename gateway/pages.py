@@ -1,4 +1,4 @@
-"""Static pages: the WeChat-style web chat at /chat."""
+"""Static pages: the WeChat-style web chat at /chat, the browser call page at /call."""
 
 from pathlib import Path
 
@@ -17,3 +17,8 @@ async def root() -> RedirectResponse:
 @router.get("/chat")
 async def chat_page() -> FileResponse:
     return FileResponse(STATIC / "chat.html")
+
+
+@router.get("/call")
+async def call_page() -> FileResponse:
+    return FileResponse(STATIC / "call.html")

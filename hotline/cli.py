@@ -16,8 +16,10 @@ from workorders.router_cli import app as router_app
 app = typer.Typer(help="12345 政务服务便民热线 front door.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 bot_app = typer.Typer(help="The Rasa bot.", no_args_is_help=True)
+voice_app = typer.Typer(help="Phone calls.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bot_app, name="bot")
+app.add_typer(voice_app, name="voice")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
 app.add_typer(router_app, name="router")
@@ -66,6 +68,24 @@ def bot_validate() -> None:
     result = bot.validate(get_settings())
     sys.stdout.write(result.stdout + result.stderr)
     raise typer.Exit(result.returncode)
+
+
+@voice_app.command("audiosocket")
+def voice_audiosocket(
+    port: Annotated[int, typer.Option(help="default HOTLINE_AUDIOSOCKET_PORT or 9092")] = 0,
+) -> None:
+    """Run the Asterisk AudioSocket listener alone (calls use Rasa at HOTLINE_RASA_URL)."""
+    import asyncio
+    import contextlib
+
+    from gateway.calls_api import serve_audiosocket
+    from hotline.logging import configure_logging
+
+    configure_logging("audiosocket")
+    settings = get_settings()
+    settings.audiosocket_port = port or settings.audiosocket_port or 9092
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_audiosocket(settings))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,334 @@
+"""Voice: reply latency and how many concurrent AudioSocket calls stay real-time.
+
+An in-process AudioSocket listener with the real engines (`speech.asr.load_engine`,
+`speech.tts.load_tts`, as configured by HOTLINE_* settings) and N simulated Asterisk calls.
+Each caller streams 20 ms frames in real time the whole call, as Asterisk does (silence between
+utterances), and says `--turns` sentences (synthesised once with the TTS engine, 8 kHz), each
+after the hotline has finished speaking. Measured per turn:
+
+- latency: from the caller's last speech frame (RMS above 300) to the first audio frame of the
+  hotline's answer (end-of-speech detection + recognition + bot turn + TTS + the first frame);
+- lateness: how far each frame of the answer arrives behind a real-time schedule anchored at its
+  first frame (a phone's jitter buffer hides about 100 ms);
+
+and per run the process's peak resident memory above the baseline with the engines loaded.
+A level "stays real-time" when at most 1% of answer frames are over 100 ms late and its p95 is
+at most 1.5 times the p95 of the first level (one call): beyond that, calls wait for each
+other's recognition (the CPU is saturated) rather than for their own. The bot is a canned
+in-process reply unless `--rasa-url` names a running Rasa (then each turn goes through
+`run_turn` and a temporary SQLite log).
+
+Run: `.venv/bin/python -m bench.voice_latency [--calls 1,2,4,8] [--turns 6] [--asr endpoint]`
+(the engine comes from HOTLINE_ASR_ENGINE etc.; `--asr endpoint` replaces recognition with an
+energy end-pointer to measure what the call pipeline itself can carry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hotline.settings import Settings
+from speech.audiosocket import KIND_AUDIO, KIND_HANGUP, KIND_ID, AudioSocketServer, frame
+from speech.calls import CallCenter
+from speech.engine import Recognition
+from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
+
+SENTENCES = [
+    "我想咨询一下公积金怎么提取",
+    "我家楼下的饭店晚上太吵了",
+    "社保卡丢了应该怎么补办",
+    "小区门口的路灯坏了好几天了",
+    "我想问一下居住证怎么办理",
+    "公司拖欠工资三个月了怎么办",
+    "这个月的医保报销什么时候到账",
+    "附近工地半夜还在施工",
+]
+CANNED = "好的，您反映的情况已经记录，请问还有其他需要吗？"
+FRAME = 320  # 20 ms at 8 kHz
+SPEECH_RMS = 300.0  # a frame louder than this is speech: the caller's speech ends after the last
+QUIET_AFTER = 0.5  # the hotline has finished speaking when no audio came for this long
+
+
+def rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class EndpointRecognizer:
+    """`--asr endpoint`: no recognition, only an energy end-pointer (0.6 s of silence after
+    speech gives a final) — measures the call pipeline without the cost of an ASR model."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._voiced = False
+        self._silent = 0.0
+
+    def accept(self, pcm: bytes) -> list[Recognition]:
+        step = self.sample_rate // 50
+        out: list[Recognition] = []
+        for i in range(0, len(pcm) // 2 - step + 1, step):
+            loud = rms(pcm[2 * i : 2 * (i + step)]) > SPEECH_RMS
+            if loud:
+                if not self._voiced:
+                    out.append(Recognition("…", False, 0.0, 0.0, 0.0))
+                self._voiced, self._silent = True, 0.0
+            elif self._voiced:
+                self._silent += 0.02
+                if self._silent >= 0.6:
+                    self._voiced = False
+                    out.append(Recognition("我想咨询一下", True, 0.9, 0.0, 0.0))
+        return out
+
+    def finish(self) -> list[Recognition]:
+        return []
+
+    def reset(self) -> None:
+        self._voiced, self._silent = False, 0.0
+
+
+class EndpointASR:
+    name = "endpoint (no model)"
+
+    def recognizer(self, sample_rate: int, phrases: Any = None) -> EndpointRecognizer:
+        return EndpointRecognizer(sample_rate)
+
+
+class CannedHooks:
+    def __init__(self) -> None:
+        self.outcomes: list[CallOutcome] = []
+
+    def turn_for(self, call_id: str) -> TurnFn:
+        async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
+            return BotReply([{"text": CANNED}], intent="consult")
+
+        return turn
+
+    async def caller_of(self, call_id: str) -> str | None:
+        return None
+
+    async def finished(self, outcome: CallOutcome) -> CallOutcome:
+        self.outcomes.append(outcome)
+        return outcome
+
+
+@dataclass
+class CallStats:
+    latencies: list[float] = field(default_factory=list)
+    lateness: list[float] = field(default_factory=list)
+    misses: int = 0
+    ended_early: bool = False
+
+
+async def one_call(port: int, speech: list[bytes], stats: CallStats) -> None:
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(frame(KIND_ID, uuid.uuid4().bytes))
+    arrivals: list[float] = []
+    outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+    last_speech_sent = [0.0]
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        try:
+            while True:
+                header = await reader.readexactly(3)
+                await reader.readexactly(int.from_bytes(header[1:], "big"))
+                if header[0] == KIND_AUDIO:
+                    arrivals.append(loop.time())
+                elif header[0] == KIND_HANGUP:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        stats.ended_early = not done.is_set()  # the hotline ended the call (e.g. silence)
+        done.set()
+
+    async def send() -> None:
+        """Real-time 20 ms frames for the whole call: speech when queued, else silence."""
+        start, i = loop.time(), 0
+        try:
+            while not done.is_set():
+                data = outgoing.get_nowait() if not outgoing.empty() else b"\0" * FRAME
+                writer.write(frame(KIND_AUDIO, data))
+                if rms(data) > SPEECH_RMS:
+                    last_speech_sent[0] = loop.time()
+                i += 1
+                await asyncio.sleep(max(0.0, start + i * 0.02 - loop.time()))
+            if not stats.ended_early:
+                writer.write(frame(KIND_HANGUP))
+                await writer.drain()
+        except ConnectionError:
+            pass
+
+    async def quiet() -> None:
+        """Until the hotline has spoken and then stopped for QUIET_AFTER."""
+        while (not arrivals or loop.time() - arrivals[-1] < QUIET_AFTER) and not done.is_set():
+            await asyncio.sleep(0.05)
+
+    receiver, sender = asyncio.create_task(receive()), asyncio.create_task(send())
+    try:
+        await quiet()  # the greeting
+        for pcm in speech:
+            if done.is_set():
+                stats.misses += 1
+                continue
+            seen = len(arrivals)
+            for offset in range(0, len(pcm), FRAME):
+                outgoing.put_nowait(pcm[offset : offset + FRAME].ljust(FRAME, b"\0"))
+            while not outgoing.empty():
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.04)
+            ended = last_speech_sent[0]
+            while (len(arrivals) <= seen or arrivals[-1] < ended) and loop.time() < ended + 30:
+                if done.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            if len(arrivals) <= seen or arrivals[-1] < ended:
+                stats.misses += 1  # no answer within 30 s (an empty result, or overload)
+                continue
+            first = next(t for t in arrivals[seen:] if t >= ended)
+            stats.latencies.append(first - ended)
+            await quiet()
+            answer = [t for t in arrivals[seen:] if t >= first]
+            stats.lateness.extend(t - (first + k * 0.02) for k, t in enumerate(answer))
+    finally:
+        done.set()
+        await sender
+        receiver.cancel()
+        writer.close()
+
+
+async def level(center: CallCenter, calls: int, speech: list[bytes], turns: int) -> dict[str, Any]:
+    server = AudioSocketServer(center, "127.0.0.1", 0)
+    await server.start()
+    peak = [rss_mb()]
+
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], rss_mb())
+            await asyncio.sleep(0.2)
+
+    sampler = asyncio.create_task(sample())
+    base = rss_mb()
+    stats = [CallStats() for _ in range(calls)]
+    # Each caller says different sentences, so calls do not finish speaking in lockstep.
+    scripts = [[speech[(c + t) % len(speech)] for t in range(turns)] for c in range(calls)]
+    started = time.monotonic()
+    await asyncio.gather(*(one_call(server.port, scripts[c], stats[c]) for c in range(calls)))
+    wall = time.monotonic() - started
+    sampler.cancel()
+    await server.stop()
+    lat = [x for s in stats for x in s.latencies]
+    late = [x for s in stats for x in s.lateness]
+    return {
+        "calls": calls,
+        "turns": len(lat),
+        "misses": sum(s.misses for s in stats),
+        "ended_early": sum(s.ended_early for s in stats),
+        "p50": percentile(lat, 0.5),
+        "p95": percentile(lat, 0.95),
+        "max_late": max(late) if late else 0.0,
+        "late_share": sum(x > 0.1 for x in late) / len(late) if late else 0.0,
+        "mb_per_call": (peak[0] - base) / calls,
+        "wall": wall,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    from speech.asr import load_engine
+    from speech.tts import load_tts
+
+    settings = Settings(max_calls=max(args.calls))
+    before = rss_mb()
+    t = time.monotonic()
+    asr = EndpointASR() if args.asr == "endpoint" else load_engine(settings)
+    tts = load_tts(settings)
+    print(f"engines: ASR {asr.name}, TTS {tts.name}; loaded in {time.monotonic() - t:.1f} s")
+    speech = [tts.synthesize(s, 8000) for s in SENTENCES]
+    if args.rasa_url:
+        from gateway.calls_api import GatewayCallHooks
+        from gateway.rasa_client import RasaClient
+        from hotline import db
+
+        var = Path(tempfile.mkdtemp(prefix="voice-bench-"))
+        settings = Settings(var_dir=var, rasa_url=args.rasa_url, max_calls=max(args.calls))
+        db.upgrade(settings.database_url)
+        rasa = RasaClient(args.rasa_url, settings.rasa_timeout)
+        hooks: Any = GatewayCallHooks(settings, lambda: rasa)
+    else:
+        hooks = CannedHooks()
+    config = SessionConfig.from_settings(settings)
+    center = CallCenter(config, max(args.calls), lambda: asr, lambda: tts, hooks)
+    await center.warm_up(rates=(8000,))
+    # A short call first: model caches and threads warm before anything is measured.
+    await level(center, 1, speech, 1)
+    print(f"resident memory with the engines loaded: {rss_mb():.0f} MB (+{rss_mb() - before:.0f})")
+    rows: list[dict[str, Any]] = []
+    for n in args.calls:
+        row = await level(center, n, speech, args.turns)
+        base = rows[0]["p95"] if rows else row["p95"]
+        row["realtime"] = (
+            row["turns"] > 0 and row["late_share"] <= 0.01 and row["p95"] <= 1.5 * base
+        )
+        rows.append(row)
+        print(
+            f"{n} calls: p50 {row['p50']:.2f} s, p95 {row['p95']:.2f} s, worst frame "
+            f"{row['max_late'] * 1000:.0f} ms late, {row['late_share']:.1%} >100 ms late, "
+            f"{row['mb_per_call']:.0f} MB/call, "
+            f"{row['misses']} unanswered, {row['ended_early']} calls ended by the hotline, "
+            f"{'real-time' if row['realtime'] else 'NOT real-time'} ({row['wall']:.0f} s)",
+            flush=True,
+        )
+    print()
+    print("| concurrent calls | answered turns | unanswered | latency p50 s | p95 s "
+          "| worst frame late ms | frames >100 ms late | MB per call | real-time |")  # fmt: skip
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        print(
+            f"| {r['calls']} | {r['turns']} | {r['misses']} | {r['p50']:.2f} | {r['p95']:.2f} | "
+            f"{r['max_late'] * 1000:.0f} | {r['late_share']:.1%} | {r['mb_per_call']:.0f} | "
+            f"{'yes' if r['realtime'] else 'no'} |"
+        )
+    latencies = statistics.mean(r["p50"] for r in rows)
+    print(f"\nmean of the p50s: {latencies:.2f} s")
+    center.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--calls",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 2, 4, 8],
+        help="concurrency levels, comma-separated",
+    )
+    parser.add_argument("--turns", type=int, default=6, help="sentences per call")
+    parser.add_argument("--rasa-url", help="a running Rasa (default: a canned in-process bot)")
+    parser.add_argument(
+        "--asr",
+        choices=["configured", "endpoint"],
+        default="configured",
+        help="endpoint: no ASR model, an energy end-pointer (the pipeline's own cost)",
+    )
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,183 @@
+"""Phone calls on the gateway side: the bot turn of a call, outcomes, and the PBX's endpoints.
+
+- `POST /api/v1/calls/{call_id}` — the PBX registers the caller's number before AudioSocket()
+  (AudioSocket frames carry no caller id); JSON `{"caller_number": "..."}` or the form body
+  Asterisk's CURL() posts (`caller_number=...`).
+- `GET /api/v1/calls/{call_id}/outcome` — how the call ended, asked by the dialplan after
+  AudioSocket() returns: JSON, or `?format=hash` for Asterisk's CURLOPT(hashcompat)/HASH().
+
+`make_call_center` builds the `speech.calls.CallCenter` both transports share; `serve_audiosocket`
+runs the AudioSocket listener as its own process (`hotline voice audiosocket`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import Counter
+
+from gateway.chat_api import run_turn
+from gateway.rasa_client import RasaClient
+from hotline.conversations import conversation_id
+from hotline.settings import Settings
+from speech.calls import CallCenter
+from speech.engine import ASREngine, TTSEngine
+from speech.outcomes import get_call, record_outcome, register_call, registered_caller
+from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
+from workorders import store
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/calls", tags=["voice"])
+
+VOICE_CALLS = Counter(
+    "hotline_voice_calls_total",
+    "Phone calls ended, by transport and outcome",
+    ["channel", "outcome"],
+)
+# Phrases recognisers with phrase lists (Vosk) should favour: the answers the IVR asks for.
+PHRASES = ("对", "不对", "是的", "不是", "转人工", "人工服务", "再见", "工单", "投诉", "咨询")
+
+
+class GatewayCallHooks:
+    """Bot turns through run_turn (channel "voice", sender = call id); outcomes in the DB."""
+
+    def __init__(self, settings: Settings, rasa: Callable[[], RasaClient]) -> None:
+        self.settings = settings
+        self._rasa = rasa
+
+    def turn_for(self, call_id: str) -> TurnFn:
+        async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
+            done = await run_turn(self.settings, self._rasa(), "voice", call_id, text, metadata)
+            return BotReply(done.messages, done.state, done.intent, done.error)
+
+        return turn
+
+    async def caller_of(self, call_id: str) -> str | None:
+        return await asyncio.to_thread(registered_caller, self.settings.database_url, call_id)
+
+    async def finished(self, outcome: CallOutcome) -> CallOutcome:
+        url = self.settings.database_url
+
+        def store_it() -> None:
+            if outcome.outcome != "refused":
+                orders = store.list_orders(
+                    url, conversation_id=conversation_id("voice", outcome.call_id), limit=1
+                )
+                outcome.work_order = orders[0].number if orders else None
+            record_outcome(url, outcome)
+
+        await asyncio.to_thread(store_it)
+        VOICE_CALLS.labels(outcome.channel, outcome.outcome).inc()
+        return outcome
+
+
+def load_asr(settings: Settings) -> ASREngine:
+    from speech.asr import load_engine  # the engines load only when a call needs them
+
+    return load_engine(settings)
+
+
+def load_tts(settings: Settings) -> TTSEngine:
+    from speech.tts import load_tts as load
+
+    return load(settings)
+
+
+def make_call_center(
+    settings: Settings,
+    rasa: Callable[[], RasaClient],
+    *,
+    asr: Callable[[], ASREngine] | None = None,
+    tts: Callable[[], TTSEngine] | None = None,
+) -> CallCenter:
+    return CallCenter(
+        SessionConfig.from_settings(settings),
+        settings.max_calls,
+        asr or (lambda: load_asr(settings)),
+        tts or (lambda: load_tts(settings)),
+        GatewayCallHooks(settings, rasa),
+        phrases=PHRASES,
+    )
+
+
+def _call_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError as exc:
+        raise HTTPException(422, "call_id: must be a UUID") from exc
+
+
+@router.post("/{call_id}", status_code=201)
+async def register(call_id: str, request: Request) -> dict[str, Any]:
+    """The PBX tells the caller's number before the call's AudioSocket() starts."""
+    call_id = _call_id(call_id)
+    body = await request.body()
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = json.loads(body or b"{}")
+        else:
+            data = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, "body: JSON or form data with caller_number expected") from exc
+    number = str(data.get("caller_number") or "").strip() or None
+    if number is not None and (len(number) > 32 or not all(c in "0123456789+-*#" for c in number)):
+        raise HTTPException(422, "caller_number: digits, + - * # only, at most 32")
+    url = request.app.state.settings.database_url
+    if not await asyncio.to_thread(register_call, url, call_id, number):
+        raise HTTPException(409, "call has already ended")
+    return {"call_id": call_id, "caller_number": number}
+
+
+@router.get(
+    "/{call_id}/outcome",
+    responses={
+        202: {"description": "the call is registered or still up; outcome is null"},
+        404: {"description": "no such call"},
+    },
+)
+async def outcome(
+    call_id: str,
+    request: Request,
+    format: str = Query("json", pattern="^(json|hash)$", description="hash: key=value&… text"),
+) -> Response:
+    """How the call ended: completed | transfer (to `queue`) | hangup | refused."""
+    call_id = _call_id(call_id)
+    row = await asyncio.to_thread(get_call, request.app.state.settings.database_url, call_id)
+    if row is None:
+        body: dict[str, Any] = dict.fromkeys(("outcome", "reason", "queue", "work_order"))
+        body = {"call_id": call_id, **body}
+        status = 404
+    else:
+        body = row.public()
+        status = 200 if row.outcome else 202
+    if format == "hash":
+        text = urlencode({k: "" if v is None else v for k, v in body.items()})
+        return PlainTextResponse(text, status_code=status)
+    return JSONResponse(body, status_code=status)
+
+
+async def serve_audiosocket(settings: Settings) -> None:
+    """The AudioSocket listener as its own process (the app may run elsewhere)."""
+    from hotline import db
+    from speech.audiosocket import AudioSocketServer
+
+    await asyncio.to_thread(db.upgrade, settings.database_url)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+    center = make_call_center(settings, lambda: rasa)
+    server = AudioSocketServer(center, settings.audiosocket_host, settings.audiosocket_port)
+    try:
+        await server.start()
+        center.warm_up_soon()
+        await server.serve_forever()
+    finally:
+        await server.stop()
+        await rasa.close()
+        center.close()

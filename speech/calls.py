@@ -1,0 +1,203 @@
+"""The call center: what both transports share — engines, the line count, refusals, outcomes.
+
+A transport (AudioSocket, the voice WebSocket) asks `open` for a session when a call arrives.
+`open` gives None when `max_calls` calls are already up; the transport then calls `refuse`,
+which plays the busy prompt and records the outcome "refused". Otherwise the transport runs
+`run(session)` while feeding the caller's audio in; `run` frees the line and hands the outcome
+to the hooks (the gateway stores it and adds the work order filed during the call).
+
+The engines load once, on the first call or in `warm_up`; ASR and TTS run in one thread pool
+sized to the line count, so a busy line cannot starve the others of threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from speech.engine import ASREngine, TTSEngine
+from speech.session import (
+    BUSY,
+    FRAME_SECONDS,
+    PROMPTS,
+    CallOutcome,
+    CallSession,
+    SessionConfig,
+    Transport,
+    TurnFn,
+    split_sentences,
+)
+
+log = logging.getLogger(__name__)
+
+
+class CallHooks(Protocol):
+    """What the gateway provides: the bot, the caller's number, storing outcomes."""
+
+    def turn_for(self, call_id: str) -> TurnFn: ...
+
+    async def caller_of(self, call_id: str) -> str | None:
+        """The caller's number the PBX registered for this call id, if any."""
+        ...
+
+    async def finished(self, outcome: CallOutcome) -> CallOutcome:
+        """Store the outcome (adding what the session cannot know); returns it."""
+        ...
+
+
+class CallCenter:
+    def __init__(
+        self,
+        config: SessionConfig,
+        max_calls: int,
+        load_asr: Callable[[], ASREngine],
+        load_tts: Callable[[], TTSEngine],
+        hooks: CallHooks,
+        *,
+        phrases: Sequence[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.max_calls = max_calls
+        self.hooks = hooks
+        self._load_asr, self._load_tts = load_asr, load_tts
+        self._asr: ASREngine | None = None
+        self._tts: TTSEngine | None = None
+        self._lock = asyncio.Lock()
+        self._phrases = phrases
+        self.active = 0
+        self._warming: asyncio.Task[None] | None = None
+        self.executor = ThreadPoolExecutor(max_calls + 2, thread_name_prefix="speech")
+
+    async def engines(self) -> tuple[ASREngine, TTSEngine]:
+        """Load the ASR and TTS engines once (in a thread; the first call waits for them)."""
+        async with self._lock:
+            if self._asr is None or self._tts is None:
+                loop = asyncio.get_running_loop()
+                self._tts = self._tts or await loop.run_in_executor(self.executor, self._load_tts)
+                self._asr = self._asr or await loop.run_in_executor(self.executor, self._load_asr)
+                log.info(
+                    "speech engines ready: ASR %s, TTS %s",
+                    getattr(self._asr, "name", "?"),
+                    getattr(self._tts, "name", "?"),
+                )
+            return self._asr, self._tts
+
+    async def warm_up(self, rates: Sequence[int] = (8000, 16000)) -> None:
+        """Load the engines and render the fixed prompts before the first call."""
+        _, tts = await self.engines()
+        preload = getattr(tts, "preload", None)
+        if preload is not None:  # the pieces sessions synthesise (speech/session.py)
+            pieces = [piece for prompt in PROMPTS for piece in split_sentences(prompt)]
+            await asyncio.get_running_loop().run_in_executor(self.executor, preload, pieces, rates)
+
+    def warm_up_soon(self) -> asyncio.Task[None]:
+        """`warm_up` in the background; a failure is logged and the first call retries."""
+
+        async def warm() -> None:
+            try:
+                await self.warm_up()
+            except Exception:
+                log.exception("speech engines failed to load; the first call will retry")
+
+        self._warming = asyncio.create_task(warm(), name="speech-warm-up")
+        return self._warming
+
+    async def open(
+        self,
+        call_id: str,
+        channel: str,
+        transport: Transport,
+        caller_number: str | None = None,
+    ) -> CallSession | None:
+        """A session for a new call, or None when every line is busy. A session returned
+        must be passed to `run`, which frees its line."""
+        if self.active >= self.max_calls:
+            return None
+        self.active += 1
+        try:
+            asr, tts = await self.engines()
+            if caller_number is None:
+                caller_number = await self.hooks.caller_of(call_id)
+        except BaseException:
+            self.active -= 1
+            raise
+        return CallSession(
+            call_id,
+            transport,
+            asr,
+            tts,
+            self.hooks.turn_for(call_id),
+            self.config,
+            caller_number=caller_number,
+            channel=channel,
+            executor=self.executor,
+            phrases=self._phrases,
+        )
+
+    async def run(self, session: CallSession) -> CallOutcome:
+        try:
+            outcome = await session.run()
+        finally:
+            self.active -= 1
+        log.info(
+            "call %s (%s) ended: %s (%s), %d turns",
+            session.call_id,
+            session.channel,
+            outcome.outcome,
+            outcome.reason,
+            outcome.turns,
+        )
+        return await self._store(outcome)
+
+    async def refuse(
+        self, call_id: str, channel: str, transport: Transport, caller_number: str | None = None
+    ) -> CallOutcome:
+        """All lines busy: play the busy prompt (paced in real time) and record "refused"."""
+        started = datetime.now(UTC)
+        log.warning("call %s (%s) refused: %d lines busy", call_id, channel, self.active)
+        try:
+            _, tts = await self.engines()
+            loop = asyncio.get_running_loop()
+            pcm = await loop.run_in_executor(
+                self.executor, tts.synthesize, BUSY, transport.sample_rate
+            )
+            await transport.send_event({"type": "bot", "text": BUSY, "source": "ivr"})
+            size = transport.sample_rate // 50 * 2
+            start = loop.time()
+            for i, offset in enumerate(range(0, len(pcm), size)):
+                await transport.send_audio(pcm[offset : offset + size].ljust(size, b"\0"))
+                delay = start + (i + 1) * FRAME_SECONDS - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            log.info("call %s: caller left during the busy prompt: %s", call_id, exc)
+        outcome = CallOutcome(
+            call_id=call_id,
+            outcome="refused",
+            reason="busy",
+            channel=channel,
+            caller_number=caller_number,
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            transcript=[{"who": "ivr", "text": BUSY, "at": 0.0}],
+        )
+        return await self._store(outcome)
+
+    async def _store(self, outcome: CallOutcome) -> CallOutcome:
+        try:
+            return await self.hooks.finished(outcome)
+        except Exception:
+            log.exception("call %s: outcome not stored", outcome.call_id)
+            return outcome
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def describe(outcome: CallOutcome) -> dict[str, Any]:
+    """The outcome as the transports announce it at the end ({"type": "end", ...})."""
+    return {"type": "end", **outcome.public()}
