@@ -88,12 +88,12 @@ class ValidateWorkOrderForm(FormValidationAction):
     def name(self) -> str:
         return "validate_work_order_form"
 
-    async def validate(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
-        if _is_question(tracker) and tracker.get_slot("requested_slot") != "wo_what":
+    async def get_validation_events(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        slot = tracker.get_slot("requested_slot")
+        if slot and slot != "wo_what" and _is_question(tracker):
             _answer_aside(dispatcher, tracker)
-            slot = tracker.get_slot("requested_slot")
-            return [SlotSet(slot, None)] if slot else []
-        return await super().validate(dispatcher, tracker, domain)
+            return [SlotSet(slot, None)]
+        return await super().get_validation_events(dispatcher, tracker, domain)
 
     def validate_wo_what(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         if isinstance(value, str) and len(value.strip()) >= 4:
@@ -264,9 +264,21 @@ class ActionCorrectField(Action):
         text = tracker.latest_message.get("text") or ""
         if field not in FIELDS:  # said in words: 电话说错了 / 地址不对
             field = next((s for s, label in FIELDS.items() if _mentions(text, s, label)), None)
-        if not field:
-            return []
+        if not field:  # nothing named: an answer to the form the NLU took for a correction
+            return _as_answer(text, tracker)
         return [SlotSet(field, _new_value(field, text, tracker))]
+
+
+def _as_answer(text: str, tracker: Tracker) -> list[dict[str, Any]]:
+    asked = tracker.get_slot("requested_slot")
+    if asked not in FIELDS or not text or text.startswith("/"):
+        return []
+    if asked == "wo_phone":
+        try:
+            return [SlotSet(asked, normalise_phone(text))]
+        except InvalidField:
+            return []
+    return [SlotSet(asked, text)]
 
 
 _SAID_AFTER = re.compile(r"(?:应该是|改成|换成|是|叫|姓)[:：，, ]*(.+)$")

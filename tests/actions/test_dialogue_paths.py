@@ -140,7 +140,7 @@ def test_a_question_in_the_middle_of_the_form_is_answered_and_the_field_asked_ag
         slots={"requested_slot": "wo_where", "wo_what": "路灯坏了"},
     )
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(ValidateWorkOrderForm().validate(dispatcher, t, {}))
+    events = asyncio.run(ValidateWorkOrderForm().get_validation_events(dispatcher, t, {}))
     assert {"event": "slot", "timestamp": None, "name": "wo_where", "value": None} in events
     # Answered, or clarified with buttons when entries are close; then back to the form.
     first = dispatcher.messages[0]
@@ -227,3 +227,13 @@ def test_cancelling_forgets_the_half_filled_form() -> None:
     events, messages = run(ActionCancelWorkOrder(), tracker("算了", slots={"wo_kind": "投诉"}))
     assert messages[0]["response"] == "utter_wo_cancelled"
     assert {e["name"]: e["value"] for e in events}["wo_kind"] is None
+
+
+def test_an_answer_the_nlu_took_for_a_correction_fills_the_field_asked() -> None:
+    from actions.work_order import ActionCorrectField
+
+    t = tracker("城西区人民路8号", slots={"requested_slot": "wo_where", "wo_kind": "投诉"})
+    events, _ = run(ActionCorrectField(), t)
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "wo_where", "value": "城西区人民路8号"}
+    ]

@@ -210,7 +210,7 @@ def test_abuse_gets_a_calm_answer(chat) -> None:
 
 
 def test_two_misunderstandings_offer_buttons_then_a_person(chat) -> None:
-    first = chat("fb-2", "嗯那个就是那个啥吧")["messages"][0]
+    first = chat("fb-2", "zxqv bnmk")["messages"][0]
     assert any(b["payload"] == "/request_human" for b in first["buttons"])
-    second = chat("fb-2", "啊对对就那个吧哈")["messages"][0]
+    second = chat("fb-2", "qqpp zzvv")["messages"][0]
     assert "话务员" in second["text"] and second["text"] != first["text"]
