@@ -72,6 +72,8 @@ def test_the_extractor_finds_exactly_the_annotated_entities(entity: str) -> None
         ("phone", "工单20261122-0001", []),
         ("address", "我家住城东区东湖路12号", ["城东区东湖路12号"]),
         ("address", "在西山路那边的玉泉小区门口", ["西山路", "玉泉小区"]),
+        ("address", "我要投诉小区门口的路灯坏了", []),
+        ("address", "我们小区停水了", []),
         ("date", "昨天晚上十点多", ["昨天晚上"]),
         ("date", "上周三开始的", ["上周三"]),
         ("person", "我姓王", ["王"]),
