@@ -2,10 +2,13 @@
 precision/coverage/abstention at the calibrated thresholds.
 
 Run: `.venv/bin/python -m bench.kb_sample` (imports the sample KB into a scratch SQLite DB).
+`--compare` adds top-1 and MRR@10 without the reranker and without homophone correction (the
+decision columns are left out there: the thresholds are calibrated for the full product).
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from dataclasses import asdict
@@ -15,6 +18,7 @@ from pathlib import Path
 from hotline import db
 from hotline.settings import PROJECT_ROOT, Settings
 from knowledge.evaluation import label, load_questions, report
+from knowledge.index import HybridConfig
 from knowledge.service import THRESHOLDS, KnowledgeService, import_sample_if_empty
 
 SETS = {
@@ -24,28 +28,48 @@ SETS = {
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--compare", action="store_true", help="also without reranker / correction")
+    args = ap.parse_args()
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'kb.db'}"
     db.upgrade(url)
     import_sample_if_empty(url)
     settings = Settings()
-    service = KnowledgeService(
-        url, settings.embedding_model, settings.cache_dir, THRESHOLDS, today=lambda: date.today()
-    )
-    service.refresh()
-    print(f"thresholds: {service.thresholds}")
+
+    def service(**options: object) -> KnowledgeService:
+        return KnowledgeService(
+            url, settings.embedding_model, settings.cache_dir, THRESHOLDS,
+            today=lambda: date.today(), **options,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    product = service()
+    product.refresh()
+    print(f"thresholds: {product.thresholds}; reranker: {product.reranker is not None}")
     print("| set | answerable | unanswerable | top-1 | MRR@10 | coverage | precision "
           "| clarify hit | abstain | ms/query |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, path in SETS.items():
-        questions = load_questions(path)
-        start = time.perf_counter()
-        labelled = label(service, questions)
-        per_query = (time.perf_counter() - start) / len(questions) * 1000
-        r = asdict(report(labelled, service.thresholds))
-        cells = [f"{r[k]:.3f}" for k in ("top1", "mrr10", "coverage", "precision",
-                                         "clarify_hit", "abstain")]  # fmt: skip
-        print(f"| {name} | {r['answerable']} | {r['unanswerable']} | " + " | ".join(cells)
-              + f" | {per_query:.0f} |")  # fmt: skip
+    variants = {"": product}
+    if args.compare:
+        variants["hybrid + correction, no reranker"] = service(reranker=None)
+        variants["reranker, no correction"] = service(
+            index_config=HybridConfig(correct_homophones=False)
+        )
+        variants["hybrid only"] = service(
+            reranker=None, index_config=HybridConfig(correct_homophones=False)
+        )
+    for variant, svc in variants.items():
+        for name, path in SETS.items():
+            questions = load_questions(path)
+            start = time.perf_counter()
+            labelled = label(svc, questions)
+            per_query = (time.perf_counter() - start) / len(questions) * 1000
+            r = asdict(report(labelled, product.thresholds))
+            keys = ("top1", "mrr10") + (() if variant else ("coverage", "precision",
+                                                             "clarify_hit", "abstain"))  # fmt: skip
+            cells = [f"{r[k]:.3f}" for k in keys] + ["–"] * (6 - len(keys))
+            title = f"{name}, {variant}" if variant else name
+            print(f"| {title} | {r['answerable']} | {r['unanswerable']} | " + " | ".join(cells)
+                  + f" | {per_query:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ only" is ``search`` with the query vectors computed beforehand. Memory: the inde
 and the whole process (the model alone is about 0.9 GB). The process RSS of a cold build also
 holds torch's buffers from encoding.
 
-Run: `.venv/bin/python -m bench.kb_scale [--threads 1]` (5 to 20 minutes, depending on what
-else runs on the 2 cores; the load average is printed). ``--threads 1`` pins torch to one
+With ``--answers`` every entry also gets an answer (four more clauses) and the index reranks with
+the shipped reranker (knowledge/reranker.yml), as the knowledge service does for FAQ entries:
+the answers are embedded too (random vectors at 100,000) and the reranker's features cost
+their share of the latency.
+
+Run: `.venv/bin/python -m bench.kb_scale [--threads 1] [--answers]` (5 to 20 minutes, depending
+on what else runs on the 2 cores; the load average is printed). ``--threads 1`` pins torch to one
 intra-op thread: slower on an idle machine, far steadier when other processes use the cores.
 """
 
@@ -66,15 +71,24 @@ def clauses() -> list[str]:
     return list(found)
 
 
-def synthetic_docs(n_phrasings: int, seed: int = 0) -> list[Doc]:
-    """Entries of five phrasings, each two random clauses plus an optional question ending."""
+def synthetic_docs(n_phrasings: int, seed: int = 0, answers: bool = False) -> list[Doc]:
+    """Entries of five phrasings, each two random clauses plus an optional question ending;
+    with ``answers``, each entry's body is four more random clauses."""
     rng = np.random.default_rng(seed)
     pool = clauses()
     picks = rng.integers(0, len(pool), size=(n_phrasings, 2))
     endings = rng.integers(0, len(SUFFIXES), size=n_phrasings)
     texts = [f"{pool[a]}，{pool[b]}{SUFFIXES[e]}" for (a, b), e in zip(picks, endings, strict=True)]
     step = PHRASINGS_PER_ENTRY
-    return [Doc(f"syn-{i // step:06d}", texts[i : i + step]) for i in range(0, len(texts), step)]
+    n_docs = -(-n_phrasings // step)
+    bodies = [""] * n_docs
+    if answers:
+        parts = rng.integers(0, len(pool), size=(n_docs, 4))
+        bodies = ["，".join(pool[j] for j in row) + "。" for row in parts]
+    return [
+        Doc(f"syn-{i // step:06d}", texts[i : i + step], body=bodies[i // step])
+        for i in range(0, len(texts), step)
+    ]
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -92,7 +106,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 def seed_random_vectors(index: HybridIndex, docs: Sequence[Doc], dim: int) -> None:
     """Put random unit vectors for every text into the index's (empty) embedding cache."""
     assert index.cache_dir is not None
-    texts = list(dict.fromkeys(t.strip() for d in docs for t in d.texts))
+    texts = list(dict.fromkeys(t.strip() for d in docs for t in [*d.texts, d.body] if t.strip()))
     vectors = np.random.default_rng(1).standard_normal((len(texts), dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     cache = EmbeddingCache(index.cache_dir / index.CACHE_FILE, index.model_id)
@@ -102,7 +116,9 @@ def seed_random_vectors(index: HybridIndex, docs: Sequence[Doc], dim: int) -> No
         cache.close()
 
 
-def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, float]:
+def measure(
+    size: int, random_vectors: bool, threads: int | None, answers: bool = False
+) -> dict[str, float]:
     """One size, in this process: build times, memory, latency."""
     import torch
 
@@ -114,11 +130,17 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
     model = load_model(None, MODEL_CACHE)
     queries = [r["question"] for r in read_csv(DATA / "dev_questions.csv")][: QUERIES + WARMUP]
     encode_queries(model, queries[:3])
-    docs = synthetic_docs(size)
+    docs = synthetic_docs(size, answers=answers)
+    reranker = None
+    if answers:
+        from knowledge import rerank
+        from knowledge.service import RERANKER
+
+        reranker = rerank.load(RERANKER)
     out: dict[str, float] = {"phrasings": size, "entries": len(docs), "random": random_vectors}
     out["rss_model_mb"] = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
-        index = HybridIndex(model, cache_dir=Path(tmp))
+        index = HybridIndex(model, cache_dir=Path(tmp), reranker=reranker)
         if random_vectors:
             seed_random_vectors(index, docs, model.get_sentence_embedding_dimension())
         else:
@@ -126,7 +148,8 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
             index.build(docs)
             out["cold_build_s"] = time.perf_counter() - t0
             out["encoded"] = index.encoded_last_build
-        index = HybridIndex(model, cache_dir=Path(tmp))  # a fresh index, as after a restart
+        # a fresh index, as after a restart
+        index = HybridIndex(model, cache_dir=Path(tmp), reranker=reranker)
         t0 = time.perf_counter()
         index.build(docs)
         out["warm_build_s"] = time.perf_counter() - t0
@@ -160,8 +183,8 @@ def measure(size: int, random_vectors: bool, threads: int | None) -> dict[str, f
 
 def index_arrays_mb(index: HybridIndex) -> float:
     """Memory of the index's own arrays: vectors, BM25 postings, per-text weights."""
-    arrays = [index.vectors, index.starts, index.dense_weight]
-    for bm25 in (index.words, index.bigrams):
+    arrays = [index.vectors, index.starts, index.owner, index.dense_weight, index.body_vectors]
+    for bm25 in (index.words, index.bigrams, index.body_words, index.body_bigrams):
         p = bm25.postings
         arrays += [p.data, p.indices, p.indptr, bm25.idf]
     return sum(a.nbytes for a in arrays) / 2**20
@@ -172,7 +195,8 @@ def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str])
     import knowledge.index as index_module
     from knowledge.embedding_model import encode_queries
 
-    vectors = dict(zip(queries, encode_queries(model, queries), strict=True))
+    corrected = [index.correct(q) for q in queries]  # what search() will encode
+    vectors = dict(zip(corrected, encode_queries(model, corrected), strict=True))
     real = index_module.encode_queries
     index_module.encode_queries = lambda _model, q: vectors[q][None, :]
     try:
@@ -186,10 +210,14 @@ def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str])
     return times
 
 
-def run_child(size: int, random_vectors: bool, threads: int | None) -> dict[str, float]:
+def run_child(
+    size: int, random_vectors: bool, threads: int | None, answers: bool = False
+) -> dict[str, float]:
     cmd = [sys.executable, "-m", "bench.kb_scale", "--child", str(size)]
     if random_vectors:
         cmd.append("--random-vectors")
+    if answers:
+        cmd.append("--answers")
     if threads:
         cmd += ["--threads", str(threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -248,17 +276,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--random-from", type=int, default=100_000, help="sizes from this one use random vectors"
     )
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--answers", action="store_true", help="entries with answers, reranked")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--random-vectors", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.child, args.random_vectors, args.threads)))
+        print(json.dumps(measure(args.child, args.random_vectors, args.threads, args.answers)))
         return
     started = time.perf_counter()
     rows = []
     for size in args.sizes:
         print(f"measuring {size:,} phrasings ...", file=sys.stderr, flush=True)
-        rows.append(run_child(size, size >= args.random_from, args.threads))
+        rows.append(run_child(size, size >= args.random_from, args.threads, args.answers))
     report(rows, time.perf_counter() - started, argv)
 
 

@@ -14,10 +14,16 @@ from rich.table import Table
 
 from hotline import db
 from hotline.settings import get_settings
-from knowledge import decision, store
+from knowledge import decision, rerank, store
 from knowledge.evaluation import label, load_questions
 from knowledge.loaders import LoadResult, load_path
-from knowledge.service import THRESHOLDS, KnowledgeService, get_service, import_sample_if_empty
+from knowledge.service import (
+    RERANKER,
+    THRESHOLDS,
+    KnowledgeService,
+    get_service,
+    import_sample_if_empty,
+)
 
 app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 console = Console()
@@ -113,23 +119,53 @@ def kb_calibrate(
         "knowledge/eval/dev.yml"
     ),
     precision: Annotated[float, typer.Option(help="required share of right answers")] = 0.97,
-    abstain: Annotated[float, typer.Option(help="required abstention on unanswerable")] = 0.90,
+    abstain: Annotated[float, typer.Option(help="required abstention on unanswerable")] = 0.93,
+    z: Annotated[
+        float, typer.Option(help="precision must hold for the Wilson bound this many SEs down")
+    ] = 1.645,
     write: Annotated[bool, typer.Option(help=f"write {THRESHOLDS.name}")] = True,
+    train_reranker: Annotated[
+        bool, typer.Option(help=f"first retrain the reranker on the KB (writes {RERANKER.name})")
+    ] = True,
 ) -> None:
-    """Choose the answer/clarify/abstain thresholds on a labelled development set."""
+    """Choose the answer/clarify/abstain thresholds on a labelled development set.
+
+    The reranker is trained first, on the KB's own phrasings only (never on the dev set).
+    """
     service = _service()
+    model = get_settings().embedding_model or "multilingual-e5-small (rebuilt offline)"
+    if train_reranker:
+        index = service.refresh().index
+        with console.status(f"training the reranker on {len(index.texts)} phrasings"):
+            reranker, rows, positives = rerank.train(index)
+        service.use_reranker(reranker)
+        console.print(f"reranker {reranker}")
+        if write:
+            rerank.save(
+                RERANKER,
+                reranker,
+                {
+                    "entries": len(index.keys),
+                    "phrasings": len(index.texts),
+                    "candidate_rows": rows,
+                    "positives": positives,
+                    "model": model,
+                },
+            )
+            console.print(f"wrote {RERANKER}")
     questions = load_questions(dev)
     with console.status(f"searching {len(questions)} questions"):
         labelled = label(service, questions, k=3)
-    t, out = decision.calibrate(labelled, precision, abstain)
+    t, out = decision.calibrate(labelled, precision, abstain, z)
     console.print(f"thresholds {t}\ndev outcome {out}")
     if write:
         evidence = {
             "dev_set": str(dev),
             "answerable": sum(gold is not None for _, gold in questions),
             "unanswerable": sum(gold is None for _, gold in questions),
-            "targets": {"precision": precision, "abstain": abstain},
-            "model": get_settings().embedding_model or "multilingual-e5-small (rebuilt offline)",
+            "targets": {"precision": precision, "abstain": abstain, "wilson_z": z},
+            "model": model,
+            "reranker": RERANKER.name if service.reranker else None,
         }
         decision.save(THRESHOLDS, t, out, evidence)
         console.print(f"wrote {THRESHOLDS}")

@@ -8,6 +8,7 @@ them through sentence-transformers' named prompts so no caller can forget them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,23 @@ def load_model(name_or_path: str | None, cache_dir: Path) -> SentenceTransformer
     # A local folder must never trigger a hub lookup (there is no network in production).
     local = Path(resolved).expanduser().exists()
     return SentenceTransformer(resolved, device="cpu", local_files_only=local)
+
+
+_shared: dict[tuple[str | None, str], SentenceTransformer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_model(name_or_path: str | None, cache_dir: Path) -> SentenceTransformer:
+    """The process's one instance of a model: loaded on first use, then reused by every caller
+    (the knowledge service, the work-order router, repeat detection). A model takes seconds to
+    load and about 1 GB of memory in fp32, so no part of the app loads its own copy."""
+    name = None if name_or_path in (None, DEFAULT_MODEL) else name_or_path
+    key = (name, str(Path(cache_dir).expanduser().resolve()))
+    with _shared_lock:
+        model = _shared.get(key)
+        if model is None:
+            model = _shared[key] = load_model(name, cache_dir)
+        return model
 
 
 def _encode(

@@ -17,7 +17,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,9 @@ from knowledge.embedding_model import encode_passages, encode_queries
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from knowledge.rerank import Reranker
+    from knowledge.spelling import HomophoneCorrector
 
 # Question words and fillers wrapped around the content of a question. BM25's idf already makes
 # them cheap, but they would still count in the query's own score (the lexical normaliser) and
@@ -51,6 +54,7 @@ class Doc:
     key: str  # what a hit names: a KB entry id, or a passage id like "docid#3"
     texts: list[str]  # its phrasings (standard question + alternatives) or one passage text
     group: str = ""  # optional: the document a passage belongs to (for doc-level ranking)
+    body: str = ""  # optional: a FAQ entry's answer, a second field for the reranker
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,11 @@ class Hit:
     """One Doc found for a query, scored by its best-matching text."""
 
     key: str
-    score: float  # calibrated hybrid score in [0, 1], comparable across queries
+    score: float  # calibrated score in [0, 1], comparable across queries (see search())
     dense: float  # raw cosine similarity of the matched text (e5: about 0.75 to 0.97)
     lexical: float  # normalised lexical score of the matched text, in [0, 1]
     matched: str  # the best-matching text
+    rerank: float | None = None  # the reranker's probability, when a reranker ordered the hits
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,20 @@ class GroupHit:
     group: str
     score: float
     hits: list[Hit]  # its passages among the candidates, best first
+
+
+@dataclass(frozen=True)
+class QueryScores:
+    """Everything one query scores against the index, per text row (and per doc for bodies)."""
+
+    fused: np.ndarray  # calibrated hybrid score per text row
+    cosine: np.ndarray  # raw cosine per text row
+    words: np.ndarray  # normalised word-BM25 per text row
+    bigrams: np.ndarray  # normalised bigram-BM25 per text row
+    lexical: np.ndarray  # the two mixed by ``bigram_share``
+    query_vector: np.ndarray
+    word_terms: list[str]  # the query's content words (stopwords removed)
+    bigram_terms: list[str]  # and its content character bigrams
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,11 @@ class HybridConfig:
     k1: float = 1.2
     b: float = 0.75
     stopwords: frozenset[str] = field(default=QUERY_STOPWORDS)
+    correct_homophones: bool = True  # search(): fix misheard KB words first (knowledge/spelling.py)
+    # Reranked hits (docs with bodies) score by their best phrasing's scaled cosine, with this
+    # share of their body's: on the dev set that separated right answers from wrong ones and
+    # from unanswerable questions better than the hybrid score (see knowledge/rerank.py).
+    body_share_of_score: float = 0.2
 
     def dense_weights(self, lengths: np.ndarray) -> np.ndarray:
         """Per-text weight of the dense score, from the texts' lengths in characters."""
@@ -170,6 +194,7 @@ class SparseBM25:
         self.postings = sparse.csr_matrix(
             (weights.astype(np.float32), (terms, texts)), shape=(len(self.vocab), self.n_texts)
         )
+        self.postings.sort_indices()  # each term's texts ascending: presence by binary search
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         # Lucene's variant: never negative, so a very common term cannot lower a score.
@@ -262,16 +287,25 @@ class HybridIndex:
         cache_dir: Path | None = None,
         config: HybridConfig | None = None,
         model_id: str | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.model = model
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.config = config or HybridConfig()
         self.model_id = model_id or model_fingerprint(model)
+        self.reranker = reranker  # reorders search() hits when the docs have bodies
         self.keys: list[str] = []
         self.groups: list[str] = []
         self.texts: list[str] = []  # all texts; Doc i owns rows starts[i] .. starts[i+1]-1
         self.starts = np.zeros(0, dtype=np.int64)
+        self.owner = np.zeros(0, dtype=np.int64)  # per text row: its Doc
         self.vectors = np.zeros((0, 0), dtype=np.float32)
+        # Bodies (FAQ answers): one vector (zero if the doc has none) and BM25 row per Doc.
+        self.body_vectors = np.zeros((0, 0), dtype=np.float32)
+        self.body_words = SparseBM25(self.config.k1, self.config.b)
+        self.body_bigrams = SparseBM25(self.config.k1, self.config.b)
+        self.has_bodies = False
+        self.corrector: HomophoneCorrector | None = None
         self._torch_vectors: Any = None  # a torch view of ``vectors``, made on first search
         self.dense_weight = np.zeros(0, dtype=np.float32)  # per text row
         self.words = SparseBM25(self.config.k1, self.config.b)
@@ -285,8 +319,8 @@ class HybridIndex:
 
     def build(self, docs: Sequence[Doc], progress: bool = False) -> None:
         """(Re)index ``docs``; only texts missing from the embedding cache are encoded."""
-        keys, groups, texts, starts = [], [], [], []
-        for doc in docs:
+        keys, groups, texts, starts, owner = [], [], [], [], []
+        for i, doc in enumerate(docs):
             phrasings = [t.strip() for t in doc.texts if t.strip()]
             if not phrasings:
                 raise ValueError(f"doc {doc.key!r} has no text")
@@ -294,19 +328,51 @@ class HybridIndex:
             groups.append(doc.group)
             starts.append(len(texts))
             texts.extend(phrasings)
+            owner.extend([i] * len(phrasings))
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate Doc keys")
         cfg = self.config
-        vectors = self._embed(texts, progress)
+        bodies = [doc.body.strip() for doc in docs]
+        with_body = [i for i, b in enumerate(bodies) if b]
+        embedded = self._embed(texts + [bodies[i] for i in with_body], progress)
+        vectors = embedded[: len(texts)]
+        dim = vectors.shape[1] if len(texts) else 0
+        body_vectors = np.zeros((len(keys) if with_body else 0, dim), np.float32)
+        if with_body:  # a doc without a body keeps a zero row
+            body_vectors[with_body] = embedded[len(texts) :]
+        text_words, text_pairs = [word_tokens(t) for t in texts], [char_bigrams(t) for t in texts]
         words, bigrams = SparseBM25(cfg.k1, cfg.b), SparseBM25(cfg.k1, cfg.b)
-        words.fit([word_tokens(t) for t in texts])
-        bigrams.fit([char_bigrams(t) for t in texts])
+        words.fit(text_words)
+        bigrams.fit(text_pairs)
+        body_words, body_bigrams = SparseBM25(cfg.k1, cfg.b), SparseBM25(cfg.k1, cfg.b)
+        body_tokens: list[list[str]] = []
+        body_pairs: list[list[str]] = []
+        if with_body:
+            body_tokens, body_pairs = (
+                [word_tokens(b) for b in bodies],
+                [char_bigrams(b) for b in bodies],
+            )
+            body_words.fit(body_tokens)
+            body_bigrams.fit(body_pairs)
         lengths = np.asarray([len(t) for t in texts], dtype=np.float32)
+        corrector = None
+        if cfg.correct_homophones:
+            from knowledge.spelling import HomophoneCorrector
+
+            corrector = HomophoneCorrector.from_tokens(
+                text_words + body_tokens, text_pairs + body_pairs
+            )
         # Swap everything in at the end: a failed build leaves the previous index intact.
-        self.keys, self.groups, self.texts, self.vectors = keys, groups, texts, vectors
+        self.keys, self.groups, self.texts = keys, groups, texts
+        self.vectors = np.ascontiguousarray(vectors)
         self._torch_vectors = None
         self.starts = np.asarray(starts, dtype=np.int64)
+        self.owner = np.asarray(owner, dtype=np.int64)
         self.words, self.bigrams = words, bigrams
+        self.body_vectors = body_vectors
+        self.body_words, self.body_bigrams = body_words, body_bigrams
+        self.has_bodies = bool(with_body)
+        self.corrector = corrector
         self.dense_weight = cfg.dense_weights(lengths)
 
     def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
@@ -357,12 +423,29 @@ class HybridIndex:
 
     def text_scores(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per text row: hybrid score, raw cosine and normalised lexical score."""
-        cosine = self._cosine(encode_queries(self.model, query)[0])
-        cfg = self.config
-        dense = np.clip((cosine - cfg.dense_floor) / (cfg.dense_ceil - cfg.dense_floor), 0, 1)
-        lexical = self._lexical(query)
+        scores = self.query_scores(query)
+        return scores.fused, scores.cosine, scores.lexical
+
+    def query_scores(self, query: str, query_vector: np.ndarray | None = None) -> QueryScores:
+        """All per-row signals of ``query`` (``query_vector``: its embedding, if known)."""
+        if query_vector is None:
+            query_vector = encode_queries(self.model, query)[0]
+        cosine = self._cosine(query_vector)
+        dense = self.dense_scale(cosine)
+        word_terms, bigram_terms = self.query_terms(query)
+        words = self._normalised(self.words, word_terms)
+        bigrams = self._normalised(self.bigrams, bigram_terms)
+        share = self.config.bigram_share
+        lexical = (1 - share) * words + share * bigrams
         fused = lexical + self.dense_weight * (dense - lexical)  # w*dense + (1-w)*lexical
-        return fused, cosine, lexical
+        return QueryScores(
+            fused, cosine, words, bigrams, lexical, query_vector, word_terms, bigram_terms
+        )
+
+    def dense_scale(self, cosine: np.ndarray) -> np.ndarray:
+        """Cosines mapped onto [0, 1] by the model's fixed floor and ceiling."""
+        cfg = self.config
+        return np.clip((cosine - cfg.dense_floor) / (cfg.dense_ceil - cfg.dense_floor), 0, 1)
 
     def _cosine(self, query_vector: np.ndarray) -> np.ndarray:
         """Exact inner products with every text vector (all unit length: cosines).
@@ -381,22 +464,65 @@ class HybridIndex:
         with torch.inference_mode():
             return (self._torch_vectors @ torch.from_numpy(query_vector)).numpy()
 
-    def _lexical(self, query: str) -> np.ndarray:
+    def query_terms(self, query: str) -> tuple[list[str], list[str]]:
+        """The query's content words and character bigrams (question words removed)."""
         stop = self.config.stopwords
         pieces = jieba.lcut(query.lower())
         words = [t for t in pieces if t not in stop and not _NOT_A_WORD.match(t)]
         # Stopwords become gaps before pairing characters, so "请问" adds no bigrams either.
         content = "".join(t if t not in stop else " " for t in pieces)
-        parts = []
-        for bm25, tokens in ((self.words, words), (self.bigrams, char_bigrams(content))):
-            raw, own = bm25.scores(tokens)
-            parts.append(np.minimum(raw / own, 1.0) if own > 0 else raw)
+        return words, char_bigrams(content)
+
+    @staticmethod
+    def _normalised(bm25: SparseBM25, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 divided by the query's own score, capped at 1 (see :class:`HybridConfig`)."""
+        raw, own = bm25.scores(tokens)
+        return np.minimum(raw / own, 1.0) if own > 0 else raw
+
+    def body_lexical(self, scores: QueryScores) -> np.ndarray:
+        """Normalised lexical score of every Doc's body (zeros without bodies)."""
+        if not self.has_bodies:
+            return np.zeros(len(self.keys), dtype=np.float32)
         share = self.config.bigram_share
-        return (1 - share) * parts[0] + share * parts[1]
+        words = self._normalised(self.body_words, scores.word_terms)
+        bigrams = self._normalised(self.body_bigrams, scores.bigram_terms)
+        return (1 - share) * words + share * bigrams
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The ``k`` best Docs for ``query``, one hit per key, best first."""
+        """The ``k`` best Docs for ``query``, one hit per key, best first.
+
+        With a reranker and docs that have bodies (FAQ answers), the hybrid's best candidates
+        are reordered by the reranker (:mod:`knowledge.rerank`) and each hit's ``score`` is
+        mostly its best phrasing's scaled cosine (``HybridConfig.body_share_of_score``), so
+        scores need not descend (the decision then reads a negative lead and asks the citizen
+        to choose). The query's misheard KB words are corrected first (knowledge/spelling.py).
+        """
+        query = self.correct(query)
+        if self.reranker is not None and self.has_bodies and query.strip() and self.keys:
+            return self._reranked(query, k, self.reranker)
         return [hit for _, hit in self._search(query, k)]
+
+    def correct(self, query: str) -> str:
+        """``query`` with misheard or mistyped words of the indexed texts put right."""
+        return self.corrector.correct(query) if self.corrector is not None else query
+
+    def _reranked(self, query: str, k: int, reranker: Reranker) -> list[Hit]:
+        from knowledge.rerank import candidate_features
+
+        scores = self.query_scores(query)
+        docs, features = candidate_features(self, scores, max(reranker.depth, k))
+        probability = reranker.probabilities(features)
+        order = np.argsort(-probability, kind="stable")[:k]
+        share = self.config.body_share_of_score
+        confidence = (1 - share) * features[:, 1] + share * features[:, 4]  # see HybridConfig
+        return [
+            replace(
+                self._hit(int(docs[j]), scores.fused, scores.cosine, scores.lexical),
+                score=float(confidence[j]),
+                rerank=float(probability[j]),
+            )
+            for j in order
+        ]
 
     def search_groups(self, query: str, k: int = 10, depth: int = 100) -> list[GroupHit]:
         """The ``k`` best groups (source documents), each scored by its best passage.
@@ -406,7 +532,7 @@ class HybridIndex:
         compilations that mention everything a little then outrank the right notice.
         """
         by_group: dict[str, list[Hit]] = {}
-        for doc, hit in self._search(query, depth):
+        for doc, hit in self._search(self.correct(query), depth):
             by_group.setdefault(self.groups[doc] or hit.key, []).append(hit)
         return [GroupHit(g, hits[0].score, hits) for g, hits in by_group.items()][:k]
 
@@ -414,8 +540,12 @@ class HybridIndex:
         if not query.strip() or not self.keys:
             return []
         fused, cosine, lexical = self.text_scores(query)
-        per_doc = np.maximum.reduceat(fused, self.starts)  # a Doc scores by its best text
+        per_doc = self.per_doc_max(fused)  # a Doc scores by its best text
         return [(int(i), self._hit(int(i), fused, cosine, lexical)) for i in _top_k(per_doc, k)]
+
+    def per_doc_max(self, per_row: np.ndarray) -> np.ndarray:
+        """The best row of every Doc (a Doc scores by its best text)."""
+        return np.maximum.reduceat(per_row, self.starts)
 
     def _hit(self, doc: int, fused: np.ndarray, cosine: np.ndarray, lexical: np.ndarray) -> Hit:
         start = int(self.starts[doc])

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hotline.settings import PROJECT_ROOT, Settings
-from knowledge import decision, store
-from knowledge.embedding_model import encode_passages, load_model
-from knowledge.index import Doc, HybridIndex
+from knowledge import decision, rerank, store
+from knowledge.embedding_model import encode_passages, shared_model
+from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_KB = PROJECT_ROOT / "knowledge" / "kb"
 THRESHOLDS = PROJECT_ROOT / "knowledge" / "thresholds.yml"
+RERANKER = PROJECT_ROOT / "knowledge" / "reranker.yml"
 FOLLOWUP_MAX_CHARS = 15  # a short question after an answer may lean on that answer's topic
 
 
@@ -55,13 +56,14 @@ class _Snapshot:
 
 
 def index_docs(entries: list[Entry]) -> list[Doc]:
-    """FAQ entries match by their phrasings; passages by their text under the document title."""
+    """FAQ entries match by their phrasings (and, for the reranker, their answer); passages by
+    their text under the document title."""
     docs = []
     for e in entries:
         if e.kind == "passage":
             docs.append(Doc(e.id, [f"{e.question}\n{e.answer}"], group=e.doc_id or ""))
         else:
-            docs.append(Doc(e.id, e.phrasings()))
+            docs.append(Doc(e.id, e.phrasings(), body=e.answer))
     return docs
 
 
@@ -74,9 +76,13 @@ class KnowledgeService:
         thresholds: decision.Thresholds | Path,
         today: Callable[[], date] = date.today,
         threads: int = 1,
+        reranker: rerank.Reranker | Path | None = RERANKER,
+        index_config: HybridConfig | None = None,
     ) -> None:
         self.database_url = database_url
         self._thresholds = thresholds
+        self._reranker = reranker
+        self._index_config = index_config
         self.today = today
         self._model_name = model_name
         self._cache_dir = cache_dir
@@ -93,6 +99,20 @@ class KnowledgeService:
         return self._thresholds
 
     @property
+    def reranker(self) -> rerank.Reranker | None:
+        """Read from its file on first use (None: the hybrid order, no reranking)."""
+        if isinstance(self._reranker, Path):
+            self._reranker = rerank.load(self._reranker)
+        return self._reranker
+
+    def use_reranker(self, reranker: rerank.Reranker | None) -> None:
+        """Swap the reranker (after `hotline kb calibrate` trained a new one)."""
+        self._reranker = reranker
+        snap = self._snapshot
+        if snap is not None:
+            snap.index.reranker = reranker
+
+    @property
     def model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             import torch
@@ -100,7 +120,7 @@ class KnowledgeService:
             # One query at a time is a small matrix product: extra threads mostly spin, and
             # beside Rasa on a 2-core machine they made a query 10x slower (see BENCHMARKS.md).
             torch.set_num_threads(self._threads)
-            self._model = load_model(self._model_name, self._cache_dir / "models")
+            self._model = shared_model(self._model_name, self._cache_dir / "models")
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -128,7 +148,12 @@ class KnowledgeService:
             if snap and snap.version == version and snap.day == day:
                 return snap
             entries = [e for e in store.all_entries(self.database_url) if e.valid_on(day)]
-            index = HybridIndex(self.model, cache_dir=self._cache_dir / "embeddings")
+            index = HybridIndex(
+                self.model,
+                cache_dir=self._cache_dir / "embeddings",
+                config=self._index_config,
+                reranker=self.reranker,
+            )
             index.build(index_docs(entries))
             self._snapshot = _Snapshot(version, day, {e.id: e for e in entries}, index)
             log.info("knowledge index: %d entries valid on %s (KB version %d)",

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -93,10 +93,9 @@ def _words(text: str) -> list[str]:
 
 
 class Embedder:
-    """The sentence-embedding model, loaded on first use and shared by every router of the
-    process (loading takes seconds and hundreds of MB)."""
-
-    _loaded: ClassVar[dict[tuple[str | None, str], SentenceTransformer]] = {}
+    """The sentence-embedding model, loaded on first use. It is the process's one instance
+    (``knowledge.embedding_model.shared_model``), the same object the knowledge service and
+    repeat detection encode with: loading takes seconds and about 1 GB."""
 
     def __init__(
         self,
@@ -111,12 +110,9 @@ class Embedder:
     @property
     def model(self) -> SentenceTransformer:
         if self._model is None:
-            from knowledge.embedding_model import load_model
+            from knowledge.embedding_model import shared_model
 
-            key = (self.model_name, str(self.cache_dir))
-            if key not in self._loaded:
-                self._loaded[key] = load_model(self.model_name, self.cache_dir / "models")
-            self._model = self._loaded[key]
+            self._model = shared_model(self.model_name, self.cache_dir / "models")
         return self._model
 
     def encode(

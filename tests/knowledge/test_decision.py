@@ -1,4 +1,6 @@
-from knowledge.decision import Labelled, Thresholds, calibrate, decide, evaluate
+import pytest
+
+from knowledge.decision import Labelled, Thresholds, calibrate, decide, evaluate, wilson_lower
 
 T = Thresholds(answer=0.8, margin=0.05, clarify=0.6)
 
@@ -19,3 +21,29 @@ def test_calibration_meets_precision_and_abstention_targets() -> None:
     assert out.precision >= 0.97 and out.abstain_rate >= 0.9
     assert out.coverage >= 40 / 43 - 1e-9  # every right answer kept, the wrong ones not
     assert evaluate(data, t) == out
+
+
+def test_a_runner_up_scoring_higher_means_clarify() -> None:
+    # Reranked results need not descend: a negative lead is never an outright answer.
+    assert decide([0.85, 0.9], T) == "clarify"
+
+
+def test_wilson_lower_bound() -> None:
+    assert wilson_lower(97, 100, 0.0) == pytest.approx(0.97)
+    assert wilson_lower(97, 100, 1.645) == pytest.approx(0.9273, abs=1e-4)
+    assert wilson_lower(970, 1000, 1.645) > wilson_lower(97, 100, 1.645)  # more evidence
+    assert wilson_lower(0, 0, 1.0) == 1.0
+
+
+def test_calibration_with_a_confidence_bound_is_stricter() -> None:
+    # 200 right answers from 0.99 down to 0.69, three wrong ones at 0.80 to 0.78, and
+    # unanswerable questions below: 200/203 right, but not with 95% confidence.
+    data = [Labelled(["a", "b"], [0.99 - i * 0.0015, 0.3], "a") for i in range(200)]
+    data += [Labelled(["b", "a"], [0.80 - i * 0.01, 0.3], "a") for i in range(3)]
+    data += [Labelled(["c", "d"], [0.5 - i * 0.01, 0.3], None) for i in range(20)]
+    _, plain_out = calibrate(data, precision=0.97, abstain=0.9)
+    strict, strict_out = calibrate(data, precision=0.97, abstain=0.9, z=1.645)
+    assert plain_out.precision >= 0.97 and plain_out.answered > strict_out.answered
+    # With z = 1.645 the wrong ones are too many: answering stops above them.
+    assert strict.answer > 0.80 and strict_out.precision == 1.0 and strict_out.answered > 100
+    assert wilson_lower(strict_out.answered, strict_out.answered, 1.645) >= 0.97

@@ -73,13 +73,14 @@ def test_short_follow_up_uses_the_previous_topic(service: KnowledgeService) -> N
 
 def test_heldout_questions_find_the_right_entry_first(heldout) -> None:  # type: ignore[no-untyped-def]
     assert heldout.answerable >= 150
-    assert heldout.top1 >= 0.80  # target 0.90: see BENCHMARKS.md for the current figure
+    assert heldout.top1 >= 0.93  # target 0.90; 0.938 measured (BENCHMARKS.md)
 
 
 def test_heldout_unanswerable_questions_are_abstained_on(heldout) -> None:  # type: ignore[no-untyped-def]
     assert heldout.unanswerable >= 50
-    assert heldout.abstain >= 0.90
+    assert heldout.abstain >= 0.94  # 0.949 measured
 
 
 def test_answers_given_outright_are_right(heldout) -> None:  # type: ignore[no-untyped-def]
-    assert heldout.precision >= 0.90  # target 0.97
+    assert heldout.precision >= 0.95  # target 0.97 not met: 0.962 measured (BENCHMARKS.md)
+    assert heldout.coverage >= 0.35  # 0.370 measured: answers are not bought by abstaining

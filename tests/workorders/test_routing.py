@@ -161,6 +161,17 @@ def test_calibration_refuses_too_few_predictions() -> None:
 # Persistence
 
 
+def test_router_and_knowledge_service_share_one_model(embedder: Embedder) -> None:
+    from knowledge.decision import Thresholds as KbThresholds
+    from knowledge.embedding_model import DEFAULT_MODEL
+    from knowledge.service import KnowledgeService
+
+    service = KnowledgeService("sqlite://", None, CACHE, KbThresholds(1.0, 1.0, 1.0))
+    assert service.model is embedder.model  # one model per process, whoever loads it first
+    assert Embedder(DEFAULT_MODEL, CACHE).model is embedder.model  # the default, by its id
+    assert service.encode(["路灯不亮"]).shape == (1, embedder.encode(["路灯不亮"]).shape[1])
+
+
 def test_save_load_round_trip(router: Router, embedder: Embedder, tmp_path: Path) -> None:
     texts = [text for text, _ in CLEAR[:4]] + ["随便说点什么"]
     before = router.predict(texts)

@@ -1,0 +1,139 @@
+"""Homophone correction of questions against the knowledge base's own vocabulary.
+
+Speech recognition and pinyin input methods write a word with the wrong characters of the same
+sound: 公基金 for 公积金, 身份正 for 身份证, 设保卡 for 社保卡. Such a word matches no text
+lexically and moves the question's embedding away from the right entry. The corrector knows the
+words of the indexed texts (jieba words of two to four characters) by their toneless pinyin; a
+stretch of a question that sounds exactly like such a word, but is written in a way the texts
+never use, is replaced by it.
+
+Chinese is full of homophones, so most stretches must be left alone. A stretch is replaced only
+if (1) one of its character pairs never occurs in the indexed texts (a real phrase such as 能不能
+or 的时候 is written as the texts write it), (2) for two characters, it is not a word of jieba's
+dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the replacement is
+several times more frequent in the texts than the stretch, and (4) the stretch starts and ends
+where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no grammatical character
+(的, 了, 在, 个…). Nothing is learned from questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import jieba
+from pypinyin import lazy_pinyin
+
+from knowledge.index import char_bigrams
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_HAN_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
+LENGTHS = (4, 3, 2)  # longest first
+MIN_COUNT = 3  # a replacement appears at least this often in the texts
+MIN_COUNT_SHORT = 6  # ... and a two-character one this often
+DOMINANCE = 3  # the replacement is at least this many times more frequent than the stretch
+# Grammatical characters: a stretch holding one is a phrase (锁在, 加个), not a misspelt term.
+FUNCTION_CHARS = frozenset("的了是在个有吗呢吧就都也还把被给着过")
+
+
+@lru_cache(maxsize=65536)
+def _syllable(char: str) -> str:
+    return lazy_pinyin(char)[0]
+
+
+def sound(text: str) -> tuple[str, ...]:
+    """Toneless pinyin of each character (its most common reading, the same on both sides:
+    per-phrase readings cost milliseconds a call)."""
+    return tuple(_syllable(c) for c in text)
+
+
+class HomophoneCorrector:
+    """Replaces stretches of a question that sound like a KB word but are not written like one."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        self._fit([jieba.lcut(t) for t in texts], [char_bigrams(t) for t in texts])
+
+    @classmethod
+    def from_tokens(
+        cls, words: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]]
+    ) -> HomophoneCorrector:
+        """From texts already cut into jieba words and character bigrams (the index's)."""
+        corrector = cls.__new__(cls)
+        corrector._fit(words, pairs)
+        return corrector
+
+    def _fit(self, words: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]]) -> None:
+        counts: Counter[str] = Counter()
+        for tokens in words:
+            counts.update(w for w in tokens if 2 <= len(w) <= max(LENGTHS) and _HAN_ONLY.match(w))
+        self.counts = counts
+        self.seen_pairs: set[str] = {pair for text in pairs for pair in text}
+        self.by_sound: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for word, n in counts.items():
+            if n >= MIN_COUNT:
+                self.by_sound[sound(word)].append(word)
+        self._dictionary = jieba.dt.FREQ  # jieba's own words (prefixes are stored with 0)
+
+    def __len__(self) -> int:
+        return sum(len(words) for words in self.by_sound.values())
+
+    def replacement(self, stretch: str) -> str | None:
+        """The KB word ``stretch`` was probably meant to be, or None."""
+        if all(pair in self.seen_pairs for pair in char_bigrams(stretch)):
+            return None  # written as the texts write things: not a typo of theirs
+        if FUNCTION_CHARS.intersection(stretch):
+            return None
+        short = len(stretch) == 2
+        if short and self._dictionary.get(stretch, 0) > 0:
+            return None
+        floor = max(MIN_COUNT_SHORT if short else MIN_COUNT, DOMINANCE * self.counts[stretch])
+        candidates = [
+            w
+            for w in self.by_sound.get(sound(stretch), ())
+            if w != stretch and self.counts[w] >= floor
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda w: (self.counts[w], w))
+
+    def correct(self, text: str) -> str:
+        """``text`` with its misheard or mistyped KB words replaced (unchanged if none)."""
+        if not self.by_sound:
+            return text
+        # Only stretches that start and end where jieba cuts the question: a stretch across
+        # a word (就|一直 -> 就一) is no misspelt word.
+        cuts, position = {0}, 0
+        for token in jieba.lcut(text):
+            position += len(token)
+            cuts.add(position)
+        out: list[str] = []
+        last = 0
+        for run in _HAN_RUN.finditer(text):
+            out.append(text[last : run.start()])
+            out.append(self._correct_run(run.group(), run.start(), cuts))
+            last = run.end()
+        out.append(text[last:])
+        return "".join(out)
+
+    def _correct_run(self, run: str, offset: int, cuts: set[int]) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(run):
+            for length in LENGTHS:
+                stretch = run[i : i + length]
+                if (
+                    len(stretch) == length
+                    and offset + i in cuts
+                    and offset + i + length in cuts
+                    and (fixed := self.replacement(stretch))
+                ):
+                    out.append(fixed)
+                    i += length
+                    break
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)

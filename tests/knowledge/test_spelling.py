@@ -1,0 +1,67 @@
+"""Homophone correction against the KB's vocabulary: fixes misheard terms, leaves real words."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.spelling import HomophoneCorrector, sound
+
+TEXTS = [
+    "住房公积金贷款最多能贷多少",
+    "公积金怎么提取",
+    "租房可以提取公积金吗",
+    "公积金账户余额怎么查",
+    "社保卡丢了怎么补办",
+    "社保卡怎么激活",
+    "电子社保卡在哪领",
+    "生病了去医院就医要带医保卡",
+    "异地就医怎么备案",
+    "就医结算",
+    "住院就医报销",
+    "外地就医",
+    "就医地",
+    "就医流程",
+    "我想知道能不能办",
+]
+
+
+@pytest.fixture(scope="module")
+def corrector() -> HomophoneCorrector:
+    return HomophoneCorrector(TEXTS)
+
+
+def test_sound_is_toneless_pinyin() -> None:
+    assert sound("公积金") == sound("公基金") == ("gong", "ji", "jin")
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("公基金贷款能贷多少", "公积金贷款能贷多少"),
+        ("设保卡丢了", "社保卡丢了"),
+        ("我的公鸡金账户", "我的公积金账户"),
+    ],
+)
+def test_misheard_kb_words_are_put_right(
+    corrector: HomophoneCorrector, heard: str, meant: str
+) -> None:
+    assert corrector.correct(heard) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想知道能不能办",  # every character pair occurs in the texts
+        "这是什么意思",  # 意思 is a dictionary word, not a misspelt 遗失
+        "那我就一直等着吧",  # 就一 sounds like the KB word 就医, but it spans two words
+        "公积金怎么提取",
+    ],
+)
+def test_real_words_are_left_alone(corrector: HomophoneCorrector, text: str) -> None:
+    assert corrector.correct(text) == text
+
+
+def test_a_rare_stretch_is_not_replaced_by_an_equally_rare_word() -> None:
+    few = HomophoneCorrector(["公积金贷款"])  # seen once: below the minimum count
+    assert few.correct("公基金贷款") == "公基金贷款"
+    assert len(HomophoneCorrector([])) == 0
