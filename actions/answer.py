@@ -15,6 +15,18 @@ from knowledge.schema import Entry
 from knowledge.service import SearchOutcome, get_service
 
 TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
+MISSES_SLOT = "misses"  # turns in a row the bot could not resolve (actions/fallback.py)
+
+
+def consecutive_misunderstandings(events: list[dict[str, Any]]) -> int:
+    """Misses in a row, the message being answered now included."""
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return 1
+    for event in events[users[-2] + 1 : users[-1]]:
+        if event.get("event") == "slot" and event.get("name") == MISSES_SLOT:
+            return int(event.get("value") or 0) + 1
+    return 1
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -75,9 +87,12 @@ def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[
     outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
     events = say_outcome(dispatcher, outcome, voice)
     if events is None:
+        # No answer counts as a miss: a second one in a row offers a person, never a loop.
+        misses = consecutive_misunderstandings(tracker.events)
         buttons = [] if voice else ABSTAIN_BUTTONS
-        dispatcher.utter_message(response="utter_kb_abstain", buttons=buttons)
-        return []
+        again = "utter_fallback_again" if misses > 1 else "utter_kb_abstain"
+        dispatcher.utter_message(response=again, buttons=buttons)
+        return [SlotSet(MISSES_SLOT, misses)]
     return events
 
 

@@ -15,13 +15,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import TOPIC_SLOT, is_voice, say_outcome
+from actions.answer import (
+    MISSES_SLOT,
+    TOPIC_SLOT,
+    consecutive_misunderstandings,
+    is_voice,
+    say_outcome,
+)
 from actions.emergency import handle_emergency
 from hotline.settings import get_settings
 from knowledge.service import get_service
 
 ACTION_NAME = "action_fallback_reply"
-MISSES_SLOT = "misses"
 # What the clarification buttons offer: the intents a citizen most likely meant, in their words.
 DESCRIPTIONS = {
     "consult": "咨询政策或办事流程",
@@ -45,17 +50,6 @@ def clarify_buttons(latest_message: dict[str, Any], n: int = 3) -> list[dict[str
             ranked.append(name)
     chosen = [*ranked[:n], "request_human"]
     return [{"title": DESCRIPTIONS[i], "payload": f"/{i}"} for i in chosen]
-
-
-def consecutive_misunderstandings(events: list[dict[str, Any]]) -> int:
-    """Misses in a row, the message being answered now included."""
-    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    if len(users) < 2:
-        return 1
-    for event in events[users[-2] + 1 : users[-1]]:
-        if event.get("event") == "slot" and event.get("name") == MISSES_SLOT:
-            return int(event.get("value") or 0) + 1
-    return 1
 
 
 class ActionFallbackReply(Action):
