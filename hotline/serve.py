@@ -216,9 +216,10 @@ class Isolated:
             self.proc.kill()
 
 
-def start_isolated(var_dir: Path) -> Isolated:
-    """`hotline serve` with its own var dir and ports and the embedded SQLite; trained models are
-    shared with the project's var/models so training happens once."""
+def start_isolated(var_dir: Path, **settings: str) -> Isolated:
+    """`hotline serve` with its own var dir and ports and the embedded SQLite (unless `settings`
+    say otherwise, e.g. database_url=..., redis_url=...); trained models are shared with the
+    project's var/models so training happens once."""
     app_port, rasa_port = free_port(), free_port()
     env = {
         "HOTLINE_VAR_DIR": str(var_dir),
@@ -226,6 +227,7 @@ def start_isolated(var_dir: Path) -> Isolated:
         "HOTLINE_PORT": str(app_port),
         "HOTLINE_RASA_PORT": str(rasa_port),
         "HOTLINE_DATABASE_URL": "",
+        **{f"HOTLINE_{name.upper()}": value for name, value in settings.items()},
     }
     proc = spawn(env, var_dir / "serve.log")
     return Isolated(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)
