@@ -3,6 +3,7 @@ top three as buttons, or say honestly that no answer was found."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,6 +17,12 @@ from knowledge.service import SearchOutcome, get_service
 
 TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
 MISSES_SLOT = "misses"  # turns in a row the bot could not resolve (actions/fallback.py)
+
+# Wording that asks for information (how, where, whether, who is in charge).
+ASKS = re.compile(
+    r"[？?]|吗|呢$|怎么|怎样|如何|多少|哪里|哪儿|在哪|几点|能不能|可不可以|是否|要不要|需不需要|"
+    r"是不是|找谁|哪个部门|啥"
+)
 
 
 def consecutive_misunderstandings(events: list[dict[str, Any]]) -> int:
@@ -62,6 +69,29 @@ def say_outcome(
             )
         return []
     return None
+
+
+def answer_if_sure(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[dict[str, Any]] | None:
+    """A question the NLU filed as something else (a complaint, a status query) is answered when
+    the knowledge base is sure of its answer, with the work order still one button away; None
+    when it is not a question or the knowledge base is not sure."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    if text.startswith("/") or not ASKS.search(text):
+        return None
+    outcome = get_service(get_settings()).search(text, k=3, topic=tracker.get_slot(TOPIC_SLOT))
+    if outcome.decision != "answer":
+        return None
+    voice = is_voice(tracker)
+    events = say_entry(dispatcher, outcome.results[0].entry, voice)
+    if voice:
+        dispatcher.utter_message(text="如果还要反映具体问题，请说登记工单。")
+    else:
+        dispatcher.utter_message(
+            text="如果还要反映具体问题，可以点“登记工单”。", buttons=ABSTAIN_BUTTONS[:1]
+        )
+    return events
 
 
 ABSTAIN_BUTTONS = [

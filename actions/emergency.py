@@ -29,6 +29,9 @@ SPOKEN = {"110": "幺幺零", "119": "幺幺九", "120": "幺二零"}
 # and the message must sound urgent: "快一个月了" is an answer, not a call for help.
 _URGENT = re.compile(r"救命|快来|快点|紧急|出事|不好了|出人命|报警|急救|危险|快救|来人")
 NLU_SURE = 0.85
+# ...and must not say that nobody is hurt or ask whether to call the police: "蹭了一下 没人受伤
+# 要报警吗" is a question for the knowledge base.
+_CALM = re.compile(r"没有?人?(受伤|事)|都没事|不严重|(要|需要|用|该|得)报警吗|报不报警|要不要报警")
 
 
 def handle_emergency(
@@ -38,7 +41,8 @@ def handle_emergency(
     text = (tracker.latest_message.get("text") or "").strip()
     found = detect_emergency(text)
     confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
-    if found is None and not (by_intent and confidence >= NLU_SURE and _URGENT.search(text)):
+    sure = by_intent and confidence >= NLU_SURE and _URGENT.search(text) and not _CALM.search(text)
+    if found is None and not sure:
         return None
     number = found.number if found else "110"
     settings = get_settings()
@@ -94,6 +98,9 @@ class ActionEmergency(Action):
             return events
         if form_in_progress(tracker):  # a misheard answer to the form
             return resume_form(tracker)
+        from actions.answer import ASKS, answer_question  # they import this module
         from actions.fallback import ActionFallbackReply  # fallback checks emergencies too
 
+        if ASKS.search(tracker.latest_message.get("text") or ""):  # 要报警吗: a question
+            return answer_question(dispatcher, tracker)
         return await ActionFallbackReply().run(dispatcher, tracker, domain)

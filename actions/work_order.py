@@ -14,7 +14,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import answer_question, is_voice, say_entry, say_outcome
+from actions.answer import ASKS, answer_if_sure, answer_question, is_voice, say_entry, say_outcome
 from actions.citizen import caller_number, channel_of
 from actions.emergency import handle_emergency
 from hotline.settings import get_settings
@@ -49,6 +49,9 @@ class ActionStartWorkOrder(Action):
         emergency = handle_emergency(dispatcher, tracker)
         if emergency is not None:  # never a form for a fire: 119 first
             return [*emergency, FollowupAction("action_listen")]
+        answered = answer_if_sure(dispatcher, tracker)  # "离职要提前几天说" is a question
+        if answered is not None:
+            return [*answered, FollowupAction("action_listen")]
         text = (tracker.latest_message.get("text") or "").strip()
         if text.startswith("/"):  # a button ("反映问题") rather than words
             text = ""
@@ -71,7 +74,6 @@ class ActionStartWorkOrder(Action):
 
 FAILURES_SLOT = "wo_failures"  # failed validations in a row for the field being asked
 MAX_FAILURES = 2  # the second failure offers a person and never asks a third time
-_QUESTION = re.compile(r"[？?]|吗|呢$|怎么|如何|多少|哪里|哪儿|几点|能不能|可不可以|是否|要不要")
 _NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓)")
 
 
@@ -93,6 +95,10 @@ class ValidateWorkOrderForm(FormValidationAction):
         if slot and slot != "wo_what" and _is_question(tracker):
             _answer_aside(dispatcher, tracker)
             return [SlotSet(slot, None)]
+        if slot and (fixed := _fixes_other_field(tracker, slot)):
+            other, value = fixed  # 刚才名字没说清楚 叫我谢女士, said when the phone was asked
+            dispatcher.utter_message(text=f"好的，{FIELDS[other]}改为：{value}。")
+            return [SlotSet(other, value), SlotSet(slot, None)]
         return await super().get_validation_events(dispatcher, tracker, domain)
 
     def validate_wo_what(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -170,7 +176,7 @@ def _is_question(tracker: Tracker) -> bool:
     text = tracker.latest_message.get("text") or ""
     if intent == "choose_entry":  # a clarification button pressed mid-form
         return True
-    if not _QUESTION.search(text):
+    if not ASKS.search(text):
         return False
     if intent in ("consult", "ask_service_hours"):
         return True
@@ -281,14 +287,23 @@ def _as_answer(text: str, tracker: Tracker) -> list[dict[str, Any]]:
     return [SlotSet(asked, text)]
 
 
-_SAID_AFTER = re.compile(r"(?:应该是|改成|换成|是|叫|姓)[:：，, ]*(.+)$")
+# The new value follows the last cue: "我姓谢 言字旁那个谢 叫我谢女士" -> 谢女士.
+_SAID_AFTER = re.compile(r".*(?:应该是|改成|换成|叫我|是|叫|姓)[:：，, ]*(.+)$")
+_NOT_THAT = re.compile(r"[，, ]*(?:而)?不是(.+)$")  # 是创业路28号不是18号
+_CORRECTING = re.compile(r"说错|错了|不对|没说清|搞错|更正|改一下|改成|应该是")
 
 
 def _new_value(field: str, text: str, tracker: Tracker) -> str | None:
-    """The corrected value said in the same message, validated like the form would; else None."""
+    """The corrected value said in the same message, validated like the form would; else None.
+    "是28号不是18号" changes only that part of the value already given."""
+    wrong = None
+    if m := _NOT_THAT.search(text):
+        wrong, text = m.group(1).strip(" 。，,！!"), text[: m.start()]
     entity = {"wo_phone": "phone", "wo_where": "address", "wo_when": "date", "wo_name": "person"}
     value = next(tracker.get_latest_entity_values(entity.get(field, "")), None)
-    if value is None and (m := _SAID_AFTER.search(text)):
+    if value and "不是" in value:
+        value = value[: value.index("不是")]
+    if not value and (m := _SAID_AFTER.match(text)):
         value = m.group(1).strip(" 。，,！!")
     if not value:
         return None
@@ -297,7 +312,31 @@ def _new_value(field: str, text: str, tracker: Tracker) -> str | None:
             return normalise_phone(value)
         except InvalidField:
             return None
+    old = tracker.get_slot(field)
+    if wrong and isinstance(old, str) and wrong in old:
+        value = _splice(old, wrong, value)
     return value if len(value) >= (1 if field == "wo_name" else 2) else None
+
+
+def _splice(old: str, wrong: str, new: str) -> str:
+    """Replace `wrong` in `old` by `new`, where `new` may repeat what comes just before `wrong`:
+    ("开发区创业路18号 电子厂", "18号", "创业路28号") -> "开发区创业路28号 电子厂"."""
+    at = old.index(wrong)
+    before = old[:at]
+    overlap = next((k for k in range(len(new), 0, -1) if before.endswith(new[:k])), 0)
+    return before[: len(before) - overlap] + new + old[at + len(wrong) :]
+
+
+def _fixes_other_field(tracker: Tracker, asked: str) -> tuple[str, str] | None:
+    """A correction of an earlier field said instead of the answer asked for, with its value."""
+    text = tracker.latest_message.get("text") or ""
+    if not _CORRECTING.search(text):
+        return None
+    for slot, label in FIELDS.items():
+        if slot != asked and tracker.get_slot(slot) and _mentions(text, slot, label):
+            value = _new_value(slot, text, tracker)
+            return (slot, value) if value else None
+    return None
 
 
 _FIELD_WORDS = {
@@ -356,6 +395,11 @@ _ABOUT_STATUS = re.compile(
     r"怎么样了|咋样了|到哪|查一?下|查询|状态|消息|答复|/query_status"
 )
 
+# Words that only fit the citizen's own earlier request.
+_ABOUT_ORDER = re.compile(
+    r"工单|进度|反映的|投诉的|举报的|怎么样了|咋样了|(修|办|弄)(好|完)了?没|回音"
+)
+
 
 class ActionQueryStatus(Action):
     def name(self) -> str:
@@ -370,6 +414,10 @@ class ActionQueryStatus(Action):
         text = tracker.latest_message.get("text") or ""
         if not number and not _ABOUT_STATUS.search(text):  # a question the NLU misfiled
             return answer_question(dispatcher, tracker)
+        if not number and not _ABOUT_ORDER.search(text):  # 查一下违章在哪看: a question
+            answered = answer_if_sure(dispatcher, tracker)
+            if answered is not None:
+                return answered
         number = number or tracker.get_slot("last_order")
         orders = []
         if number:

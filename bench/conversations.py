@@ -203,7 +203,11 @@ _FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def squash(text: str) -> str:
-    return _SPACE.sub("", text)
+    """Without spaces, and with digits read out on the phone (幺三九…) written as digits."""
+    return _SPACE.sub("", text).translate(_SPOKEN_DIGITS)
+
+
+_SPOKEN_DIGITS = str.maketrans("零幺一二三四五六七八九", "01123456789")
 
 
 def joined(messages: list[dict[str, Any]]) -> str:
@@ -602,11 +606,6 @@ def _said(number: str) -> tuple[str, ...]:
     return number, plain, plain.replace("一", "幺")
 
 
-def _spoken(number: str) -> str:
-    digits = "零一二三四五六七八九"
-    return "".join(digits[int(c)] for c in number if c.isdigit())
-
-
 def score(run: Run, answers: Answers) -> None:
     conv, e = run.conv, run.conv.expect
     reasons, checks = run.reasons, run.checks
@@ -695,7 +694,7 @@ def score(run: Run, answers: Answers) -> None:
             told = bool(number) and (
                 number in after
                 or number.replace("-", "") in after
-                or _spoken(number) in squash(after).replace("杠", "")
+                or number.replace("-", "") in squash(after).replace("杠", "")
             )
             checks["told"] = told
             if not told:

@@ -87,6 +87,13 @@ def test_help_without_a_recognisable_hazard_still_gets_110() -> None:
     assert "110" in messages[0]["text"]
 
 
+def test_a_fender_bender_with_nobody_hurt_is_a_question_not_an_emergency() -> None:
+    text = "刚才倒车跟别人蹭了一下 两边都没人受伤 这种要报警吗"
+    _, messages = run(ActionEmergency(), tracker(text, intent="emergency"))
+    assert not any("请立即拨打" in (m.get("text") or "") for m in messages)
+    assert store.list_orders(url()) == []
+
+
 def test_a_person_on_chat_is_told_honestly_and_gets_a_callback_order() -> None:
     events, messages = run(ActionRequestHuman(), tracker("转人工"))
     assert "不能直接接通" in messages[0]["text"] and events == []  # the form asks for a number
@@ -200,6 +207,21 @@ def test_a_policy_question_misfiled_as_a_request_for_a_person_is_answered() -> N
     assert messages and "转接" not in (messages[0].get("text") or "")
 
 
+def test_a_question_filed_as_a_complaint_is_answered_with_the_order_one_button_away() -> None:
+    from actions.work_order import ActionStartWorkOrder
+
+    t = tracker("想辞职，需要提前多久告诉单位？", intent="report_problem")
+    events, messages = run(ActionStartWorkOrder(), t)
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    assert "来源" in messages[0]["text"] and not any(e["name"] == "wo_kind" for e in events)
+    assert messages[-1]["buttons"] == [{"title": "登记工单", "payload": "/report_problem"}]
+    # A complaint that asks nothing still opens the form.
+    events, _ = run(
+        ActionStartWorkOrder(), tracker("楼下烧烤店天天半夜吵", intent="report_problem")
+    )
+    assert any(e["name"] == "wo_kind" for e in events)
+
+
 def test_a_policy_question_misfiled_as_service_hours_is_answered_from_the_kb() -> None:
     from actions.service_hours import ActionServiceHours
 
@@ -219,6 +241,28 @@ def test_a_correction_with_the_new_value_is_taken_at_once() -> None:
     assert events[0]["name"] == "wo_where" and events[0]["value"] == "创业路28号"
     events, _ = run(ActionCorrectField(), tracker("电话说错了"))
     assert events[0]["value"] is None  # asked again
+
+
+def test_a_correction_of_one_part_keeps_the_rest_of_the_address() -> None:
+    from actions.work_order import ActionCorrectField
+
+    where = "经济开发区创业路18号 华信电子厂"
+    t = tracker("等下 地址说错了 是创业路28号不是18号", slots={"wo_where": where})
+    events, _ = run(ActionCorrectField(), t)
+    assert events[0]["value"] == "经济开发区创业路28号 华信电子厂"
+
+
+def test_a_name_corrected_when_the_phone_is_asked_is_changed_and_the_phone_asked_again() -> None:
+    t = tracker(
+        "刚才名字没说清楚 我姓谢 言字旁那个谢 叫我谢女士",
+        intent="inform",
+        slots={"requested_slot": "wo_phone", "wo_what": "油烟扰民", "wo_name": "谢"},
+    )
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ValidateWorkOrderForm().get_validation_events(dispatcher, t, {}))
+    assert {"event": "slot", "timestamp": None, "name": "wo_name", "value": "谢女士"} in events
+    assert {"event": "slot", "timestamp": None, "name": "wo_phone", "value": None} in events
+    assert "谢女士" in dispatcher.messages[0]["text"]
 
 
 def test_cancelling_forgets_the_half_filled_form() -> None:
