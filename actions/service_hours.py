@@ -21,6 +21,12 @@ _ABOUT_HOURS = re.compile(
     r"有人接|有人吗|打得通|能打|什么时候(能|可以)?打|今天几号|星期几|礼拜几|几月几"
 )
 
+# Hours of another place (游泳馆几点关门) are a question for the knowledge base, not ours.
+_OTHER_PLACE = re.compile(
+    r"馆|医院|窗口|大厅|办事处|派出所|银行|局|站|公园|景区|商场|超市|学校|中心"
+)
+_US = re.compile(r"热线|12345|你们|人工|客服|话务")
+
 
 class ActionServiceHours(Action):
     def name(self) -> str:
@@ -30,7 +36,7 @@ class ActionServiceHours(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if not _ABOUT_HOURS.search(text):
+        if not _ABOUT_HOURS.search(text) or (_OTHER_PLACE.search(text) and not _US.search(text)):
             return answer_question(dispatcher, tracker)
         settings = get_settings()
         today = datetime.now(ZoneInfo(settings.timezone)).date()

@@ -300,7 +300,8 @@ def _new_value(field: str, text: str, tracker: Tracker) -> str | None:
     if m := _NOT_THAT.search(text):
         wrong, text = m.group(1).strip(" 。，,！!"), text[: m.start()]
     entity = {"wo_phone": "phone", "wo_where": "address", "wo_when": "date", "wo_name": "person"}
-    value = next(tracker.get_latest_entity_values(entity.get(field, "")), None)
+    said = list(tracker.get_latest_entity_values(entity.get(field, "")))
+    value = said[-1] if said else None  # the last one: 我姓谢…叫我谢女士
     if value and "不是" in value:
         value = value[: value.index("不是")]
     if not value and (m := _SAID_AFTER.match(text)):

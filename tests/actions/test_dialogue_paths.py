@@ -229,6 +229,8 @@ def test_a_policy_question_misfiled_as_service_hours_is_answered_from_the_kb() -
     assert "24小时" in hours[0]["text"]
     _, other = run(ActionServiceHours(), tracker("个税专项附加扣除怎么填报"))
     assert "24小时" not in (other[0].get("text") or "")
+    _, pool = run(ActionServiceHours(), tracker("体育中心的游泳馆暑假开放到晚上几点"))
+    assert "24小时" not in (pool[0].get("text") or "")
 
 
 def test_a_correction_with_the_new_value_is_taken_at_once() -> None:
@@ -257,6 +259,7 @@ def test_a_name_corrected_when_the_phone_is_asked_is_changed_and_the_phone_asked
         "刚才名字没说清楚 我姓谢 言字旁那个谢 叫我谢女士",
         intent="inform",
         slots={"requested_slot": "wo_phone", "wo_what": "油烟扰民", "wo_name": "谢"},
+        entities=[{"entity": "person", "value": "谢"}, {"entity": "person", "value": "谢女士"}],
     )
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ValidateWorkOrderForm().get_validation_events(dispatcher, t, {}))
