@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.decision import Labelled, Thresholds, decide
+from knowledge.decision import Labelled, Thresholds, decide, figure_missing
 from knowledge.service import KnowledgeService
 
 
@@ -25,7 +25,10 @@ def label(
     out = []
     for text, gold in questions:
         results = service.rank(text, k=k).results
-        out.append(Labelled([r.entry.id for r in results], [r.score for r in results], gold))
+        missing = bool(results) and figure_missing(text, results[0].entry.answer)
+        out.append(
+            Labelled([r.entry.id for r in results], [r.score for r in results], gold, missing)
+        )
     return out
 
 
@@ -48,7 +51,7 @@ def report(data: list[Labelled], t: Thresholds) -> Report:
     mrr = sum(
         1 / (list(d.keys[:10]).index(d.gold) + 1) for d in answerable if d.gold in d.keys[:10]
     )
-    answers = [(d, decide(d.scores, t)) for d in data]
+    answers = [(d, decide(d.scores, t, d.figure_missing)) for d in data]
     answered = [d for d, verdict in answers if verdict == "answer"]
     clarified = [d for d, verdict in answers if verdict == "clarify" and d.gold is not None]
     return Report(
@@ -59,6 +62,6 @@ def report(data: list[Labelled], t: Thresholds) -> Report:
         coverage=sum(d.gold is not None for d in answered) / max(len(answerable), 1),
         precision=sum(d.keys[0] == d.gold for d in answered) / max(len(answered), 1),
         clarify_hit=sum(d.gold in d.keys[:3] for d in clarified) / max(len(clarified), 1),
-        abstain=sum(decide(d.scores, t) == "abstain" for d in unanswerable)
+        abstain=sum(decide(d.scores, t, d.figure_missing) == "abstain" for d in unanswerable)
         / max(len(unanswerable), 1),
     )

@@ -169,7 +169,9 @@ class KnowledgeService:
     def search(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:
         """Rank, then decide answer/clarify/abstain on the scores (see knowledge/decision.py)."""
         outcome = self.rank(query, k, topic)
-        outcome.decision = decision.decide([r.score for r in outcome.results], self.thresholds)
+        results = outcome.results
+        missing = bool(results) and decision.figure_missing(query, results[0].entry.answer)
+        outcome.decision = decision.decide([r.score for r in results], self.thresholds, missing)
         return outcome
 
     def rank(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:

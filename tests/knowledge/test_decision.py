@@ -1,6 +1,15 @@
 import pytest
 
-from knowledge.decision import Labelled, Thresholds, calibrate, decide, evaluate, wilson_lower
+from knowledge.decision import (
+    Labelled,
+    Thresholds,
+    asks_figure,
+    calibrate,
+    decide,
+    evaluate,
+    figure_missing,
+    wilson_lower,
+)
 
 T = Thresholds(answer=0.8, margin=0.05, clarify=0.6)
 
@@ -47,3 +56,37 @@ def test_calibration_with_a_confidence_bound_is_stricter() -> None:
     # With z = 1.645 the wrong ones are too many: answering stops above them.
     assert strict.answer > 0.80 and strict_out.precision == 1.0 and strict_out.answered > 100
     assert wilson_lower(strict_out.answered, strict_out.answered, 1.645) >= 0.97
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["护理补贴一个月发多少钱", "慢性病能报百分之几", "医保一年交多少", "失业金每个月多少",
+     "补办要收好多钱", "公积金贷款利率是多少"],
+)  # fmt: skip
+def test_questions_asking_for_a_sum_or_a_rate(question: str) -> None:
+    assert asks_figure(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["公积金账户里有多少钱怎么查", "失业金最多领多少个月", "产假有多少天", "残疾分几级",
+     "补贴怎么申请"],
+)  # fmt: skip
+def test_questions_asking_for_no_sum(question: str) -> None:
+    assert not asks_figure(question)
+
+
+def test_a_figure_the_answer_lacks_is_never_answered() -> None:
+    local = "补贴标准由各地确定，请向户籍所在地乡镇（街道）申请。"
+    assert figure_missing("护理补贴一个月发多少钱", local)
+    assert not figure_missing("护理补贴怎么申请", local)
+    for answer in (
+        "最高可贷70万元。",
+        "普通慢性病报销50%。",
+        "可要求赔偿一千元。",
+        "报销百分之五十",
+    ):
+        assert not figure_missing("能报多少钱", answer), answer
+    assert decide([0.99, 0.2], T, figure_missing=True) == "abstain"
+    data = [Labelled(["a", "b"], [0.95, 0.3], None, figure_missing=True)]
+    assert evaluate(data, T).abstain_rate == 1.0 and evaluate(data, T).answered == 0
