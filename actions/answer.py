@@ -119,11 +119,38 @@ def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[
     if events is None:
         # No answer counts as a miss: a second one in a row offers a person, never a loop.
         misses = consecutive_misunderstandings(tracker.events)
-        buttons = [] if voice else ABSTAIN_BUTTONS
-        again = "utter_fallback_again" if misses > 1 else "utter_kb_abstain"
-        dispatcher.utter_message(response=again, buttons=buttons)
+        floor = service.thresholds.suggest
+        near = [r.entry for r in outcome.results[:3] if r.score >= floor]
+        if near:
+            suggest(dispatcher, near, voice)
+        else:
+            again = "utter_fallback_again" if misses > 1 else "utter_kb_abstain"
+            dispatcher.utter_message(response=again, buttons=[] if voice else ABSTAIN_BUTTONS)
         return [SlotSet(MISSES_SLOT, misses)]
     return events
+
+
+def suggest(dispatcher: CollectingDispatcher, near: list[Entry], voice: bool) -> None:
+    """No answer, said honestly, with the nearest entries offered as questions to pick from
+    beside the work order and the person."""
+    if voice:
+        listed = "；".join(f"第{n}个，{e.question}" for n, e in enumerate(near, 1))
+        dispatcher.utter_message(
+            text=f"没有找到完全对应的答复。您是不是想问：{listed}。"
+            "请说第几个；都不是的话，可以说登记工单，或者说转人工。"
+        )
+        return
+    dispatcher.utter_message(
+        text="没有找到与您的问题完全对应的答复，我不想给您不准确的信息。"
+        "您是不是想问下面的问题？都不是的话，可以登记工单或转人工。",
+        buttons=[
+            *(
+                {"title": e.question, "payload": f'/choose_entry{{"entry_id":"{e.id}"}}'}
+                for e in near
+            ),
+            *ABSTAIN_BUTTONS,
+        ],
+    )
 
 
 class ActionAnswerQuestion(Action):

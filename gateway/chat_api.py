@@ -12,9 +12,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from gateway.choices import ordinal, resolve
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
 from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
-from hotline.conversations import Turn, conversation_id, record_turn
+from hotline.conversations import Turn, conversation_id, last_replies, record_turn
 from hotline.settings import Channel, Settings
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,12 @@ async def run_turn(
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
     error: str | None = None
+    said = text
+    if (choice := ordinal(text)) is not None:  # 第二个 after a list of options
+        previous = await asyncio.to_thread(last_replies, settings.database_url, sender_id)
+        said = resolve(choice, previous) or text
     try:
-        bot = await rasa.turn(sender_id, text, channel, metadata)
+        bot = await rasa.turn(sender_id, said, channel, metadata)
     except RasaUnavailable as exc:
         log.warning("turn of %s not answered: %s", sender_id, exc)
         error = str(exc)

@@ -84,6 +84,18 @@ def record_turn(database_url: str, turn: Turn) -> int:
         return int(result.inserted_primary_key[0])
 
 
+def last_replies(database_url: str, conversation: str) -> list[dict[str, Any]]:
+    """The bot's replies of the conversation's latest turn ([] for a new conversation)."""
+    query = (
+        select(ConversationTurn.bot_replies)
+        .where(ConversationTurn.conversation_id == conversation)
+        .order_by(ConversationTurn.id.desc())
+        .limit(1)
+    )
+    with engine_for(database_url).connect() as conn:
+        return conn.execute(query).scalar() or []
+
+
 def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
     with session_scope(database_url) as session:
         stmt = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -159,6 +160,7 @@ def kb_calibrate(
     with console.status(f"searching {len(questions)} questions"):
         labelled = label(service, questions, k=3)
     t, out = decision.calibrate(labelled, precision, abstain, z)
+    t = dataclasses.replace(t, suggest=decision.calibrate_suggest(labelled, t))
     console.print(f"thresholds {t}\ndev outcome {out}")
     if write:
         evidence = {

@@ -4,7 +4,8 @@
   (the results come in the reranker's order, so the runner-up may score higher: then the lead
   is negative and the citizen is asked to choose);
 - clarify: the best entry scores at least `clarify` (the citizen picks among the top three);
-- abstain: nothing good enough; the dialogue offers a work order or a person.
+- abstain: nothing good enough; the dialogue offers a work order or a person, and from the
+  `suggest` floor up also shows the top entries as suggestions (:func:`calibrate_suggest`).
 
 One rule reads the texts, not the scores: a question that asks for a sum of money or a rate
 (一个月发多少钱, 能报百分之几) is abstained on when the best entry's answer states no such figure
@@ -41,6 +42,9 @@ class Thresholds:
     answer: float
     margin: float
     clarify: float
+    # Below `clarify` the KB abstains; from `suggest` up the dialogue still shows the top
+    # entries as "您是不是想问" beside the offer of a work order or a person (never as an answer).
+    suggest: float = 2.0  # above every score: no suggestions until calibrated
 
 
 # A question asking how much money (or which rate) something is: a payment verb or a period
@@ -177,6 +181,21 @@ def calibrate(
         t = Thresholds(float(tops.max()) + 1, 1.0, float(np.quantile(tops, 0.9)))
         return t, evaluate(data, t)
     return best[1], best[2]
+
+
+def calibrate_suggest(data: Sequence[Labelled], t: Thresholds) -> float:
+    """The floor for suggestions on an abstention: of the questions abstained on, those that
+    would show suggestions holding their entry minus those (unanswerable) that would show
+    suggestions at all, as large as it can be."""
+    abstained = [d for d in data if d.scores and decide(d.scores, t, d.figure_missing) == "abstain"]
+    best, best_gain = 2.0, 0
+    for floor in sorted({round(d.scores[0], 4) for d in abstained}):
+        shown = [d for d in abstained if d.scores[0] >= floor]
+        gain = sum(d.gold is not None and d.gold in d.keys[:3] for d in shown)
+        gain -= sum(d.gold is None for d in shown)
+        if gain > best_gain:
+            best, best_gain = floor, gain
+    return best
 
 
 def save(path: Path, t: Thresholds, outcome: Outcome, evidence: dict[str, object]) -> None:

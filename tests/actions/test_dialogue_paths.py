@@ -222,6 +222,22 @@ def test_a_question_filed_as_a_complaint_is_answered_with_the_order_one_button_a
     assert any(e["name"] == "wo_kind" for e in events)
 
 
+def test_no_sure_answer_is_said_honestly_with_the_nearest_entries_to_pick_from() -> None:
+    from actions.answer import ActionAnswerQuestion
+
+    _, messages = run(ActionAnswerQuestion(), tracker("娃娃才十岁 需不需要去派出所给他办身份证"))
+    (said,) = messages
+    assert "没有找到" in said["text"]
+    titles = [b["title"] for b in said["buttons"]]
+    assert titles[-2:] == ["登记工单", "转人工"] and len(titles) >= 3
+    assert '"entry_id":"hj-005"' in said["buttons"][0]["payload"]
+    # On the phone the options are read out, to be picked by saying 第几个.
+    _, spoken = run(
+        ActionAnswerQuestion(), tracker("娃娃才十岁 需不需要去派出所给他办身份证", channel="voice")
+    )
+    assert "第1个，" in spoken[0]["text"] and not spoken[0].get("buttons")
+
+
 def test_a_policy_question_misfiled_as_service_hours_is_answered_from_the_kb() -> None:
     from actions.service_hours import ActionServiceHours
 

@@ -92,6 +92,19 @@ def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_
     assert (turn.user_text, turn.intent, turn.confidence) == ("你好", "greet", 0.97)
 
 
+def test_a_typed_number_presses_that_button_and_the_citizens_words_are_logged(
+    tmp_path: Path, fake_rasa
+) -> None:
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        for text in ("你好", "1", "第二个"):
+            client.post("/api/v1/chat", json={"sender": "u1", "text": text, "channel": "web"})
+        url = client.app.state.settings.database_url
+    # "1" after one button sends its payload; "第二个" names no offered option and goes as said.
+    said = [r["message"] for r in fake_rasa.requests]
+    assert said == ["你好", '/ask{"t":"gjj"}', "第二个"]
+    assert [t.user_text for t in turns_of(url, "web:u1")] == ["你好", "1", "第二个"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
