@@ -21,7 +21,7 @@ MISSES_SLOT = "misses"  # turns in a row the bot could not resolve (actions/fall
 # Wording that asks for information (how, where, whether, who is in charge).
 ASKS = re.compile(
     r"[？?]|吗|呢$|怎么|怎样|如何|多少|哪里|哪儿|在哪|几点|能不能|可不可以|是否|要不要|需不需要|"
-    r"是不是|找谁|哪个部门|啥"
+    r"是不是|找谁|哪个部门|啥|有没有(?!人管)"
 )
 
 
@@ -114,20 +114,33 @@ def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[
     if query.startswith("/"):  # the "咨询" button of a clarification: ask for the question
         dispatcher.utter_message(response="utter_ask_question")
         return []
-    outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
-    events = say_outcome(dispatcher, outcome, voice)
+    events = answer_if_found(dispatcher, tracker)
     if events is None:
         # No answer counts as a miss: a second one in a row offers a person, never a loop.
         misses = consecutive_misunderstandings(tracker.events)
-        floor = service.thresholds.suggest
-        near = [r.entry for r in outcome.results[:3] if r.score >= floor]
-        if near:
-            suggest(dispatcher, near, voice)
-        else:
-            again = "utter_fallback_again" if misses > 1 else "utter_kb_abstain"
-            dispatcher.utter_message(response=again, buttons=[] if voice else ABSTAIN_BUTTONS)
+        again = "utter_fallback_again" if misses > 1 else "utter_kb_abstain"
+        dispatcher.utter_message(response=again, buttons=[] if voice else ABSTAIN_BUTTONS)
         return [SlotSet(MISSES_SLOT, misses)]
     return events
+
+
+def answer_if_found(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[dict[str, Any]] | None:
+    """Answer, clarify, or (no answer, but entries near enough) suggest; None when the knowledge
+    base has nothing near the latest message. Suggestions still count as a miss."""
+    service = get_service(get_settings())
+    voice = is_voice(tracker)
+    query = tracker.latest_message.get("text") or ""
+    outcome = service.search(query, k=3, topic=tracker.get_slot(TOPIC_SLOT))
+    events = say_outcome(dispatcher, outcome, voice)
+    if events is not None:
+        return events
+    near = [r.entry for r in outcome.results[:3] if r.score >= service.thresholds.suggest]
+    if not near:
+        return None
+    suggest(dispatcher, near, voice)
+    return [SlotSet(MISSES_SLOT, consecutive_misunderstandings(tracker.events))]
 
 
 def suggest(dispatcher: CollectingDispatcher, near: list[Entry], voice: bool) -> None:
@@ -163,4 +176,11 @@ class ActionAnswerQuestion(Action):
         emergency = handle_emergency(dispatcher, tracker)
         if emergency is not None:
             return emergency
+        from actions.work_order import ActionQueryStatus, about_own_order  # it imports us
+
+        if about_own_order(tracker.latest_message.get("text") or ""):  # 反映过的事有进展吗
+            answered = answer_if_sure(dispatcher, tracker)
+            if answered is not None:
+                return answered
+            return await ActionQueryStatus().run(dispatcher, tracker, domain)
         return answer_question(dispatcher, tracker)

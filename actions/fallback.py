@@ -17,14 +17,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import (
     MISSES_SLOT,
-    TOPIC_SLOT,
+    answer_if_found,
+    answer_if_sure,
     consecutive_misunderstandings,
     is_voice,
-    say_outcome,
 )
 from actions.emergency import handle_emergency
-from hotline.settings import get_settings
-from knowledge.service import get_service
 
 ACTION_NAME = "action_fallback_reply"
 # What the clarification buttons offer: the intents a citizen most likely meant, in their words.
@@ -64,11 +62,12 @@ class ActionFallbackReply(Action):
             return emergency
         query = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if query and intent != "out_of_scope":
-            outcome = get_service(get_settings()).search(
-                query, k=3, topic=tracker.get_slot(TOPIC_SLOT)
-            )
-            events = say_outcome(dispatcher, outcome, is_voice(tracker))
+        if query and intent == "out_of_scope":  # 有没有免费的心理咨询热线: ours if the KB is sure
+            events = answer_if_sure(dispatcher, tracker)
+            if events is not None:
+                return events
+        elif query:
+            events = answer_if_found(dispatcher, tracker)
             if events is not None:
                 return events
         misses = consecutive_misunderstandings(tracker.events)

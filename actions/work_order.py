@@ -14,7 +14,15 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import ASKS, answer_if_sure, answer_question, is_voice, say_entry, say_outcome
+from actions.answer import (
+    ASKS,
+    answer_if_found,
+    answer_if_sure,
+    answer_question,
+    is_voice,
+    say_entry,
+    say_outcome,
+)
 from actions.citizen import caller_number, channel_of
 from actions.emergency import handle_emergency
 from hotline.settings import get_settings
@@ -301,11 +309,12 @@ def _new_value(field: str, text: str, tracker: Tracker) -> str | None:
         wrong, text = m.group(1).strip(" 。，,！!"), text[: m.start()]
     entity = {"wo_phone": "phone", "wo_where": "address", "wo_when": "date", "wo_name": "person"}
     said = list(tracker.get_latest_entity_values(entity.get(field, "")))
-    value = said[-1] if said else None  # the last one: 我姓谢…叫我谢女士
+    value = said[-1] if said else None
     if value and "不是" in value:
         value = value[: value.index("不是")]
-    if not value and (m := _SAID_AFTER.match(text)):
-        value = m.group(1).strip(" 。，,！!")
+    cue = _SAID_AFTER.match(text)
+    if cue and (not value or field == "wo_name"):  # a name: the last one said (…叫我谢女士)
+        value = cue.group(1).strip(" 。，,！!")
     if not value:
         return None
     if field == "wo_phone":
@@ -398,8 +407,13 @@ _ABOUT_STATUS = re.compile(
 
 # Words that only fit the citizen's own earlier request.
 _ABOUT_ORDER = re.compile(
-    r"工单|进度|反映的|投诉的|举报的|怎么样了|咋样了|(修|办|弄)(好|完)了?没|回音"
+    r"工单|进度|进展|(反映|投诉|举报)(的|过)|怎么样了|咋样了|(修|办|弄)(好|完)了?没|回音"
 )
+
+
+def about_own_order(text: str) -> bool:
+    """Words that only fit the citizen's own earlier request (上个月反映过的事 有进展吗)."""
+    return bool(_ABOUT_ORDER.search(text))
 
 
 class ActionQueryStatus(Action):
@@ -413,10 +427,11 @@ class ActionQueryStatus(Action):
         url, voice = settings.database_url, is_voice(tracker)
         number = next(tracker.get_latest_entity_values("order_number"), None)
         text = tracker.latest_message.get("text") or ""
-        if not number and not _ABOUT_STATUS.search(text):  # a question the NLU misfiled
+        # A question the NLU misfiled as a status query goes to the knowledge base.
+        if not number and not (_ABOUT_STATUS.search(text) or about_own_order(text)):
             return answer_question(dispatcher, tracker)
-        if not number and not _ABOUT_ORDER.search(text):  # 查一下违章在哪看: a question
-            answered = answer_if_sure(dispatcher, tracker)
+        if not number and not about_own_order(text):  # 查一下违章在哪看: a question
+            answered = answer_if_found(dispatcher, tracker)
             if answered is not None:
                 return answered
         number = number or tracker.get_slot("last_order")

@@ -238,6 +238,24 @@ def test_no_sure_answer_is_said_honestly_with_the_nearest_entries_to_pick_from()
     assert "第1个，" in spoken[0]["text"] and not spoken[0].get("buttons")
 
 
+def test_asking_after_an_earlier_report_is_a_status_query_whatever_the_nlu_said() -> None:
+    from actions.answer import ActionAnswerQuestion
+
+    t = tracker("上个月打电话反映过欠工资的事 想问问进展", intent="consult")
+    _, messages = run(ActionAnswerQuestion(), t)
+    assert messages[0]["response"] == "utter_ask_order_number"  # no order of theirs yet
+
+
+def test_a_question_the_nlu_called_chit_chat_is_answered_when_the_kb_is_sure() -> None:
+    from actions.fallback import ActionFallbackReply
+
+    t = tracker("最近压力特别大 整晚睡不着 有没有不要钱的心理咨询热线", intent="out_of_scope")
+    _, messages = run(ActionFallbackReply(), t)
+    assert "来源" in (messages[0].get("text") or "")
+    _, joke = run(ActionFallbackReply(), tracker("给我讲个笑话吧", intent="out_of_scope"))
+    assert joke[0]["response"] == "utter_out_of_scope"
+
+
 def test_a_policy_question_misfiled_as_service_hours_is_answered_from_the_kb() -> None:
     from actions.service_hours import ActionServiceHours
 
