@@ -60,6 +60,10 @@ class ActionFallbackReply(Action):
         emergency = handle_emergency(dispatcher, tracker)
         if emergency is not None:
             return emergency
+        if next(tracker.get_latest_entity_values("order_number"), None):  # 20261122-0023
+            from actions.work_order import ActionQueryStatus  # it imports this module's users
+
+            return await ActionQueryStatus().run(dispatcher, tracker, domain)
         query = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if query and intent == "out_of_scope":  # 有没有免费的心理咨询热线: ours if the KB is sure

@@ -407,7 +407,8 @@ _ABOUT_STATUS = re.compile(
 
 # Words that only fit the citizen's own earlier request.
 _ABOUT_ORDER = re.compile(
-    r"工单|进度|进展|(反映|投诉|举报)(的|过)|怎么样了|咋样了|(修|办|弄)(好|完)了?没|回音"
+    r"工单|进度|进展|(反映|投诉|举报)(的|过)|(之前|上次|以前|前几天|上个月|上周)(打电话)?"
+    r"(反映|投诉|举报)|怎么样了|咋样了|(修|办|弄)(好|完)了?没|回音"
 )
 
 

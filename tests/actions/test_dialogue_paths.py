@@ -246,6 +246,16 @@ def test_asking_after_an_earlier_report_is_a_status_query_whatever_the_nlu_said(
     assert messages[0]["response"] == "utter_ask_order_number"  # no order of theirs yet
 
 
+def test_an_order_number_on_its_own_is_looked_up_whatever_the_nlu_said() -> None:
+    from actions.fallback import ActionFallbackReply
+
+    said = [{"entity": "order_number", "value": "20261122-0999"}]
+    _, messages = run(
+        ActionFallbackReply(), tracker("20261122-0999", intent="nlu_fallback", entities=said)
+    )
+    assert messages[0]["response"] == "utter_order_not_found"
+
+
 def test_a_question_the_nlu_called_chit_chat_is_answered_when_the_kb_is_sure() -> None:
     from actions.fallback import ActionFallbackReply
 
