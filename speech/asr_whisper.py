@@ -3,7 +3,10 @@
 Whisper decodes whole utterances, so streaming comes from voice activity detection
 (:mod:`speech.vad`): :meth:`WhisperRecognizer.accept` buffers the call's audio, and when the VAD
 has heard at least ``end_silence`` seconds (default 0.6 s) of silence after speech, the
-utterance is decoded and returned as a final :class:`~speech.engine.Recognition`.
+utterance is returned as a final :class:`~speech.engine.Recognition`. The decoding itself
+starts earlier, after ``early_final`` seconds of silence (default 0.3 s): the audio the final
+will carry is known by then, so the result is ready when the pause is confirmed (if the caller
+speaks again, that decode is dropped). Set ``early_final=0`` to decode only at the end.
 
 Partials: by default a partial with the text "…" is returned once, when speech starts — cheap,
 and enough for barge-in and "the caller is talking" displays. With ``partial_interval`` > 0 the
@@ -11,10 +14,11 @@ audio heard so far is also decoded (greedy, one beam) every ``partial_interval``
 speech, and the partial carries that text; each such decode costs as much CPU as a final one
 (Whisper always encodes a 30-s window), so keep it off on small machines with many calls.
 
-Decoding: language zh, beam search, no conditioning on earlier text, an initial prompt in
-simplified Chinese with hotline vocabulary (it steers Whisper towards simplified characters and
-the domain's words; per-stream phrases are appended to it). When the result is mostly copied
-from the prompt (Whisper's habit on unclear audio) the utterance is decoded again without it.
+Decoding: language zh, beam search, no temperature fallback, no conditioning on earlier text,
+an initial prompt in simplified Chinese with hotline vocabulary (it steers Whisper towards
+simplified characters and the domain's words; per-stream phrases are appended to it). When the
+result is empty or mostly copied from the prompt (Whisper's habits on short or unclear audio)
+the utterance is decoded again without it.
 8 kHz phone audio is upsampled to 16 kHz. The text is converted to simplified characters and
 its punctuation normalised; turning spoken digits into numbers is left to
 :func:`speech.normalize.normalize_transcript` so callers can keep the raw transcript.
@@ -40,7 +44,7 @@ from speech.audio import float_to_pcm, pcm_to_float, resample
 from speech.engine import Recognition
 from speech.models import whisper_base_dir
 from speech.normalize import normalize_punctuation, to_simplified
-from speech.vad import VAD_RATES, Segmenter, SpeechEnd, SpeechStart
+from speech.vad import TRAILING_KEPT, VAD_RATES, Segmenter, SpeechEnd, SpeechStart
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,9 @@ WHISPER_RATE = 16000
 # Whisper continues the style of its prompt: simplified characters, full-width punctuation.
 # A little hotline vocabulary steers it towards the domain's words; on unclear audio Whisper
 # may parrot the prompt back instead, which echo_of_prompt() catches.
-DEFAULT_PROMPT = "以下是普通话的句子，市民拨打12345热线咨询社保、公积金，投诉噪音。"
+DEFAULT_PROMPT = (
+    "以下是普通话的句子，市民拨打12345热线咨询社保、公积金、医保，投诉噪音，查询工单进度。"
+)
 # Text Whisper produces from silence or noise (learnt from subtitled video); never a caller's.
 HALLUCINATIONS = (
     "字幕",
@@ -83,6 +89,7 @@ class WhisperEngine:
         partial_interval: float = 0.0,
         vad_aggressiveness: int = 2,
         language: str = "zh",
+        early_final: float = 0.3,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -99,6 +106,7 @@ class WhisperEngine:
         self.prompt = prompt
         self.end_silence = end_silence
         self.partial_interval = partial_interval
+        self.early_final = early_final
         self.vad_aggressiveness = vad_aggressiveness
         self.language = language
         self._decodes = 0
@@ -135,6 +143,10 @@ class WhisperEngine:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            # No sampling fallback: on phone audio most decodes fall under the log-probability
+            # threshold, and re-decoding them at temperatures 0.2…1.0 costs up to six decodes
+            # for text that is rarely better (and often invented). Loops are cut afterwards.
+            temperature=0.0,
         )
         texts: list[str] = []
         scores: list[float] = []
@@ -145,7 +157,9 @@ class WhisperEngine:
             texts.append(seg.text)
             scores.append(math.exp(min(0.0, seg.avg_logprob)))
         text = clean_transcript("".join(texts))
-        if initial and echo_of_prompt(text, initial):
+        # The VAD heard speech: nothing at all (Whisper sometimes ends a short answer such as
+        # "满意" at once after a long prompt) or a copy of the prompt means the prompt won.
+        if initial and (not text or echo_of_prompt(text, initial)):
             return self.transcribe(audio16k, prompt="", beam_size=beam_size)
         confidence = float(np.mean(scores)) if scores and text else 0.0
         return text, confidence
@@ -192,12 +206,18 @@ class WhisperRecognizer:
         )
         self._last_partial_at = 0.0
         self._odd_pending = b""
+        # (audio, text, confidence) of the utterance decoded early, during the closing silence.
+        self._early: tuple[bytes, str, float] | None = None
 
     def _to_16k(self, pcm: bytes, rate: int) -> np.ndarray:
         return resample(pcm_to_float(pcm), rate, WHISPER_RATE)
 
     def _final(self, seg: SpeechEnd) -> list[Recognition]:
-        text, conf = self.engine.transcribe(self._to_16k(seg.pcm, self._vad_rate), self.prompt)
+        early, self._early = self._early, None
+        if early is not None and early[0] == seg.pcm:  # the caller did not speak again
+            text, conf = early[1], early[2]
+        else:
+            text, conf = self.engine.transcribe(self._to_16k(seg.pcm, self._vad_rate), self.prompt)
         if not text:
             return []
         return [Recognition(text=text, final=True, confidence=conf, start=seg.start, end=seg.end)]
@@ -212,6 +232,7 @@ class WhisperRecognizer:
                 out.append(Recognition("…", False, 0.0, event.time, self._vad.now))
             else:
                 out.extend(self._final(event))
+        self._decode_early()
         interval = self.engine.partial_interval
         if (
             interval > 0
@@ -224,6 +245,26 @@ class WhisperRecognizer:
             if text:
                 out.append(Recognition(text, False, conf, self._vad.utterance_start, self._vad.now))
         return out
+
+    def _decode_early(self) -> None:
+        """Decode the utterance while its closing silence is still being confirmed.
+
+        After ``early_final`` s of silence the audio the final will carry is already known
+        (:meth:`Segmenter.closing_pcm`); decoding it now instead of after ``end_silence`` s
+        takes ``end_silence - early_final`` s off every reply. When the caller speaks again
+        the result is dropped (one decode wasted) and the utterance goes on.
+        """
+        if not 0 < self.engine.early_final < self.engine.end_silence:
+            return
+        # Before 0.3 s of silence the final's audio (which keeps 0.3 s of it) is not known yet.
+        early = max(self.engine.early_final, TRAILING_KEPT)
+        if not self._vad.in_speech or self._vad.silence < early:
+            self._early = None  # voice again (or no utterance): any early result is stale
+            return
+        if self._early is None:
+            pcm = self._vad.closing_pcm()
+            text, conf = self.engine.transcribe(self._to_16k(pcm, self._vad_rate), self.prompt)
+            self._early = (pcm, text, conf)
 
     def _resample_input(self, pcm: bytes) -> bytes:
         # Odd rates (e.g. 11025, 22050) are resampled to 16 kHz in whole 10-ms blocks.
@@ -240,3 +281,4 @@ class WhisperRecognizer:
     def reset(self) -> None:
         self._vad.reset()
         self._odd_pending = b""
+        self._early = None

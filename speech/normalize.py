@@ -145,8 +145,11 @@ def digits_from_speech(text: str) -> str:
         return "".join(SPOKEN_DIGIT_VALUES.get(ch, ch) for ch in run)
 
     t = _DIGIT_RUN.sub(convert, t)
-    # Arabic digit groups a recogniser spaced or comma-grouped like a phone number.
+    # Arabic digit groups a recogniser spaced or comma-grouped like a phone number, or dotted
+    # digit by digit ("202.611.0.0.2", "0.5.6.3"): two or more dots in a row of digits are
+    # never a decimal number.
     t = re.sub(r"(?<=\d)[ \-](?=\d)", "", t)
+    t = re.sub(r"(?<![\d.])\d+(?:[.。]\d+){2,}", lambda m: re.sub(r"[.。]", "", m.group()), t)
     t = re.sub(r"(?<=\d{3})[，,、](?=\d{4})", "", t)
     return t
 

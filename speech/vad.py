@@ -21,6 +21,7 @@ import webrtcvad
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 FRAME_SECONDS = 0.02
+TRAILING_KEPT = 0.3  # s of trailing silence an utterance keeps (the recogniser hears the end)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,26 @@ class Segmenter:
         """Seconds of audio classified so far."""
         return self.frames_seen * FRAME_SECONDS
 
+    @property
+    def silence(self) -> float:
+        """Seconds of unvoiced frames since the last voiced one in the utterance in progress."""
+        return self._silent_run * FRAME_SECONDS if self._in_speech else 0.0
+
     def current_pcm(self) -> bytes:
         """The utterance in progress so far (empty when there is none)."""
         return b"".join(self._speech)
+
+    def closing_pcm(self) -> bytes:
+        """The audio the utterance in progress would end with if the silence went on.
+
+        Once :attr:`silence` has reached 0.3 s, this is byte for byte the ``pcm`` of the
+        :class:`SpeechEnd` that follows if no voice comes back: a recogniser can decode it
+        early and reuse the result.
+        """
+        return b"".join(self._speech[: len(self._speech) - self._trailing_cut()])
+
+    def _trailing_cut(self) -> int:
+        return max(0, self._silent_run - round(TRAILING_KEPT / FRAME_SECONDS))
 
     def push(self, pcm: bytes) -> list[SpeechStart | SpeechEnd]:
         events: list[SpeechStart | SpeechEnd] = []
@@ -134,8 +152,7 @@ class Segmenter:
 
     def _close(self, forced: bool) -> SpeechEnd | None:
         # Keep 0.3 s of the trailing silence: enough for the recogniser to hear the end.
-        trailing = max(0, self._silent_run - round(0.3 / FRAME_SECONDS))
-        pcm = b"".join(self._speech[: len(self._speech) - trailing])
+        pcm = self.closing_pcm()
         start = self.utterance_start
         end = self.now - self._silent_run * FRAME_SECONDS
         enough = self._voiced_in_utt >= self.min_voiced_frames
