@@ -149,12 +149,12 @@ def suggest(dispatcher: CollectingDispatcher, near: list[Entry], voice: bool) ->
     if voice:
         listed = "；".join(f"第{n}个，{e.question}" for n, e in enumerate(near, 1))
         dispatcher.utter_message(
-            text=f"没有找到完全对应的答复。您是不是想问：{listed}。"
+            text=f"抱歉，没有找到完全对应的答复。您是不是想问：{listed}。"
             "请说第几个；都不是的话，可以说登记工单，或者说转人工。"
         )
         return
     dispatcher.utter_message(
-        text="没有找到与您的问题完全对应的答复，我不想给您不准确的信息。"
+        text="抱歉，没有找到与您的问题完全对应的答复，我不想给您不准确的信息。"
         "您是不是想问下面的问题？都不是的话，可以登记工单或转人工。",
         buttons=[
             *(
