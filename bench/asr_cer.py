@@ -47,6 +47,7 @@ from speech.audio import float_to_pcm, pcm_to_float
 from speech.engine import ASREngine
 from speech.normalize import (
     digit_strings,
+    edit_distance,
     normalize_transcript,
     spoken_number,
     strip_punctuation,
@@ -67,16 +68,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def canonical_raw(text: str) -> str:

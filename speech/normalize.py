@@ -398,3 +398,14 @@ def canonical_for_cer(text: str) -> str:
     三八零零零" and "一三八 零零一三 八零零零" compare equal, as do "11点" and "十一点".
     """
     return strip_punctuation(to_spoken(normalize_transcript(text)))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Character edits (insert, delete, substitute) from ``a`` to ``b``: the CER's numerator."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

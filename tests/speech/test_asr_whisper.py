@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from hotline.settings import PROJECT_ROOT
 from speech.asr_whisper import WhisperEngine, clean_transcript
 from speech.engine import Recognition
 from speech.models import ModelError, whisper_base_dir
 from speech.normalize import (
     canonical_for_cer,
+    edit_distance,
     normalize_transcript,
     spoken_number,
     to_simplified,
@@ -70,15 +72,15 @@ def feed(rec, pcm: bytes, rate: int) -> list[Recognition]:  # type: ignore[no-un
     return out
 
 
-# Recordings shipped with the tests: four of bench/data/asr_audio (a neural Mandarin voice,
-# much closer to a caller than espeak-ng; see bench/data/asr_audio/make_audio.py).
+# Four of the recordings the ASR benchmark ships (a neural Mandarin voice, much closer to a
+# caller than espeak-ng; see bench/data/asr_audio/make_audio.py).
 RECORDED = {
     "q02": "我想查询一下公积金提取的进度。",
     "c08": "光明小区停水两天了，也没有发通知。",
     "p03": "你可以打我手机15067893210。",
     "r04": "我要投诉。",
 }
-RECORDINGS = Path(__file__).parent / "fixtures" / "mandarin"
+RECORDINGS = PROJECT_ROOT / "bench" / "data" / "asr_audio"
 
 
 def recording(uid: str, rate: int) -> bytes:
@@ -90,16 +92,6 @@ def recording(uid: str, rate: int) -> bytes:
         check=True,
     ).stdout
     return pcm16 if rate == 16000 else telephone(pcm16)
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
