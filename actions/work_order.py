@@ -428,10 +428,11 @@ class ActionQueryStatus(Action):
         url, voice = settings.database_url, is_voice(tracker)
         number = next(tracker.get_latest_entity_values("order_number"), None)
         text = tracker.latest_message.get("text") or ""
-        # A question the NLU misfiled as a status query goes to the knowledge base.
-        if not number and not (_ABOUT_STATUS.search(text) or about_own_order(text)):
-            return answer_question(dispatcher, tracker)
-        if not number and not about_own_order(text):  # 查一下违章在哪看: a question
+        # A question the NLU misfiled as a status query goes to the knowledge base; one that
+        # only might be about an order (查一下违章在哪看) too, when the KB has something near.
+        if not number and not about_own_order(text):
+            if not _ABOUT_STATUS.search(text):
+                return answer_question(dispatcher, tracker)
             answered = answer_if_found(dispatcher, tracker)
             if answered is not None:
                 return answered
