@@ -299,7 +299,7 @@ class HybridIndex:
         self.texts: list[str] = []  # all texts; Doc i owns rows starts[i] .. starts[i+1]-1
         self.starts = np.zeros(0, dtype=np.int64)
         self.owner = np.zeros(0, dtype=np.int64)  # per text row: its Doc
-        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self.vectors = np.zeros((0, 0), dtype=np.float16)  # see _cosine
         # Bodies (FAQ answers): one vector (zero if the doc has none) and BM25 row per Doc.
         self.body_vectors = np.zeros((0, 0), dtype=np.float32)
         self.body_words = SparseBM25(self.config.k1, self.config.b)
@@ -364,7 +364,7 @@ class HybridIndex:
             )
         # Swap everything in at the end: a failed build leaves the previous index intact.
         self.keys, self.groups, self.texts = keys, groups, texts
-        self.vectors = np.ascontiguousarray(vectors)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float16)
         self._torch_vectors = None
         self.starts = np.asarray(starts, dtype=np.int64)
         self.owner = np.asarray(owner, dtype=np.int64)
@@ -450,19 +450,21 @@ class HybridIndex:
     def _cosine(self, query_vector: np.ndarray) -> np.ndarray:
         """Exact inner products with every text vector (all unit length: cosines).
 
-        Exact search reads n x 1.5 kB per query: about 7 ms at 100,000 texts on 2 cores
-        (bench.kb_scale), a small share of the budget next to encoding the query. An
-        approximate index (FAISS IVF/HNSW) would pay from a few million texts, or once the
-        vectors no longer fit comfortably in RAM. The product runs through torch, not numpy:
-        numpy's OpenBLAS threads busy-wait after each call and steal the cores from the query
-        encoder, which then took 50 to 90 ms instead of 23 ms (measured on 2 cores).
+        Exact search reads every vector for every query, so its speed is the memory's: the
+        vectors are kept in float16 (cosines within 1e-4 of float32, the same order), which
+        at 100,000 texts took the scan from 24 to 9 ms on one core and halves the index's
+        memory (bench.kb_scale, BENCHMARKS.md). An approximate index (FAISS IVF/HNSW) would
+        pay from a few million texts. The scan runs in torch, not numpy: numpy's OpenBLAS
+        threads busy-wait after each call and steal the cores from the query encoder, which
+        then took 50 to 90 ms instead of 23 ms (measured on 2 cores).
         """
         import torch  # already loaded with the embedding model
 
         if self._torch_vectors is None:
             self._torch_vectors = torch.from_numpy(self.vectors)  # shares memory, no copy
+        query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=np.float16))
         with torch.inference_mode():
-            return (self._torch_vectors @ torch.from_numpy(query_vector)).numpy()
+            return (self._torch_vectors @ query).float().numpy()
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:
         """The query's content words and character bigrams (question words removed)."""
