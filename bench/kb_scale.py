@@ -178,8 +178,7 @@ def measure(
         "retrieval_p50_ms": statistics.median(retrieval),
         "retrieval_p95_ms": percentile(retrieval, 0.95),
         "torch_threads": torch.get_num_threads(),
-        "encoder_threads": getattr(getattr(model, "session", None), "get_session_options", None)
-        and model.session.get_session_options().intra_op_num_threads,
+        "encoder": type(model).__name__,
     }
     return out
 
@@ -232,8 +231,8 @@ def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> 
     print(f"\ncommand: .venv/bin/python -m bench.kb_scale {' '.join(argv)}".rstrip())
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
-        f"torch threads: {rows[0]['torch_threads']}; encoder threads: "
-        f"{rows[0]['encoder_threads']}; cores: {os.cpu_count()}; "
+        f"encoder: {rows[0]['encoder']}; torch threads: {rows[0]['torch_threads']}; "
+        f"cores: {os.cpu_count()}; "
         f"latency over {QUERIES} queries; load average at the end: {' '.join(load)}\n"
     )
     header = [
