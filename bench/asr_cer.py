@@ -1,6 +1,7 @@
 """ASR benchmark: character error rate on synthetic hotline speech at 16 kHz and 8 kHz.
 
-    .venv/bin/python -m bench.asr_cer [--engines whisper,vosk-ko] [--voice V] [--limit N]
+    .venv/bin/python -m bench.asr_cer [--engines whisper,vosk-ko] [--compute-types int8,float32]
+        [--voice V] [--limit N] [--verbose]
 
 The utterances (bench/data/asr_utterances.yml, ≥ 60 questions, complaints with addresses,
 spoken phone and work-order numbers, short IVR replies) are spoken at 16 kHz by one of:
@@ -13,10 +14,11 @@ spoken phone and work-order numbers, short IVR replies) are spoken at 16 kHz by 
   Whisper-base gets more than half of its characters wrong, so it measures the voice more than
   the recogniser;
 
-and degraded to phone quality for the 8 kHz set: band-limited
-to 300–3400 Hz, resampled to 8 kHz, G.711 µ-law encoded and decoded (sox), plus seeded white
-noise at 30 dB SNR. Each utterance is streamed through a recogniser in 20-ms chunks with 0.3 s
-of silence before and 1.0 s after, so VAD endpointing (not finish()) produces the final.
+and degraded to phone quality for the 8 kHz set: band-limited to 300–3400 Hz, resampled to
+8 kHz, G.711 µ-law encoded and decoded (sox, without dither, so every run hears the same
+audio), plus seeded white noise at 30 dB SNR. Each utterance is streamed through a recogniser
+in 20-ms chunks with 0.3 s of silence before and 1.0 s after, so VAD endpointing (not
+finish()) produces the final.
 
 Reported per engine and rate:
 * CER raw: the engine's text (simplified, punctuation removed) against the reference, both with
@@ -30,8 +32,9 @@ Reported per engine and rate:
   speech.normalize.spoken_number (the IVR asked for a number: digit homophones count);
 * RTF: recogniser CPU wall time / audio duration; model RSS and RSS per open recogniser.
 
+``--compute-types int8,float32`` runs Whisper once per weight type (HOTLINE_ASR_COMPUTE_TYPE);
 ``--whisper-model-dir DIR`` (repeatable) also runs Whisper with another CTranslate2 model folder
-(e.g. a converted whisper-small) on the same audio, after the default Whisper-base.
+(e.g. a converted whisper-small) on the same audio, after Whisper-base.
 
 vosk-ko (the Korean model from PyPI) cannot transcribe Chinese: its CER is reported as n/a,
 and it is run on the same audio for speed and memory only.
@@ -89,7 +92,7 @@ def phone_quality(pcm16k: bytes, seed: int, snr_db: float = 30.0) -> bytes:
     """16 kHz studio audio → 8 kHz telephone audio (300–3400 Hz, µ-law, a little noise)."""
     raw16 = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1"]
     mulaw = subprocess.run(
-        ["sox", "-q", *raw16, "-r", "16000", "-", *MULAW, "-", "sinc", "300-3400"],
+        ["sox", "-q", "-D", *raw16, "-r", "16000", "-", *MULAW, "-", "sinc", "300-3400"],
         input=pcm16k,
         capture_output=True,
         check=True,
@@ -271,6 +274,11 @@ def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="print every transcript (stderr)")
     parser.add_argument(
+        "--compute-types",
+        default="int8",
+        help="Whisper weight types to compare, e.g. int8,float32 (HOTLINE_ASR_COMPUTE_TYPE)",
+    )
+    parser.add_argument(
         "--whisper-model-dir",
         type=Path,
         action="append",
@@ -297,12 +305,16 @@ def main() -> None:
         if name == "whisper" and args.variants:
             report("whisper, no prompt", run(name, utts, rates, prompt=""), True, args.verbose)
             report("whisper, beam 1", run(name, utts, rates, beam_size=1), True, args.verbose)
-        label = "whisper-base int8, domain prompt, beam 5" if name == "whisper" else name
-        report(label, run(name, utts, rates), name != "vosk-ko", args.verbose)
-        if name == "whisper":
+        if name != "whisper":
+            report(name, run(name, utts, rates), name != "vosk-ko", args.verbose)
+            continue
+        for compute in args.compute_types.split(","):
+            label = f"whisper-base {compute}, domain prompt, beam 5"
+            report(label, run(name, utts, rates, compute_type=compute), True, args.verbose)
             for folder in args.whisper_model_dir:
-                label = f"whisper {folder.name}, domain prompt, beam 5"
-                report(label, run(name, utts, rates, model_dir=folder), True, args.verbose)
+                label = f"whisper {folder.name} {compute}, domain prompt, beam 5"
+                res = run(name, utts, rates, model_dir=folder, compute_type=compute)
+                report(label, res, True, args.verbose)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -90,15 +90,17 @@ class WhisperEngine:
         vad_aggressiveness: int = 2,
         language: str = "zh",
         early_final: float = 0.3,
+        compute_type: str = "int8",
     ) -> None:
         from faster_whisper import WhisperModel
 
         path = Path(model_dir) if model_dir else whisper_base_dir(cache_dir)
         self.model_dir = path
+        self.compute_type = compute_type
         self.model = WhisperModel(
             str(path),
             device="cpu",
-            compute_type="int8",
+            compute_type=compute_type,
             cpu_threads=cpu_threads,
             num_workers=num_workers,
         )
