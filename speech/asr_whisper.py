@@ -70,6 +70,7 @@ HALLUCINATIONS = (
 )
 _LOOP = re.compile(r"(.{1,4}?)\1{2,}")
 _DIGITISH = re.compile("[0-9零〇一二三四五六七八九幺两]")
+MAX_DIGIT_REPEAT = 12  # a repeated digit run longer than this is no phone or order number
 
 
 class WhisperEngine:
@@ -183,9 +184,16 @@ def clean_transcript(text: str) -> str:
     if any(h in text for h in HALLUCINATIONS):
         return ""
     # Whisper sometimes loops on one character or word ("琴琴琴琴琴"): keep two repeats.
-    # Digit strings repeat legitimately (13888888888, 八八八八) and are left alone.
-    text = _LOOP.sub(lambda m: m.group(0) if _DIGITISH.search(m.group(1)) else m.group(1) * 2, text)
+    # Digit strings repeat legitimately (13888888888, 八八八八), but not beyond the length of
+    # the longest number a caller gives ("零一零一零一…" a hundred characters long is a loop).
+    text = _LOOP.sub(_cut_loop, text)
     return text if re.search(r"\w", text) else ""
+
+
+def _cut_loop(m: re.Match[str]) -> str:
+    if _DIGITISH.search(m.group(1)) and len(m.group(0)) <= MAX_DIGIT_REPEAT:
+        return m.group(0)
+    return m.group(1) * 2
 
 
 class WhisperRecognizer:

@@ -252,6 +252,9 @@ def test_known_hallucinations_and_loops_are_cleaned() -> None:
     assert clean_transcript("字幕由Amara.org社区提供") == ""
     assert clean_transcript("我想查询一下钢琴琴琴琴琴琴琴") == "我想查询一下钢琴琴"
     assert clean_transcript("手机13888888888") == "手机13888888888"  # digits may repeat
+    # ... but not forever (Whisper-base float32 on a recording of 工单编号20261015-0318)
+    looped = "公单编号二零二六零零一零一零三" + "零一" * 60
+    assert clean_transcript(looped) == "公单编号二零二六零零一零一零三零一零一"
     assert clean_transcript("請問,號碼是多少?") == "请问，号码是多少？"
     assert clean_transcript("。") == ""
 
