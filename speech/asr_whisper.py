@@ -1,4 +1,4 @@
-"""The offline Chinese ASR engine: faster-whisper (Whisper-base, int8 on CPU) made streaming.
+"""The offline Chinese ASR engine: faster-whisper (Whisper-base on CPU) made streaming.
 
 Whisper decodes whole utterances, so streaming comes from voice activity detection
 (:mod:`speech.vad`): :meth:`WhisperRecognizer.accept` buffers the call's audio, and when the VAD
@@ -23,7 +23,10 @@ the utterance is decoded again without it.
 its punctuation normalised; turning spoken digits into numbers is left to
 :func:`speech.normalize.normalize_transcript` so callers can keep the raw transcript.
 
-Threads: one :class:`WhisperEngine` (one model in memory, about 200 MB) serves every call.
+Weights: ``compute_type="int8"`` (the default: about 150 MB, the fastest) or ``"float32"``
+(about 225 MB, half as much CPU again per decode; BENCHMARKS.md compares their accuracy).
+
+Threads: one :class:`WhisperEngine` (one model in memory) serves every call.
 CTranslate2 models may be called from several threads at once; ``num_workers`` sets how many
 decodes really run in parallel (the others queue inside CTranslate2), each using
 ``cpu_threads`` threads. A recogniser belongs to one call and is not thread-safe.
