@@ -12,7 +12,7 @@ phrases alone) fitted on the texts the hotline itself writes:
 * the bot's replies (``responses`` in ``bot/domain.yml``).
 
 A word enters the lexicon when these texts use it often enough (three times, six for two
-characters); the texts are read once per process (about a second, mostly jieba's dictionary:
+characters); the texts are read once per process (1–3 s, mostly jieba's dictionary:
 :func:`hotline_corrector` is cached, and the call centre warms it up before the first call).
 """
 
