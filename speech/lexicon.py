@@ -22,12 +22,14 @@ import logging
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from knowledge.loaders import load_path
-from knowledge.spelling import HomophoneCorrector
 from speech.normalize import normalize_transcript
+
+if TYPE_CHECKING:
+    from knowledge.spelling import HomophoneCorrector
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KB_DIR = PROJECT_ROOT / "knowledge" / "kb"
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 def kb_texts(kb_dir: Path = KB_DIR) -> Iterator[str]:
     """Standard questions and answers of the knowledge base files under ``kb_dir``."""
+    from knowledge.loaders import load_path
+
     for result in load_path(kb_dir):
         for entry in result.entries:
             yield entry.question
@@ -58,6 +62,10 @@ def bot_texts(domain: Path = BOT_DOMAIN) -> Iterator[str]:
 @lru_cache(maxsize=1)
 def hotline_corrector() -> HomophoneCorrector:
     """The corrector fitted on the hotline's own texts (built once per process)."""
+    # Imported here: the knowledge package (jieba, scipy) costs half a second to import, and
+    # importing the call session should not.
+    from knowledge.spelling import HomophoneCorrector
+
     texts: list[str] = []
     if KB_DIR.is_dir():
         texts += kb_texts()
