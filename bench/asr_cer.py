@@ -1,6 +1,7 @@
 """ASR benchmark: character error rate on synthetic hotline speech at 16 kHz and 8 kHz.
 
-    .venv/bin/python -m bench.asr_cer [--engines whisper,vosk-ko] [--voice V] [--limit N]
+    .venv/bin/python -m bench.asr_cer [--engines whisper,vosk-ko] [--compute-types int8,float32]
+        [--voice V] [--limit N] [--verbose]
 
 The utterances (bench/data/asr_utterances.yml, ≥ 60 questions, complaints with addresses,
 spoken phone and work-order numbers, short IVR replies) are spoken at 16 kHz by one of:
@@ -13,19 +14,27 @@ spoken phone and work-order numbers, short IVR replies) are spoken at 16 kHz by 
   Whisper-base gets more than half of its characters wrong, so it measures the voice more than
   the recogniser;
 
-and degraded to phone quality for the 8 kHz set: band-limited
-to 300–3400 Hz, resampled to 8 kHz, G.711 µ-law encoded and decoded (sox), plus seeded white
-noise at 30 dB SNR. Each utterance is streamed through a recogniser in 20-ms chunks with 0.3 s
-of silence before and 1.0 s after, so VAD endpointing (not finish()) produces the final.
+and degraded to phone quality for the 8 kHz set: band-limited to 300–3400 Hz, resampled to
+8 kHz, G.711 µ-law encoded and decoded (sox, without dither, so every run hears the same
+audio), plus seeded white noise at 30 dB SNR. Each utterance is streamed through a recogniser
+in 20-ms chunks with 0.3 s of silence before and 1.0 s after, so VAD endpointing (not
+finish()) produces the final.
 
 Reported per engine and rate:
 * CER raw: the engine's text (simplified, punctuation removed) against the reference, both with
   numbers written as spoken (speech.normalize.to_spoken), so "11点" and "十一点" compare equal,
   and 幺 (how 1 is read in numbers) written 一 on both sides;
 * CER norm: after speech.normalize.normalize_transcript (digit strings, confusion table);
+* CER lex: after speech.lexicon.transcript_for_bot (normalisation, then the hotline-vocabulary
+  correction at the pinyin level), with how many utterances it made better and worse, and how
+  many of the reference texts (correct transcripts) it changes;
 * digits: phone/order numbers captured exactly, in the raw text, after normalisation, and by
   speech.normalize.spoken_number (the IVR asked for a number: digit homophones count);
 * RTF: recogniser CPU wall time / audio duration; model RSS and RSS per open recogniser.
+
+``--compute-types int8,float32`` runs Whisper once per weight type (HOTLINE_ASR_COMPUTE_TYPE);
+``--whisper-model-dir DIR`` (repeatable) also runs Whisper with another CTranslate2 model folder
+(e.g. a converted whisper-small) on the same audio, after Whisper-base.
 
 vosk-ko (the Korean model from PyPI) cannot transcribe Chinese: its CER is reported as n/a,
 and it is run on the same audio for speed and memory only.
@@ -45,6 +54,7 @@ import yaml
 
 from speech.audio import float_to_pcm, pcm_to_float
 from speech.engine import ASREngine
+from speech.lexicon import correct_transcript, transcript_for_bot
 from speech.normalize import (
     digit_strings,
     edit_distance,
@@ -82,7 +92,7 @@ def phone_quality(pcm16k: bytes, seed: int, snr_db: float = 30.0) -> bytes:
     """16 kHz studio audio → 8 kHz telephone audio (300–3400 Hz, µ-law, a little noise)."""
     raw16 = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1"]
     mulaw = subprocess.run(
-        ["sox", "-q", *raw16, "-r", "16000", "-", *MULAW, "-", "sinc", "300-3400"],
+        ["sox", "-q", "-D", *raw16, "-r", "16000", "-", *MULAW, "-", "sinc", "300-3400"],
         input=pcm16k,
         capture_output=True,
         check=True,
@@ -152,6 +162,9 @@ def stream(engine: ASREngine, pcm: bytes, rate: int) -> tuple[str, float]:
 class Score:
     errors_raw: int = 0
     errors_norm: int = 0
+    errors_lex: int = 0
+    lex_better: int = 0
+    lex_worse: int = 0
     ref_chars: int = 0
     digits_total: int = 0
     digits_raw: int = 0
@@ -165,7 +178,13 @@ class Score:
         ref_raw = canonical_raw(u.text)
         self.ref_chars += len(ref_raw)
         self.errors_raw += edit_distance(ref_raw, canonical_raw(hyp))
-        self.errors_norm += edit_distance(canonical_norm(u.text), canonical_norm(hyp))
+        ref_norm = canonical_norm(u.text)
+        errors_norm = edit_distance(ref_norm, canonical_norm(hyp))
+        errors_lex = edit_distance(ref_norm, canonical_norm(transcript_for_bot(hyp)))
+        self.errors_norm += errors_norm
+        self.errors_lex += errors_lex
+        self.lex_better += errors_lex < errors_norm
+        self.lex_worse += errors_lex > errors_norm
         self.seconds += seconds
         self.audio_seconds += len(u.audio[rate]) / 2 / rate
         for expected in digit_strings(u.text):
@@ -174,6 +193,14 @@ class Score:
             self.digits_norm += expected in digit_strings(normalize_transcript(hyp))
             self.digits_slot += spoken_number(hyp) == expected
         self.samples.append((u.id, u.text, hyp))
+
+
+def references_changed(utts: list[Utterance]) -> int:
+    """How many reference texts (correct transcripts) the lexicon correction changes."""
+    return sum(
+        correct_transcript(normalize_transcript(u.text)) != normalize_transcript(u.text)
+        for u in utts
+    )
 
 
 def load_engine(name: str, **kw: object) -> ASREngine:
@@ -215,14 +242,16 @@ def report(label: str, res: dict, cer: bool, verbose: bool) -> None:
         if cer:
             print(
                 f"| {label} | {rate // 1000} kHz | {100 * s.errors_raw / s.ref_chars:.1f} % | "
-                f"{100 * s.errors_norm / s.ref_chars:.1f} % | {s.digits_raw}/{s.digits_total} | "
+                f"{100 * s.errors_norm / s.ref_chars:.1f} % | "
+                f"{100 * s.errors_lex / s.ref_chars:.1f} % (+{s.lex_better}/−{s.lex_worse}) | "
+                f"{s.digits_raw}/{s.digits_total} | "
                 f"{s.digits_norm}/{s.digits_total} | {s.digits_slot}/{s.digits_total} | "
                 f"{rtf:.2f} | {res['model_rss']:.0f} MB | "
                 f"{res['rec_rss']:.2f} MB |"
             )
         else:
             print(
-                f"| {label} | {rate // 1000} kHz | n/a | n/a | n/a | n/a | n/a | {rtf:.2f} | "
+                f"| {label} | {rate // 1000} kHz | n/a | n/a | n/a | n/a | n/a | n/a | {rtf:.2f} | "
                 f"{res['model_rss']:.0f} MB | {res['rec_rss']:.2f} MB |"
             )
         if verbose:
@@ -244,6 +273,18 @@ def main() -> None:
         help=f"{NEURAL!r} (shipped recordings, the default) or an espeak-ng voice",
     )
     parser.add_argument("--verbose", action="store_true", help="print every transcript (stderr)")
+    parser.add_argument(
+        "--compute-types",
+        default="int8",
+        help="Whisper weight types to compare, e.g. int8,float32 (HOTLINE_ASR_COMPUTE_TYPE)",
+    )
+    parser.add_argument(
+        "--whisper-model-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="also run Whisper with this CTranslate2 model folder (repeatable)",
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     utts = load_utterances(args.limit)
@@ -252,19 +293,28 @@ def main() -> None:
     audio_s = sum(len(u.audio[16000]) / 32000 for u in utts)
     print(
         f"{len(utts)} utterances, voice {args.voice}, {audio_s:.0f} s of audio, prepared in "
-        f"{time.perf_counter() - t0:.1f} s\n"
+        f"{time.perf_counter() - t0:.1f} s; the lexicon correction changes "
+        f"{references_changed(utts)} of the {len(utts)} reference texts\n"
     )
     print(
-        "| engine | rate | CER raw | CER norm | digits raw | digits norm | digits slot | RTF | "
-        "model RSS | RSS/recogniser |"
+        "| engine | rate | CER raw | CER norm | CER lex (better/worse) | digits raw | "
+        "digits norm | digits slot | RTF | model RSS | RSS/recogniser |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.engines.split(","):
         if name == "whisper" and args.variants:
             report("whisper, no prompt", run(name, utts, rates, prompt=""), True, args.verbose)
             report("whisper, beam 1", run(name, utts, rates, beam_size=1), True, args.verbose)
-        label = "whisper-base int8, domain prompt, beam 5" if name == "whisper" else name
-        report(label, run(name, utts, rates), name != "vosk-ko", args.verbose)
+        if name != "whisper":
+            report(name, run(name, utts, rates), name != "vosk-ko", args.verbose)
+            continue
+        for compute in args.compute_types.split(","):
+            label = f"whisper-base {compute}, domain prompt, beam 5"
+            report(label, run(name, utts, rates, compute_type=compute), True, args.verbose)
+            for folder in args.whisper_model_dir:
+                label = f"whisper {folder.name} {compute}, domain prompt, beam 5"
+                res = run(name, utts, rates, model_dir=folder, compute_type=compute)
+                report(label, res, True, args.verbose)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     asr_beam_size: int = Field(5, ge=1, description="Whisper beam width (1: greedy, faster)")
     asr_end_silence: float = Field(0.6, gt=0, description="silence (s) that ends an utterance")
     asr_partial_interval: float = 0.0  # s between Whisper partial decodes; 0: only a "…" partial
+    # Whisper weights in memory: int8 (fast, ~150 MB) or float32 (more accurate, ~300 MB).
+    asr_compute_type: Literal["int8", "int16", "float32"] = "int8"
     tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)
     tts_speed: int = Field(175, ge=80, le=450, description="espeak-ng words per minute")
     audiosocket_host: str = "127.0.0.1"

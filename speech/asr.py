@@ -56,6 +56,7 @@ def _config_key(name: str, settings: Any) -> tuple:
         getattr(settings, "asr_beam_size", 5),
         getattr(settings, "asr_end_silence", 0.6),
         getattr(settings, "asr_partial_interval", 0.0),
+        getattr(settings, "asr_compute_type", "int8"),
     )
 
 
@@ -88,6 +89,7 @@ def _build(name: str, settings: Any) -> ASREngine:
         beam_size=getattr(settings, "asr_beam_size", 5),
         end_silence=getattr(settings, "asr_end_silence", 0.6),
         partial_interval=getattr(settings, "asr_partial_interval", 0.0),
+        compute_type=getattr(settings, "asr_compute_type", "int8"),
     )
 
 

@@ -1,4 +1,4 @@
-"""The offline Chinese ASR engine: faster-whisper (Whisper-base, int8 on CPU) made streaming.
+"""The offline Chinese ASR engine: faster-whisper (Whisper-base on CPU) made streaming.
 
 Whisper decodes whole utterances, so streaming comes from voice activity detection
 (:mod:`speech.vad`): :meth:`WhisperRecognizer.accept` buffers the call's audio, and when the VAD
@@ -23,7 +23,10 @@ the utterance is decoded again without it.
 its punctuation normalised; turning spoken digits into numbers is left to
 :func:`speech.normalize.normalize_transcript` so callers can keep the raw transcript.
 
-Threads: one :class:`WhisperEngine` (one model in memory, about 200 MB) serves every call.
+Weights: ``compute_type="int8"`` (the default: about 150 MB, the fastest) or ``"float32"``
+(about 225 MB, half as much CPU again per decode; BENCHMARKS.md compares their accuracy).
+
+Threads: one :class:`WhisperEngine` (one model in memory) serves every call.
 CTranslate2 models may be called from several threads at once; ``num_workers`` sets how many
 decodes really run in parallel (the others queue inside CTranslate2), each using
 ``cpu_threads`` threads. A recogniser belongs to one call and is not thread-safe.
@@ -70,6 +73,7 @@ HALLUCINATIONS = (
 )
 _LOOP = re.compile(r"(.{1,4}?)\1{2,}")
 _DIGITISH = re.compile("[0-9零〇一二三四五六七八九幺两]")
+MAX_DIGIT_REPEAT = 12  # a repeated digit run longer than this is no phone or order number
 
 
 class WhisperEngine:
@@ -90,15 +94,17 @@ class WhisperEngine:
         vad_aggressiveness: int = 2,
         language: str = "zh",
         early_final: float = 0.3,
+        compute_type: str = "int8",
     ) -> None:
         from faster_whisper import WhisperModel
 
         path = Path(model_dir) if model_dir else whisper_base_dir(cache_dir)
         self.model_dir = path
+        self.compute_type = compute_type
         self.model = WhisperModel(
             str(path),
             device="cpu",
-            compute_type="int8",
+            compute_type=compute_type,
             cpu_threads=cpu_threads,
             num_workers=num_workers,
         )
@@ -181,9 +187,16 @@ def clean_transcript(text: str) -> str:
     if any(h in text for h in HALLUCINATIONS):
         return ""
     # Whisper sometimes loops on one character or word ("琴琴琴琴琴"): keep two repeats.
-    # Digit strings repeat legitimately (13888888888, 八八八八) and are left alone.
-    text = _LOOP.sub(lambda m: m.group(0) if _DIGITISH.search(m.group(1)) else m.group(1) * 2, text)
+    # Digit strings repeat legitimately (13888888888, 八八八八), but not beyond the length of
+    # the longest number a caller gives ("零一零一零一…" a hundred characters long is a loop).
+    text = _LOOP.sub(_cut_loop, text)
     return text if re.search(r"\w", text) else ""
+
+
+def _cut_loop(m: re.Match[str]) -> str:
+    if _DIGITISH.search(m.group(1)) and len(m.group(0)) <= MAX_DIGIT_REPEAT:
+        return m.group(0)
+    return m.group(1) * 2
 
 
 class WhisperRecognizer:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from speech.engine import ASREngine, TTSEngine
+from speech.lexicon import hotline_corrector
 from speech.session import (
     BUSY,
     FRAME_SECONDS,
@@ -79,6 +80,8 @@ class CallCenter:
                 loop = asyncio.get_running_loop()
                 self._tts = self._tts or await loop.run_in_executor(self.executor, self._load_tts)
                 self._asr = self._asr or await loop.run_in_executor(self.executor, self._load_asr)
+                # The hotline vocabulary that corrects transcripts (speech/lexicon.py).
+                await loop.run_in_executor(self.executor, hotline_corrector)
                 log.info(
                     "speech engines ready: ASR %s, TTS %s",
                     getattr(self._asr, "name", "?"),

@@ -151,7 +151,28 @@ def digits_from_speech(text: str) -> str:
     t = re.sub(r"(?<=\d)[ \-](?=\d)", "", t)
     t = re.sub(r"(?<![\d.])\d+(?:[.。]\d+){2,}", lambda m: re.sub(r"[.。]", "", m.group()), t)
     t = re.sub(r"(?<=\d{3})[，,、](?=\d{4})", "", t)
-    return t
+    return _YAO_RUN.sub(_yao_as_one, t)
+
+
+# 幺 (1 in phone numbers) is often written 要 or 腰. Elsewhere 要 is "want" ("我要500元"), so
+# only inside a run of Arabic digits that is phone-number long: between two digits, or first
+# before 3-9 (mobile numbers are 13x-19x): "要3800要3800" → "1380013800".
+_YAO_RUN = re.compile(r"[要腰0-9]{7,}")
+
+
+def _yao_as_one(m: re.Match[str]) -> str:
+    run = m.group()
+    if sum(ch.isdigit() for ch in run) < 5:
+        return run
+    out = list(run)
+    for i, ch in enumerate(run):
+        if ch.isdigit():
+            continue
+        inside = 0 < i < len(run) - 1 and run[i - 1].isdigit() and run[i + 1].isdigit()
+        leading = i == 0 and run[1] in "3456789"
+        if inside or leading:
+            out[i] = "1"
+    return "".join(out)
 
 
 # (wrong, right) pairs from recognisers on hotline calls. Only safe ones: the wrong form is not

@@ -113,6 +113,18 @@ def test_recorded_mandarin_is_transcribed_with_few_errors(engine: WhisperEngine,
         assert spoken_number(normalize_transcript(texts["p03"])) == "15067893210"
 
 
+def test_the_weight_type_is_chosen_by_configuration(engine: WhisperEngine) -> None:
+    from hotline.settings import Settings
+    from speech.asr import load_engine
+
+    full = load_engine(Settings(asr_engine="whisper", asr_compute_type="float32"))
+    assert isinstance(full, WhisperEngine)
+    assert (full.compute_type, engine.compute_type) == ("float32", "int8")
+    rec = full.recognizer(8000)
+    audio = silence(0.3, 8000) + recording("r04", 8000) + silence(1.0, 8000)
+    assert "投诉" in "".join(r.text for r in feed(rec, audio, 8000) if r.final)
+
+
 @pytest.mark.parametrize("rate", [8000, 16000])
 @pytest.mark.parametrize("sentence", list(SENTENCES))
 def test_mandarin_is_recognised_in_simplified_characters(
@@ -252,6 +264,9 @@ def test_known_hallucinations_and_loops_are_cleaned() -> None:
     assert clean_transcript("字幕由Amara.org社区提供") == ""
     assert clean_transcript("我想查询一下钢琴琴琴琴琴琴琴") == "我想查询一下钢琴琴"
     assert clean_transcript("手机13888888888") == "手机13888888888"  # digits may repeat
+    # ... but not forever (Whisper-base float32 on a recording of 工单编号20261015-0318)
+    looped = "公单编号二零二六零零一零一零三" + "零一" * 60
+    assert clean_transcript(looped) == "公单编号二零二六零零一零一零三零一零一"
     assert clean_transcript("請問,號碼是多少?") == "请问，号码是多少？"
     assert clean_transcript("。") == ""
 

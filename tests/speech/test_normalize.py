@@ -59,6 +59,25 @@ def test_words_made_of_digit_characters_stay_words(words: str) -> None:
     assert normalize_transcript(words) == words
 
 
+@pytest.mark.parametrize(
+    ("heard", "bot_sees"),
+    [
+        # Whisper-base on the benchmark's recordings: 幺 heard as 要
+        ("我的电话是要3800要38000", "我的电话是13800138000"),
+        ("我留一个电话要3366280149", "我留一个电话13366280149"),
+        ("电话是要3705、713366", "电话是13705713366"),
+        ("我的号码是要三八零零要三八零零零", "我的号码是13800138000"),
+    ],
+)
+def test_yao_heard_as_yao4_inside_a_phone_number_is_one(heard: str, bot_sees: str) -> None:
+    assert normalize_transcript(heard) == bot_sees
+
+
+@pytest.mark.parametrize("text", ["我要500元", "每月要交5000元", "我要3个", "要求1234567"])
+def test_yao_meaning_want_stays(text: str) -> None:
+    assert normalize_transcript(text) == text
+
+
 def test_digit_strings_finds_phone_and_order_numbers() -> None:
     text = "电话13800138000，工单20261122-0042，住3号楼"
     assert digit_strings(text) == ["13800138000", "202611220042"]

@@ -205,6 +205,18 @@ def test_caller_speaks_bot_answers_then_caller_hangs_up() -> None:
     assert outcome.transcript[2]["audio_end"] >= outcome.transcript[2]["audio_start"]
 
 
+def test_the_bot_gets_the_transcript_with_misheard_hotline_words_corrected() -> None:
+    async def script(call: Call) -> None:
+        await until_listening(call)
+        await call.say("以保暴销的比例是多少")  # Whisper-base on a recording of 医保报销…
+        await call.answered(1)
+        call.session.hangup()
+
+    call, outcome = run_call(script)
+    assert call.bot.turns[0][0] == "医保报销的比例是多少"
+    assert ("caller", "医保报销的比例是多少") in [(e["who"], e["text"]) for e in outcome.transcript]
+
+
 def test_goodbye_completes_the_call() -> None:
     bot = ScriptedBot(lambda text: BotReply([{"text": "感谢来电，再见"}], intent="goodbye"))
 
