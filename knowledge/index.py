@@ -279,6 +279,8 @@ class HybridIndex:
 
     CACHE_FILE = "embeddings.sqlite3"
     ENCODE_CHUNK = 256  # texts per encode call: progress granularity and cache commit unit
+    HALF_SCAN_FROM = 20_000  # texts; a smaller index is scanned in float32 throughout
+    EXACT_DOCS = 200  # after a float16 scan, the best entries' rows get float32 cosines
 
     def __init__(
         self,
@@ -298,14 +300,14 @@ class HybridIndex:
         self.texts: list[str] = []  # all texts; Doc i owns rows starts[i] .. starts[i+1]-1
         self.starts = np.zeros(0, dtype=np.int64)
         self.owner = np.zeros(0, dtype=np.int64)  # per text row: its Doc
-        self.vectors = np.zeros((0, 0), dtype=np.float16)  # see _cosine
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self._scan_vectors: Any = None  # float16 torch copy of ``vectors``, see _cosine
         # Bodies (FAQ answers): one vector (zero if the doc has none) and BM25 row per Doc.
         self.body_vectors = np.zeros((0, 0), dtype=np.float32)
         self.body_words = SparseBM25(self.config.k1, self.config.b)
         self.body_bigrams = SparseBM25(self.config.k1, self.config.b)
         self.has_bodies = False
         self.corrector: HomophoneCorrector | None = None
-        self._torch_vectors: Any = None  # a torch view of ``vectors``, made on first search
         self.dense_weight = np.zeros(0, dtype=np.float32)  # per text row
         self.words = SparseBM25(self.config.k1, self.config.b)
         self.bigrams = SparseBM25(self.config.k1, self.config.b)
@@ -363,8 +365,8 @@ class HybridIndex:
             )
         # Swap everything in at the end: a failed build leaves the previous index intact.
         self.keys, self.groups, self.texts = keys, groups, texts
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float16)
-        self._torch_vectors = None
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._scan_vectors = None
         self.starts = np.asarray(starts, dtype=np.int64)
         self.owner = np.asarray(owner, dtype=np.int64)
         self.words, self.bigrams = words, bigrams
@@ -429,17 +431,41 @@ class HybridIndex:
         """All per-row signals of ``query`` (``query_vector``: its embedding, if known)."""
         if query_vector is None:
             query_vector = encode_queries(self.model, query)[0]
-        cosine = self._cosine(query_vector)
-        dense = self.dense_scale(cosine)
         word_terms, bigram_terms = self.query_terms(query)
         words = self._normalised(self.words, word_terms)
         bigrams = self._normalised(self.bigrams, bigram_terms)
         share = self.config.bigram_share
         lexical = (1 - share) * words + share * bigrams
-        fused = lexical + self.dense_weight * (dense - lexical)  # w*dense + (1-w)*lexical
+        cosine = self._cosine(query_vector)
+        fused = self._fuse(cosine, lexical)
+        if len(self.texts) >= self.HALF_SCAN_FROM:
+            # The float16 scan is exact to about 1e-4; the best entries get float32 cosines so
+            # that decisions near a threshold do not depend on the scan's rounding.
+            best = _top_k(self.per_doc_max(fused), self.EXACT_DOCS)
+            rows = np.concatenate([np.arange(*self.rows_of(int(d))) for d in best])
+            cosine[rows] = self._exact_cosine(rows, query_vector)
+            fused[rows] = self._fuse(cosine[rows], lexical[rows], self.dense_weight[rows])
         return QueryScores(
             fused, cosine, words, bigrams, lexical, query_vector, word_terms, bigram_terms
         )
+
+    def _exact_cosine(self, rows: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        import torch  # see _cosine: not numpy's BLAS
+
+        with torch.inference_mode():
+            return (torch.from_numpy(self.vectors[rows]) @ torch.from_numpy(query_vector)).numpy()
+
+    def _fuse(
+        self, cosine: np.ndarray, lexical: np.ndarray, weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        """w * dense + (1 - w) * lexical, per row."""
+        weight = self.dense_weight if weight is None else weight
+        return lexical + weight * (self.dense_scale(cosine) - lexical)
+
+    def rows_of(self, doc: int) -> tuple[int, int]:
+        """The text rows of Doc ``doc``: start (inclusive) and end (exclusive)."""
+        end = int(self.starts[doc + 1]) if doc + 1 < len(self.starts) else len(self.texts)
+        return int(self.starts[doc]), end
 
     def dense_scale(self, cosine: np.ndarray) -> np.ndarray:
         """Cosines mapped onto [0, 1] by the model's fixed floor and ceiling."""
@@ -447,23 +473,25 @@ class HybridIndex:
         return np.clip((cosine - cfg.dense_floor) / (cfg.dense_ceil - cfg.dense_floor), 0, 1)
 
     def _cosine(self, query_vector: np.ndarray) -> np.ndarray:
-        """Exact inner products with every text vector (all unit length: cosines).
+        """Inner products with every text vector (all unit length: cosines).
 
-        Exact search reads every vector for every query, so its speed is the memory's: the
-        vectors are kept in float16 (cosines within 1e-4 of float32, the same order), which
-        at 100,000 texts took the scan from 24 to 9 ms on one core and halves the index's
-        memory (bench.kb_scale, BENCHMARKS.md). An approximate index (FAISS IVF/HNSW) would
-        pay from a few million texts. The scan runs in torch, not numpy: numpy's OpenBLAS
-        threads busy-wait after each call and steal the cores from the query encoder, which
-        then took 50 to 90 ms instead of 23 ms (measured on 2 cores).
+        The scan reads every vector for every query, so its speed is the memory's: from
+        HALF_SCAN_FROM texts up it reads a float16 copy, half the bytes (at 100,000 texts
+        24 → 9 ms on one core, bench.kb_scale), and query_scores recomputes the best entries'
+        rows in float32. An approximate index (FAISS
+        IVF/HNSW) would pay from a few million texts. The scan runs in torch, not numpy:
+        numpy's OpenBLAS threads busy-wait after each call and steal the cores from the query
+        encoder, which then took 50 to 90 ms instead of 23 ms (measured on 2 cores).
         """
         import torch  # already loaded with the embedding model
 
-        if self._torch_vectors is None:
-            self._torch_vectors = torch.from_numpy(self.vectors)  # shares memory, no copy
-        query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=np.float16))
+        half = len(self.texts) >= self.HALF_SCAN_FROM
+        if self._scan_vectors is None:
+            vectors = torch.from_numpy(self.vectors)  # shares memory, no copy
+            self._scan_vectors = vectors.half() if half else vectors
+        query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=self.vectors.dtype))
         with torch.inference_mode():
-            return (self._torch_vectors @ query).float().numpy()
+            return (self._scan_vectors @ (query.half() if half else query)).float().numpy()
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:
         """The query's content words and character bigrams (question words removed)."""
@@ -549,8 +577,7 @@ class HybridIndex:
         return np.maximum.reduceat(per_row, self.starts)
 
     def _hit(self, doc: int, fused: np.ndarray, cosine: np.ndarray, lexical: np.ndarray) -> Hit:
-        start = int(self.starts[doc])
-        end = int(self.starts[doc + 1]) if doc + 1 < len(self.starts) else len(self.texts)
+        start, end = self.rows_of(doc)
         row = start + int(np.argmax(fused[start:end]))
         return Hit(
             key=self.keys[doc],
