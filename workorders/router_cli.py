@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from workorders.routing import Embedder, Router, default_router
+from workorders.routing import Embedder, OutdatedRouterError, Router, default_router
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,7 +96,10 @@ def _router(model: Path | None) -> Router:
     if model is not None:
         if not (model / "router.json").exists():
             raise typer.BadParameter(f"{model} holds no trained router", param_hint="--model")
-        return Router.load(model, _embedder())
+        try:
+            return Router.load(model, _embedder())
+        except OutdatedRouterError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--model") from exc
     return default_router(default_config(), _default_model_dir(), embedder=_embedder())
 
 

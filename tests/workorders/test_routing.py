@@ -6,6 +6,7 @@ cache), so the whole file runs in well under a minute once the model is on disk.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,31 @@ def test_default_router_reuses_its_cache(
 ) -> None:
     router.save(tmp_path / "trained")
     assert default_router(cfg, tmp_path / "trained", embedder=embedder).labels == router.labels
+
+
+def test_a_router_of_an_earlier_format_is_replaced_by_the_table_until_retrained(
+    cfg: WorkOrderConfig,
+    router: Router,
+    embedder: Embedder,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    folder = router.save(tmp_path / "trained")
+    meta = json.loads((folder / "router.json").read_text(encoding="utf-8"))
+    (folder / "router.json").write_text(json.dumps({**meta, "format_version": 1}))
+    fallback = default_router(cfg, folder, cache_dir=tmp_path / "cache", embedder=embedder)
+    assert fallback.labels == router.labels and fallback.predict("路灯不亮")[0].label == "城市管理"
+    assert "retrain it with `hotline router train`" in caplog.text
+
+    result = CliRunner().invoke(router_cli.app, ["predict", "路灯不亮", "--model", str(folder)])
+    assert result.exit_code == 2 and "retrain" in result.output
+
+
+def test_house_numbers_and_dates_do_not_change_the_category(router: Router) -> None:
+    bare, numbered = router.predict(
+        ["幸福路小区的路灯不亮了", "3月12日起幸福路18号小区A2栋的路灯不亮了"]
+    )
+    assert bare.label == numbered.label == "城市管理"
 
 
 # ---------------------------------------------------------------------------------------------
