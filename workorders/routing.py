@@ -47,8 +47,8 @@ import numpy as np
 
 from workorders.config import WorkOrderConfig
 
-if TYPE_CHECKING:  # sentence-transformers pulls in torch: only when embedding
-    from sentence_transformers import SentenceTransformer
+if TYPE_CHECKING:  # the embedding model loads heavy libraries: only when embedding
+    from knowledge.embedding_model import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +116,14 @@ class Embedder:
         self,
         model_name: str | None = None,
         cache_dir: Path | None = None,
-        model: SentenceTransformer | None = None,
+        model: Encoder | None = None,
     ) -> None:
         self.model_name = model_name  # None: the offline multilingual-e5-small
         self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "hotline")
         self._model = model
 
     @property
-    def model(self) -> SentenceTransformer:
+    def model(self) -> Encoder:
         if self._model is None:
             from knowledge.embedding_model import shared_model
 
