@@ -31,18 +31,16 @@ from speech.normalize import normalize_transcript
 if TYPE_CHECKING:
     from knowledge.spelling import HomophoneCorrector
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KB_DIR = PROJECT_ROOT / "knowledge" / "kb"
-BOT_DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
-
 log = logging.getLogger(__name__)
 
 
-def kb_texts(kb_dir: Path = KB_DIR) -> Iterator[str]:
-    """Standard questions and answers of the knowledge base files under ``kb_dir``."""
+def kb_texts(kb_dir: Path | None = None) -> Iterator[str]:
+    """Standard questions and answers of the knowledge base files under ``kb_dir`` (default:
+    the sample KB the service imports, ``knowledge.service.SAMPLE_KB``)."""
     from knowledge.loaders import load_path
+    from knowledge.service import SAMPLE_KB
 
-    for result in load_path(kb_dir):
+    for result in load_path(kb_dir or SAMPLE_KB):
         for entry in result.entries:
             yield entry.question
             yield entry.answer
@@ -50,8 +48,11 @@ def kb_texts(kb_dir: Path = KB_DIR) -> Iterator[str]:
                 yield entry.voice_answer
 
 
-def bot_texts(domain: Path = BOT_DOMAIN) -> Iterator[str]:
-    """Every reply text of the Rasa domain (``responses``)."""
+def bot_texts(domain: Path | None = None) -> Iterator[str]:
+    """Every reply text of a Rasa domain file (``responses``; default: the bot's own)."""
+    from hotline.bot import BOT_DIR
+
+    domain = domain or BOT_DIR / "domain.yml"
     data = yaml.safe_load(domain.read_text(encoding="utf-8")) or {}
     for variants in (data.get("responses") or {}).values():
         for variant in variants or ():
@@ -62,18 +63,21 @@ def bot_texts(domain: Path = BOT_DOMAIN) -> Iterator[str]:
 @lru_cache(maxsize=1)
 def hotline_corrector() -> HomophoneCorrector:
     """The corrector fitted on the hotline's own texts (built once per process)."""
-    # Imported here: the knowledge package (jieba, scipy) costs half a second to import, and
-    # importing the call session should not.
+    # Imported here: the knowledge package (jieba, scipy) and the settings cost half a second
+    # to import, and importing the call session should not.
+    from hotline.bot import BOT_DIR
+    from knowledge.service import SAMPLE_KB
     from knowledge.spelling import HomophoneCorrector
 
+    domain = BOT_DIR / "domain.yml"
     texts: list[str] = []
-    if KB_DIR.is_dir():
-        texts += kb_texts()
-    if BOT_DOMAIN.is_file():
-        texts += bot_texts()
+    if SAMPLE_KB.is_dir():
+        texts += kb_texts(SAMPLE_KB)
+    if domain.is_file():
+        texts += bot_texts(domain)
     corrector = HomophoneCorrector(texts)
     if not len(corrector):
-        log.warning("no hotline texts under %s: transcripts are not corrected", PROJECT_ROOT)
+        log.warning("no hotline texts in %s or %s: transcripts kept as heard", SAMPLE_KB, domain)
     return corrector
 
 
