@@ -301,7 +301,7 @@ class HybridIndex:
         self.starts = np.zeros(0, dtype=np.int64)
         self.owner = np.zeros(0, dtype=np.int64)  # per text row: its Doc
         self.vectors = np.zeros((0, 0), dtype=np.float32)
-        self._scan_vectors: Any = None  # float16 torch copy of ``vectors``, see _cosine
+        self._scan_vectors: Any = None  # what _cosine reads: a torch view or float16 copy
         # Bodies (FAQ answers): one vector (zero if the doc has none) and BM25 row per Doc.
         self.body_vectors = np.zeros((0, 0), dtype=np.float32)
         self.body_words = SparseBM25(self.config.k1, self.config.b)
@@ -437,8 +437,8 @@ class HybridIndex:
         share = self.config.bigram_share
         lexical = (1 - share) * words + share * bigrams
         cosine = self._cosine(query_vector)
-        fused = self._fuse(cosine, lexical)
-        if len(self.texts) >= self.HALF_SCAN_FROM:
+        fused = self._fuse(cosine, lexical, self.dense_weight)
+        if self._half_scan:
             # The float16 scan is exact to about 1e-4; the best entries get float32 cosines so
             # that decisions near a threshold do not depend on the scan's rounding.
             best = _top_k(self.per_doc_max(fused), self.EXACT_DOCS)
@@ -455,12 +455,13 @@ class HybridIndex:
         with torch.inference_mode():
             return (torch.from_numpy(self.vectors[rows]) @ torch.from_numpy(query_vector)).numpy()
 
-    def _fuse(
-        self, cosine: np.ndarray, lexical: np.ndarray, weight: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _fuse(self, cosine: np.ndarray, lexical: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """w * dense + (1 - w) * lexical, per row."""
-        weight = self.dense_weight if weight is None else weight
         return lexical + weight * (self.dense_scale(cosine) - lexical)
+
+    @property
+    def _half_scan(self) -> bool:
+        return len(self.texts) >= self.HALF_SCAN_FROM
 
     def rows_of(self, doc: int) -> tuple[int, int]:
         """The text rows of Doc ``doc``: start (inclusive) and end (exclusive)."""
@@ -478,20 +479,19 @@ class HybridIndex:
         The scan reads every vector for every query, so its speed is the memory's: from
         HALF_SCAN_FROM texts up it reads a float16 copy, half the bytes (at 100,000 texts
         24 → 9 ms on one core, bench.kb_scale), and query_scores recomputes the best entries'
-        rows in float32. An approximate index (FAISS
-        IVF/HNSW) would pay from a few million texts. The scan runs in torch, not numpy:
+        rows in float32. An approximate index (FAISS IVF/HNSW) would pay from a few million
+        texts. The scan runs in torch, not numpy:
         numpy's OpenBLAS threads busy-wait after each call and steal the cores from the query
         encoder, which then took 50 to 90 ms instead of 23 ms (measured on 2 cores).
         """
         import torch  # already loaded with the embedding model
 
-        half = len(self.texts) >= self.HALF_SCAN_FROM
         if self._scan_vectors is None:
             vectors = torch.from_numpy(self.vectors)  # shares memory, no copy
-            self._scan_vectors = vectors.half() if half else vectors
-        query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=self.vectors.dtype))
+            self._scan_vectors = vectors.half() if self._half_scan else vectors
+        query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=np.float32))
         with torch.inference_mode():
-            return (self._scan_vectors @ (query.half() if half else query)).float().numpy()
+            return (self._scan_vectors @ query.to(self._scan_vectors.dtype)).float().numpy()
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:
         """The query's content words and character bigrams (question words removed)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from knowledge import index as index_module
 from knowledge.embedding_model import load_model
@@ -142,6 +143,23 @@ def test_rebuild_embeds_only_changed_texts(
     index.build(docs)
     assert encoded == ["新增的一个相似问法"]
     assert index.search("新增的一个相似问法", k=1)[0].key == docs[3].key
+
+
+def test_float16_scan_gives_the_float32_results(
+    faq_index: HybridIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large index scans float16 vectors; the best entries are rescored in float32, so the
+    hits a citizen gets (keys, order, scores) are those of the float32 scan."""
+    queries = ["公司三个月没发工资了", "楼下工地半夜施工吵得睡不着", "我想问问火星上能不能办社保"]
+    full = [faq_index.search(q, k=5) for q in queries]
+    monkeypatch.setattr(faq_index, "HALF_SCAN_FROM", 1)
+    monkeypatch.setattr(faq_index, "EXACT_DOCS", 5)
+    monkeypatch.setattr(faq_index, "_scan_vectors", None)
+    half = [faq_index.search(q, k=5) for q in queries]
+    assert faq_index._scan_vectors.dtype == torch.float16
+    for a, b in zip(full, half, strict=True):
+        assert [h.key for h in a] == [h.key for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
 
 
 def test_bm25_matches_the_textbook_formula() -> None:
