@@ -55,6 +55,12 @@ class ChatResponse(BaseModel):
     messages: list[Message]
     state: Literal["bot", "waiting_human", "human"]
     work_order: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = Field(
+        default=None,
+        description="what the triage layer decided for this message: kind (answer, clarify, "
+        "abstain, order_draft, handoff, emergency, status, service_hours), handoff (bool) and "
+        "the kind's fields; null for small talk",
+    )
     error: str | None = None
 
 
@@ -86,6 +92,7 @@ class TurnOutcome:
     state: Literal["bot", "waiting_human", "human"]
     intent: str | None = None
     error: str | None = None
+    decision: dict[str, Any] | None = None  # the triage decision (ChatResponse.decision)
 
 
 async def run_turn(
@@ -128,11 +135,16 @@ async def run_turn(
     await asyncio.to_thread(record_turn, settings.database_url, turn)
     CHAT_TURNS.labels(channel, "error" if error else "ok").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
-    return TurnOutcome(bot.messages, state, bot.intent, error)
+    return TurnOutcome(bot.messages, state, bot.intent, error, bot.decision)
 
 
 def _respond(outcome: TurnOutcome) -> Any:
-    reply = ChatResponse(messages=outcome.messages, state=outcome.state, error=outcome.error)
+    reply = ChatResponse(
+        messages=outcome.messages,
+        state=outcome.state,
+        error=outcome.error,
+        decision=outcome.decision,
+    )
     if outcome.error:
         return JSONResponse(reply.model_dump(), status_code=503)
     return reply

@@ -18,6 +18,9 @@ class BotTurn:
     intent: str | None = None
     confidence: float | None = None
     paused: bool = False
+    # The triage decision the actions acted on (triage.Decision.public()), sent by the actions as
+    # a custom message {"triage": {...}}; None for small talk and when Rasa is down.
+    decision: dict[str, Any] | None = None
 
 
 class RasaClient:
@@ -42,11 +45,18 @@ class RasaClient:
             raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
         body = resp.json()
         intent = body.get("intent") or {}
+        raw = body.get("messages") or []
+        decisions = [
+            m["custom"]["triage"]
+            for m in raw
+            if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("triage"), dict)
+        ]
         return BotTurn(
-            messages=[_message(m) for m in body.get("messages") or []],
+            messages=[_message(m) for m in raw if not _is_decision(m)],
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             paused=bool(body.get("paused")),
+            decision=decisions[-1] if decisions else None,
         )
 
     async def status(self) -> dict[str, Any]:
@@ -57,6 +67,12 @@ class RasaClient:
             return resp.json()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+
+
+def _is_decision(raw: dict[str, Any]) -> bool:
+    """A custom message that only carries the triage decision (nothing for the citizen)."""
+    custom = raw.get("custom")
+    return isinstance(custom, dict) and "triage" in custom and not raw.get("text")
 
 
 def _message(raw: dict[str, Any]) -> dict[str, Any]:
