@@ -26,10 +26,12 @@ from hotline.settings import Settings
 class FakeRasa(ThreadingHTTPServer):
     delay = 0.0
     requests: list[dict]
+    extra: list[dict]  # messages appended to every reply
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests = []
+        self.extra = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -41,7 +43,7 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(self.server.delay)
         reply = {
             "messages": [{"recipient_id": body["sender"], "text": "您好", "buttons": [
-                {"title": "公积金", "payload": "/ask{\"t\":\"gjj\"}"}]}],
+                {"title": "公积金", "payload": "/ask{\"t\":\"gjj\"}"}]}, *self.server.extra],
             "intent": {"name": "greet", "confidence": 0.97},
             "paused": False,
         }  # fmt: skip
@@ -83,6 +85,7 @@ def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_
         ],
         "state": "bot",
         "work_order": None,
+        "decision": None,
         "error": None,
     }
     assert fake_rasa.requests == [
@@ -90,6 +93,17 @@ def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_
     ]
     [turn] = turns_of(url, "wechat:u1")
     assert (turn.user_text, turn.intent, turn.confidence) == ("你好", "greet", 0.97)
+
+
+def test_the_triage_decision_is_returned_and_not_shown_as_a_message(
+    tmp_path: Path, fake_rasa
+) -> None:
+    decision = {"kind": "handoff", "handoff": True, "reason": "asked"}
+    fake_rasa.extra = [{"recipient_id": "x", "custom": {"triage": decision}}]
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        body = client.post("/api/v1/chat", json={"sender": "u2", "text": "转人工"}).json()
+    assert body["decision"] == decision
+    assert [m["text"] for m in body["messages"]] == ["您好"]
 
 
 def test_a_typed_number_presses_that_button_and_the_citizens_words_are_logged(
