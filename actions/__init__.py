@@ -1,4 +1,5 @@
 """Rasa custom actions, run by the app's action webhook (gateway/action_webhook.py).
 
-Actions stay thin: they read the tracker, call knowledge/workorders/hotline and speak.
+Thin adapters over the triage layer: they read the tracker, ask triage/ what to do, render the
+decision and return events. No classifiers or policies live here.
 """

@@ -44,7 +44,7 @@ def recent_user_texts(tracker: Tracker, n: int = 3) -> list[str]:
     return [t for t in texts if t][-n:]
 
 
-FORM_SLOTS = ("wo_what", "wo_where", "wo_when", "wo_name", "wo_phone")
+FORM_SLOTS = ("wo_what", "wo_where", "wo_when", "wo_name", "wo_phone", "wo_confirm")
 
 
 def form_in_progress(tracker: Tracker) -> bool:

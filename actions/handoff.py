@@ -1,41 +1,22 @@
-"""A citizen asks for a person (转人工). On the phone the call is transferred by the voice
-session; on chat no operator console is connected yet, so the bot says so honestly, records the
-request and opens a callback work order (asking for a number when it has none)."""
+"""The callback order for a citizen who asked for a person on chat (no operator console yet):
+the callback form asks for a number unless one is known; the order is stored before the citizen
+is told its number."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import answer_question
-from actions.citizen import (
-    channel_of,
-    form_in_progress,
-    known_phone,
-    recent_user_texts,
-    resume_form,
-)
+from actions.citizen import channel_of, recent_user_texts
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
 from workorders import intake
 from workorders.citizen_view import local_time
 from workorders.store import Draft, InvalidField
-
-# The NLU sometimes hears 转人工 in a name ("郑工") or a policy question; only a message that
-# talks about a person, an operator or the bot itself is taken as a request for a person.
-_ASKS_FOR_PERSON = re.compile(
-    r"人工|话务|客服|真人|接线|坐席|机器人|听不懂|听不明白|说不清|找(个)?人|叫(个)?人|人来|领导|"
-    r"工作人员|转接|转一下|回电|打给我|^\s*(0|零|按零|按0)\s*$|/request_human"
-)
-
-
-def asks_for_person(text: str) -> bool:
-    return bool(_ASKS_FOR_PERSON.search(text))
 
 
 def open_callback(
@@ -65,33 +46,6 @@ def open_callback(
         text += f"，最迟{local_time(order.reply_due, settings.timezone)}前"
     dispatcher.utter_message(text=text + "。紧急情况请直接拨打110、119或120。")
     return [SlotSet("last_order", order.number)]
-
-
-class ActionRequestHuman(Action):
-    """Say what happens next; the callback form then asks for a number unless one is known."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        if not asks_for_person(text):
-            if form_in_progress(tracker):  # it was an answer to the form
-                return resume_form(tracker)
-            return [*answer_question(dispatcher, tracker), FollowupAction("action_listen")]
-        if channel_of(tracker) == "voice":
-            # The voice session sees the request_human intent and transfers the call; the
-            # callback order is the fallback when no operator picks up.
-            dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
-        else:
-            dispatcher.utter_message(
-                text="好的。目前网上渠道还不能直接接通话务员，我先为您登记人工回电，"
-                "您也可以直接拨打12345热线。"
-            )
-        phone = known_phone(tracker)
-        return [SlotSet("wo_phone", phone)] if phone else []
 
 
 class ActionSubmitCallback(Action):

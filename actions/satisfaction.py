@@ -11,17 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.citizen import channel_of
 from hotline.conversations import RATINGS, record_rating
 from hotline.settings import get_settings
+from triage.wording import rating_of
 
 RATED_SLOT = "rated"
-
-
-def rating_of(text: str) -> str:
-    """满意 / 基本满意 / 不满意 from the citizen's words (buttons send the exact word)."""
-    if any(w in text for w in ("不满意", "差", "不太", "不行", "没解决", "不好")):
-        return "不满意"
-    if any(w in text for w in ("基本", "一般", "还行", "凑合", "还可以", "还算", "马马虎虎")):
-        return "基本满意"
-    return "满意"
 
 
 class ActionAskSatisfaction(Action):

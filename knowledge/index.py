@@ -360,8 +360,13 @@ class HybridIndex:
         if cfg.correct_homophones:
             from knowledge.spelling import HomophoneCorrector
 
+            # What counts as written "as the texts write it" is the first phrasing of each doc
+            # (the standard question) and the bodies: alternatives keep citizens' own typos
+            # (户照) on purpose, which must not make the typo look like the KB's spelling.
             corrector = HomophoneCorrector.from_tokens(
-                text_words + body_tokens, text_pairs + body_pairs
+                text_words + body_tokens,
+                text_pairs + body_pairs,
+                written=[text_pairs[s] for s in starts] + body_pairs,
             )
         # Swap everything in at the end: a failed build leaves the previous index intact.
         self.keys, self.groups, self.texts = keys, groups, texts

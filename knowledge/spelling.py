@@ -58,11 +58,16 @@ class HomophoneCorrector:
 
     @classmethod
     def from_tokens(
-        cls, words: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]]
+        cls,
+        words: Sequence[Sequence[str]],
+        pairs: Sequence[Sequence[str]],
+        written: Sequence[Sequence[str]] | None = None,
     ) -> HomophoneCorrector:
-        """From texts already cut into jieba words and character bigrams (the index's)."""
+        """From texts already cut into jieba words and character bigrams (the index's).
+        `written`: the character bigrams of the texts whose spelling is authoritative (default:
+        all of `pairs`); a stretch written like them is never replaced."""
         corrector = cls.__new__(cls)
-        corrector._fit(words, pairs)
+        corrector._fit(words, pairs if written is None else written)
         return corrector
 
     def _fit(self, words: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]]) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.fallback import consecutive_misunderstandings
-from actions.service_hours import ActionServiceHours
+from actions.render import render
+from actions.triage_turn import previous_misses
+from triage import ServiceHours
 
 
 def user(intent: str) -> dict[str, Any]:
@@ -37,33 +38,33 @@ def slot(name: str, value: Any) -> dict[str, Any]:
     return {"event": "slot", "name": name, "value": value}
 
 
-def test_first_miss_counts_one() -> None:
+def test_no_miss_before_the_first() -> None:
     events = [listen(), user("greet"), action("utter_greet"), listen(), user("nlu_fallback")]
-    assert consecutive_misunderstandings(events) == 1
+    assert previous_misses(events) == 0
 
 
-def test_a_miss_right_after_a_miss_counts_two() -> None:
+def test_a_miss_right_before_counts() -> None:
     events = [
-        listen(), user("nlu_fallback"), action("action_fallback_reply"), slot("misses", 1),
+        listen(), user("nlu_fallback"), action("action_triage"), slot("misses", 1),
         listen(), user("nlu_fallback"),
     ]  # fmt: skip
-    assert consecutive_misunderstandings(events) == 2
+    assert previous_misses(events) == 1
 
 
 def test_an_understood_turn_breaks_the_streak() -> None:
     events = [
-        listen(), user("nlu_fallback"), action("action_fallback_reply"), slot("misses", 1),
+        listen(), user("nlu_fallback"), action("action_triage"), slot("misses", 1),
         listen(), user("greet"), action("utter_greet"), listen(), user("nlu_fallback"),
     ]  # fmt: skip
-    assert consecutive_misunderstandings(events) == 1
+    assert previous_misses(events) == 0
 
 
 def test_service_hours_tells_today_in_chinese() -> None:
     latest = {"text": "你们晚上几点下班", "intent": {"name": "ask_service_hours"}}
     t = Tracker("web:u1", {}, latest, [listen()], False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionServiceHours().run(dispatcher, t, {}))
-    [message] = dispatcher.messages
+    render(ServiceHours(), dispatcher, t)
+    [message, _decision] = dispatcher.messages
     assert re.fullmatch(
         r"今天是\d{4}年\d{1,2}月\d{1,2}日，星期[一二三四五六日]。.*24小时.*", message["text"]
     )

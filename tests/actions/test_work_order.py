@@ -12,15 +12,16 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.triage_turn import ActionTriage
 from actions.work_order import (
+    ActionAskWoConfirm,
     ActionCorrectField,
-    ActionQueryStatus,
-    ActionStartWorkOrder,
     ActionSubmitWorkOrder,
     ValidateWorkOrderForm,
 )
 from hotline import db
 from hotline.settings import get_settings
+from knowledge.service import import_sample_if_empty
 from workorders import store
 
 FILLED = {
@@ -38,6 +39,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path))
     get_settings.cache_clear()
     db.upgrade(get_settings().database_url)
+    import_sample_if_empty(get_settings().database_url)
     yield
     get_settings.cache_clear()
 
@@ -53,14 +55,14 @@ def tracker(
 def run(action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, t, {}))
-    return events, dispatcher.messages
+    return events, [m for m in dispatcher.messages if not m.get("custom")]
 
 
 def test_start_takes_the_kind_and_keeps_a_descriptive_first_message() -> None:
-    events, _ = run(ActionStartWorkOrder(), tracker("我要投诉"))
+    events, _ = run(ActionTriage(), tracker("我要投诉"))
     assert {"event": "slot", "timestamp": None, "name": "wo_kind", "value": "投诉"} in events
-    assert not any(e["name"] == "wo_what" for e in events)
-    events, _ = run(ActionStartWorkOrder(), tracker("楼下烧烤店天天半夜吵"))
+    assert not any(e.get("name") == "wo_what" for e in events)
+    events, _ = run(ActionTriage(), tracker("楼下烧烤店天天半夜吵"))
     assert any(e["name"] == "wo_what" and e["value"] == "楼下烧烤店天天半夜吵" for e in events)
 
 
@@ -96,23 +98,25 @@ def test_the_first_message_fills_what_it_already_says() -> None:
         {"entity": "date", "value": "昨天晚上"},
         {"entity": "phone", "value": "139 1234 5678"},
     ]
-    events, _ = run(
-        ActionStartWorkOrder(), tracker("城东区东湖路昨天晚上路灯全灭了", entities=entities)
-    )
-    slots = {e["name"]: e["value"] for e in events}
+    events, _ = run(ActionTriage(), tracker("城东区东湖路昨天晚上路灯全灭了", entities=entities))
+    slots = {e.get("name"): e.get("value") for e in events}
     assert slots["wo_where"] == "城东区东湖路" and slots["wo_when"] == "昨天晚上"
     assert slots["wo_phone"] == "13912345678"
 
 
 def test_an_emergency_reported_as_a_complaint_takes_the_emergency_path() -> None:
-    events, messages = run(ActionStartWorkOrder(), tracker("我要反映 楼下着火了好大的烟"))
+    events, messages = run(ActionTriage(), tracker("我要反映 楼下着火了好大的烟"))
     assert "119" in messages[0]["text"]
-    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    assert not any(e.get("name") == "work_order_form" for e in events)
 
 
 def test_a_correction_clears_the_named_field() -> None:
     events, _ = run(ActionCorrectField(), tracker("电话说错了", FILLED))
-    assert [(e["name"], e["value"]) for e in events] == [("wo_phone", None)]
+    assert [(e["name"], e["value"]) for e in events] == [
+        ("wo_phone", None),
+        ("wo_confirm", None),
+        ("wo_fix", None),
+    ]
 
 
 def test_submit_stores_first_then_gives_the_number_and_is_idempotent() -> None:
@@ -136,11 +140,84 @@ def test_status_query_by_number_and_by_conversation() -> None:
     _, messages = run(ActionSubmitWorkOrder(), tracker("确认", FILLED))
     number = re.search(r"工单号是(\d{8}-\d{4})", messages[0]["text"])[1]
     entity = [{"entity": "order_number", "value": number}]
-    _, by_number = run(ActionQueryStatus(), tracker(f"查询{number}", entities=entity))
+    _, by_number = run(ActionTriage(), tracker(f"查询{number}", entities=entity))
     said = by_number[0]["text"]
     assert number in said and ("已受理" in said or "已转交" in said)  # 智能派单 may dispatch
-    _, mine = run(ActionQueryStatus(), tracker("我的投诉怎么样了"))
+    _, mine = run(ActionTriage(), tracker("我的投诉怎么样了"))
     assert number in mine[0]["text"]
     missing = [{"entity": "order_number", "value": "20200101-0001"}]
-    _, none = run(ActionQueryStatus(), tracker("查20200101-0001", entities=missing))
+    _, none = run(ActionTriage(), tracker("查20200101-0001", entities=missing))
     assert none[0]["response"] == "utter_order_not_found"
+
+
+# ---- the read-back: the last step of the form; the draft survives whatever is said there ----
+
+
+def _confirm(text: str, slots: dict[str, Any] | None = None, entities: list | None = None):  # type: ignore[no-untyped-def]
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, {**FILLED, "requested_slot": "wo_confirm", **(slots or {})}, entities)
+    result = ValidateWorkOrderForm().validate_wo_confirm(text, dispatcher, t, {})
+    return result, dispatcher.messages
+
+
+def test_the_read_back_lists_every_field_with_confirm_and_change_buttons() -> None:
+    _, messages = run(ActionAskWoConfirm(), tracker("", FILLED))
+    text = messages[0]["text"]
+    assert all(v in text for k, v in FILLED.items() if k != "wo_kind")
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+
+
+@pytest.mark.parametrize("said", ["确认", "是的，没问题", "对的没问题", "/affirm", "没错 提交吧"])
+def test_a_yes_at_the_read_back_confirms(said: str) -> None:
+    result, _ = _confirm(said)
+    assert result["wo_confirm"] == "yes"
+
+
+def test_the_phone_number_said_again_at_the_read_back_keeps_the_draft_and_asks_again() -> None:
+    result, messages = _confirm("13812345678")
+    assert result["wo_confirm"] is None and "确认" in messages[0]["text"]
+    assert "wo_what" not in result  # nothing of the draft is touched
+    result, _ = _confirm("是的，没问题", {"wo_failures": 1})
+    assert result["wo_confirm"] == "yes"
+
+
+def test_another_number_at_the_read_back_changes_the_phone_and_reads_back_again() -> None:
+    said = [{"entity": "phone", "value": "13907160000"}]
+    result, messages = _confirm("13907160000", entities=said)
+    assert result["wo_phone"] == "13907160000" and result["wo_confirm"] is None
+    assert "13907160000" in messages[0]["text"]
+
+
+def test_a_no_at_the_read_back_asks_which_field() -> None:
+    result, _ = _confirm("不对")
+    assert result == {"wo_confirm": None, "wo_fix": True, "wo_failures": 0}
+    _, messages = run(ActionAskWoConfirm(), tracker("", {**FILLED, "wo_fix": True}))
+    assert messages[0]["response"] == "utter_wo_which_field"
+    assert len(messages[0]["buttons"]) == 5
+
+
+def test_a_field_named_at_the_read_back_is_changed_or_asked_again() -> None:
+    result, _ = _confirm("地址改成城东区幸福路18号")
+    assert result["wo_where"] == "城东区幸福路18号" and result["wo_confirm"] is None
+    result, _ = _confirm("名字不对")
+    assert result["wo_name"] is None  # the form asks for it, then reads back again
+
+
+def test_an_unclear_reply_at_the_read_back_is_asked_again_never_dropped() -> None:
+    result, messages = _confirm("啊？你说啥")
+    assert result == {"wo_confirm": None, "wo_failures": 1}
+    assert "取消" in messages[0]["text"]  # the way out is said, never taken for the citizen
+
+
+@pytest.mark.parametrize(
+    ("slot", "bad"),
+    [("wo_what", "嗯"), ("wo_where", "啊"), ("wo_name", ""), ("wo_phone", "不知道")],
+)
+def test_a_reply_that_does_not_fit_a_field_asks_it_again_and_keeps_the_rest(
+    slot: str, bad: str
+) -> None:
+    form, dispatcher = ValidateWorkOrderForm(), CollectingDispatcher()
+    t = tracker(bad, {k: v for k, v in FILLED.items() if k != slot} | {"requested_slot": slot})
+    result = getattr(form, f"validate_{slot}")(bad, dispatcher, t, {})
+    assert result == {slot: None, "wo_failures": 1}
+    assert dispatcher.messages[-1]["response"] == f"utter_{slot}_hint"

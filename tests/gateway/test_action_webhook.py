@@ -17,7 +17,7 @@ def action_call(name: str) -> dict:
         "tracker": {
             "sender_id": "web:u1",
             "slots": {},
-            "latest_message": {"intent": {"name": "ask_service_hours"}, "text": "几点上班"},
+            "latest_message": {"intent": {"name": "ask_service_hours"}, "text": "你们几点上班"},
             "events": [{"event": "user", "parse_data": {"intent": {"name": "ask_service_hours"}}}],
             "paused": False,
             "followup_action": None,
@@ -29,11 +29,11 @@ def action_call(name: str) -> dict:
 
 def test_runs_a_registered_action(tmp_path: Path) -> None:
     with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as client:
-        resp = client.post("/webhook", json=action_call("action_service_hours"))
+        resp = client.post("/webhook", json=action_call("action_triage"))
         names = {a["name"] for a in client.get("/actions").json()}
     assert resp.status_code == 200
     assert "今天是" in resp.json()["responses"][0]["text"]
-    assert {"action_service_hours", "action_fallback_reply"} <= names
+    assert {"action_triage", "action_submit_work_order"} <= names
 
 
 def test_unknown_action_is_404_and_bad_json_is_400(tmp_path: Path) -> None:

@@ -1,0 +1,237 @@
+"""One renderer per triage decision: what the citizen sees on chat (text, buttons) or hears on
+the phone (numbers to say instead of buttons). The decision itself comes from triage/; the
+renderers only phrase it, store what the decision says must be stored (an emergency order), and
+return the tracker events."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.citizen import caller_number, channel_of, known_phone
+from hotline.conversations import record_handoff
+from hotline.settings import get_settings
+from hotline.zh import format_date
+from knowledge.schema import Entry
+from triage import (
+    Abstain,
+    Answer,
+    Clarify,
+    Decision,
+    Emergency,
+    Handoff,
+    OrderDraft,
+    ServiceHours,
+    StatusQuery,
+)
+from triage.form import check_field, precise_address
+from triage.wording import announces_report_only
+from workorders import intake, store
+from workorders.citizen_view import spoken_number, status_line
+from workorders.store import Draft, InvalidField
+
+Events = list[dict[str, Any]]
+
+TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
+MISSES_SLOT = "misses"  # misunderstandings in a row (the triage context of the next turn)
+FAILURES_SLOT = "wo_failures"
+ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
+PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
+SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
+SPOKEN_SERVICES = {"110": "幺幺零", "119": "幺幺九", "120": "幺二零"}
+
+
+def is_voice(tracker: Tracker) -> bool:
+    return channel_of(tracker) == "voice"
+
+
+def render(decision: Decision, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+    """Say `decision` to the citizen; the events to apply. The decision itself travels with
+    the reply as a custom message, for the chat API and the voice session."""
+    voice = is_voice(tracker)
+    match decision:
+        case Answer():
+            events = say_entry(dispatcher, decision.entry, voice)
+        case Clarify():
+            events = _clarify(dispatcher, list(decision.candidates), voice)
+        case Abstain():
+            events = _abstain(dispatcher, decision, voice)
+        case OrderDraft():
+            events = _start_order(dispatcher, tracker, decision, voice)
+        case Handoff():
+            events = _handoff(dispatcher, tracker, decision, voice)
+        case Emergency():
+            events = _emergency(dispatcher, tracker, decision, voice)
+        case StatusQuery():
+            events = _status(dispatcher, tracker, decision, voice)
+        case ServiceHours():
+            settings = get_settings()
+            today = datetime.now(ZoneInfo(settings.timezone)).date()
+            dispatcher.utter_message(text=f"今天是{format_date(today)}。{settings.service_hours}")
+            events = []
+    dispatcher.utter_message(json_message={"triage": decision.public()})
+    return events
+
+
+def say_entry(dispatcher: CollectingDispatcher, entry: Entry, voice: bool) -> Events:
+    if voice:
+        dispatcher.utter_message(text=entry.spoken())
+    else:
+        dispatcher.utter_message(text=f"{entry.answer}\n{entry.source.line()}")
+    return [SlotSet(TOPIC_SLOT, entry.id), SlotSet(MISSES_SLOT, 0)]
+
+
+def _options(entries: list[Entry]) -> str:
+    return "；".join(f"第{n}个，{e.question}" for n, e in enumerate(entries, 1))
+
+
+def _entry_buttons(entries: list[Entry]) -> list[dict[str, str]]:
+    return [
+        {"title": e.question, "payload": f'/choose_entry{{"entry_id":"{e.id}"}}'} for e in entries
+    ]
+
+
+def _clarify(dispatcher: CollectingDispatcher, options: list[Entry], voice: bool) -> Events:
+    if voice:
+        dispatcher.utter_message(text=f"您想问的是哪一个？{_options(options)}。请说第几个。")
+    else:
+        dispatcher.utter_message(response="utter_kb_clarify", buttons=_entry_buttons(options))
+    return [SlotSet(MISSES_SLOT, 0)]
+
+
+def _abstain(dispatcher: CollectingDispatcher, decision: Abstain, voice: bool) -> Events:
+    near = list(decision.suggestions)
+    if near and voice:
+        dispatcher.utter_message(
+            text=f"抱歉，没有找到完全对应的答复。您是不是想问：{_options(near)}。"
+            "请说第几个；都不是的话，可以说登记工单，或者说转人工。"
+        )
+    elif near:
+        dispatcher.utter_message(
+            text="抱歉，没有找到与您的问题完全对应的答复，我不想给您不准确的信息。"
+            "您是不是想问下面的问题？都不是的话，可以登记工单或转人工。",
+            buttons=[*_entry_buttons(near), ORDER_BUTTON, PERSON_BUTTON],
+        )
+    elif voice:
+        dispatcher.utter_message(response="utter_fallback_first_voice")
+    else:
+        dispatcher.utter_message(response="utter_kb_abstain", buttons=[ORDER_BUTTON, PERSON_BUTTON])
+    return [SlotSet(MISSES_SLOT, decision.misses)]
+
+
+def _start_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker, draft: OrderDraft, voice: bool
+) -> Events:
+    """Guidance first when the KB has some, then the form, prefilled with what was said."""
+    if draft.guidance:
+        say_entry(dispatcher, draft.guidance, voice)
+    dispatcher.utter_message(response="utter_wo_start")
+    text = draft.request_text
+    events: Events = [SlotSet("wo_kind", draft.order_kind), SlotSet(FAILURES_SLOT, 0),
+                      SlotSet("wo_confirm", None), SlotSet(MISSES_SLOT, 0)]  # fmt: skip
+    if text and not text.startswith("/") and not announces_report_only(text) and len(text) >= 6:
+        events.append(SlotSet("wo_what", text))  # the first message already says what
+    for entity, slot in (("address", "wo_where"), ("date", "wo_when"), ("person", "wo_name")):
+        value = next(tracker.get_latest_entity_values(entity), None)
+        if value and (slot != "wo_where" or precise_address(value)):
+            events.append(SlotSet(slot, value))
+    phone = next(tracker.get_latest_entity_values("phone"), None) or caller_number(tracker)
+    if phone and (checked := check_field("wo_phone", phone)):
+        events.append(SlotSet("wo_phone", checked))
+    return [*events, FollowupAction("work_order_form")]
+
+
+def _handoff(
+    dispatcher: CollectingDispatcher, tracker: Tracker, decision: Handoff, voice: bool
+) -> Events:
+    if voice:  # the voice session transfers the call on this decision
+        dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
+        return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
+    if decision.reason == "misunderstood":
+        dispatcher.utter_message(
+            response="utter_fallback_again", buttons=[PERSON_BUTTON, ORDER_BUTTON]
+        )
+        return [SlotSet(MISSES_SLOT, 2)]
+    # No operator console yet: a callback order (the callback form asks for a number).
+    dispatcher.utter_message(
+        text="好的。目前网上渠道还不能直接接通话务员，我先为您登记人工回电，"
+        "您也可以直接拨打12345热线。"
+    )
+    phone = known_phone(tracker)
+    return [SlotSet(MISSES_SLOT, 0), *([SlotSet("wo_phone", phone)] if phone else []),
+            FollowupAction("callback_form")]  # fmt: skip
+
+
+def _emergency(
+    dispatcher: CollectingDispatcher, tracker: Tracker, decision: Emergency, voice: bool
+) -> Events:
+    """The number to call first; an urgent order for a person to follow up, stored before it is
+    mentioned; the handoff recorded."""
+    settings = get_settings()
+    channel = channel_of(tracker)
+    address = next(tracker.get_latest_entity_values("address"), None)
+    draft = Draft(
+        channel=channel,
+        request_text=decision.text or "市民报告紧急情况",
+        kind="求助",
+        citizen_phone=caller_number(tracker),
+        address=address,
+        priority="emergency",
+        conversation_id=tracker.sender_id,
+    )
+    key = hashlib.sha256(f"{tracker.sender_id}|emergency|{decision.text}".encode()).hexdigest()
+    order = None
+    with contextlib.suppress(InvalidField):  # never delay the call to 110/119/120 over a field
+        order = intake.submit(settings.database_url, draft, idempotency_key=key[:32])
+    number = order.number if order else None
+    record_handoff(
+        settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
+    )
+    if voice:
+        said = f"情况紧急，请马上挂断电话，拨打{SPOKEN_SERVICES[decision.number]}。"
+        if order:
+            said += f"我们已登记紧急工单，号码是{spoken_number(order.number)}，话务员会马上跟进。"
+        dispatcher.utter_message(text=said)
+    else:
+        service = SERVICES[decision.number]
+        said = f"情况紧急！请立即拨打{decision.number}（{service}）求助，并保持电话畅通。"
+        if order:
+            said += f"\n我们已登记紧急工单{order.number}，话务员会马上跟进。"
+        dispatcher.utter_message(
+            text=said + "\n如果方便，请告诉我具体地点。", buttons=[PERSON_BUTTON]
+        )
+    return [SlotSet("last_order", number)] if number else []
+
+
+def _status(
+    dispatcher: CollectingDispatcher, tracker: Tracker, decision: StatusQuery, voice: bool
+) -> Events:
+    """The state of the order named, else of the citizen's own recent orders (by the caller's
+    number on the phone, else by this conversation)."""
+    settings = get_settings()
+    url = settings.database_url
+    number = decision.order_number or tracker.get_slot("last_order")
+    if number:
+        try:
+            orders = [store.get(url, number)]
+        except (store.OrderNotFound, InvalidField):
+            dispatcher.utter_message(response="utter_order_not_found")
+            return []
+    else:
+        caller = caller_number(tracker)
+        own = {"phone": caller} if caller else {"conversation_id": tracker.sender_id}
+        orders = store.list_orders(url, limit=3, **own)
+    if not orders:
+        dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+    for order in orders:
+        events = store.timeline(url, order.number)
+        dispatcher.utter_message(text=status_line(order, events, settings.timezone, voice))
+    return [SlotSet(MISSES_SLOT, 0)]

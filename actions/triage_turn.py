@@ -1,0 +1,54 @@
+"""The one entry action for a citizen's message (every intent that is not small talk): ask the
+triage layer what to do and render its decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.citizen import channel_of, form_in_progress, resume_form
+from actions.render import MISSES_SLOT, TOPIC_SLOT, render
+from hotline.settings import get_settings
+from triage import Context, Emergency, Handoff, get_triage
+
+
+def previous_misses(events: list[dict[str, Any]]) -> int:
+    """Misunderstandings in a row before the latest message: the count set in the turn just
+    before it (any other turn in between breaks the streak)."""
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return 0
+    for event in events[users[-2] + 1 : users[-1]]:
+        if event.get("event") == "slot" and event.get("name") == MISSES_SLOT:
+            return int(event.get("value") or 0)
+    return 0
+
+
+def context_of(tracker: Tracker) -> Context:
+    metadata = tracker.latest_message.get("metadata") or {}
+    return Context(
+        channel=channel_of(tracker),
+        topic=tracker.get_slot(TOPIC_SLOT),
+        misses=previous_misses(tracker.events),
+        chosen_entry=next(tracker.get_latest_entity_values("entry_id"), None),
+        dtmf=metadata.get("dtmf"),
+    )
+
+
+class ActionTriage(Action):
+    def name(self) -> str:
+        return "action_triage"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        if text == "/consult":  # the "咨询政策" button: ask for the question itself
+            dispatcher.utter_message(response="utter_ask_question")
+            return []
+        decision = get_triage(get_settings()).decide(text, context_of(tracker))
+        if form_in_progress(tracker) and not isinstance(decision, Emergency | Handoff):
+            return resume_form(tracker)  # the NLU took an answer to the form for an interruption
+        return render(decision, dispatcher, tracker)

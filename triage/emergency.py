@@ -1,0 +1,136 @@
+"""Emergencies: someone is in danger now, so the number to call comes before anything else.
+
+A message is read as what is happening, clause by clause, not as a list of alarm words:
+
+* a **danger in progress** (fire, a gas leak, water flooding in, a live wire down, violence), or
+* a **person in a dangerous state**: someone (a person word, or a state only a person can be in)
+  who is not breathing or struggling to breathe, unconscious or collapsed, bleeding badly,
+  trapped, in the water, or missing where it is dangerous (a flooded garage, a child gone);
+
+and it is not **hedged**: a hazard (燃气泄漏隐患), a hypothesis (万一着火), prevention (防溺水宣传)
+or someone saying nobody is hurt (蹭了一下 没人受伤) is a complaint or a question for the
+knowledge base, not a call for 119. Hedges count only next to the match, so that a transcript
+without punctuation keeps its real emergency.
+
+The first matching situation decides the number (fire and gas before the injuries they cause;
+violence before its injuries: the police bring the ambulance).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Situation:
+    kind: str
+    number: str  # 110 police, 119 fire and rescue, 120 ambulance
+
+
+_GAS = "(煤气|燃气|天然气|液化气|然气|燃起)"  # ASR: 然气, 燃起
+_CHILD = "(小孩|孩子|儿童|婴儿|宝宝|小朋友|娃|女儿|儿子|闺女)"
+# Someone: a person word, a relative, a pronoun.
+_SOMEONE = (
+    "(人|老人|他|她|我妈|我爸|我爷爷|我奶奶|我老公|我老婆|我媳妇|老公|老婆|媳妇|丈夫|妻子|孩子|"
+    "老太太|老大爷|大爷|大妈|阿姨|叔叔|爷爷|奶奶|外婆|外公|姥姥|姥爷|邻居|同事|工人|司机|朋友|"
+    "儿子|女儿|小孩|宝宝|老头|老太|病人|家人|一个|有个)"
+)
+# States only a person (or animal) can be in: the state alone says someone is in danger.
+_BODY_STATE = (
+    "晕倒|昏倒|倒地|倒下(了|去)|倒在地上|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|气了|反应|心跳)|"
+    "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
+    "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
+    "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
+    "被车撞|撞伤|撞倒|中毒|喝了?(农药|敌敌畏|百草枯)|吞了?(药|安眠药)|割腕|触电|被电(到|了|击)"
+)
+_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("gas_leak", "119", (
+        rf"{_GAS}.{{0,6}}(泄漏|泄露|漏气|漏了|在漏)", rf"{_GAS}的?味",
+        rf"{_GAS}(管|罐|瓶|阀|表).{{0,4}}(漏|裂|爆)",
+    )),
+    ("fire", "119", (
+        "着火|起火|失火|火灾|烧起来|火烧|火苗|爆炸|火势",
+        "(电线|电表|电箱|电瓶|电动车|插座|配电|屋|家|楼|厨房|车).{0,4}冒(黑|浓)?烟",
+    )),
+    ("violence", "110", (
+        "打人|打架|斗殴|砍人|持刀|拿刀|拿着刀|动刀|杀人|要杀|砍死|家暴",
+        "捅(了|伤|死)?(我|他|她|人)", "(弄|打|整)死(我|你|他|她|人)",
+        "(又|动手|还)打(我|人)|打了我|打我(了|一顿|耳光)",
+        "被(他|她|人|老公|丈夫|男人)?打(了|伤|得|成)",
+        "抢劫|抢钱|抢包|绑架|强奸|性侵|非礼|扬言|恐吓|闹事", "威胁(我|他|她|我们|说)",
+        "(要|说要)报复", "砸(门|车|店|东西)", "(要|想|准备)跳楼|跳楼了|自杀|轻生|不想活",
+        "有人.{0,4}(撬门|撬锁|闯进|进我家)",
+    )),
+    ("child_missing", "110", (
+        rf"{_CHILD}走?丢了", rf"{_CHILD}.{{0,8}}(走丢|走失|不见了|找不到了|被人?(拐|抱走|带走))",
+        "拐卖|拐走", "(老人|老爷子|老太太|我爸|我妈|爷爷|奶奶).{0,8}(走丢|走失|找不到了|不见了)",
+    )),
+    ("child_trapped", "119", (
+        rf"{_CHILD}.{{0,8}}(被(锁|困|卡)|(锁|困|卡)(在|住)|关在.{{0,3}}(车|屋|房))",  # not 困难
+        rf"{_CHILD}.{{0,8}}(掉(进|到|下)|落水|溺水|坠楼|爬(到|上|出).{{0,4}}(窗|阳台|楼))",
+    )),
+    ("trapped", "119", (
+        "困在电梯|电梯里?困(人|住)|被困|困住了|(卡|困|关)在.{0,6}(里面|里头|下面)出不来",
+        rf"{_SOMEONE}.{{0,6}}(被)?(压在|埋在|卡在).{{0,8}}(下面|底下|里)",
+        "(塌|倒塌|塌方).{0,10}(压|埋)(住|了)?(人|他|她)",
+    )),
+    ("flood", "119", (
+        "(水|洪水|河水|大水).{0,4}(淹|漫|灌|冲).{0,6}(屋|家|房|车|人|楼|进来)",
+        "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)(河|水|湖|塘|江)|溺水",
+        # someone went where the water is and is not back: a flooded garage, a river bank
+        "(淹|进水|灌水|积水|涨水|发大水|水漫|水很深|洪水).{0,24}"
+        "(没(有)?(上|出|回)来|找不到|联系不上|失联|不见了|人还在|困在|出不来)",
+        "(没(有)?(上|出|回)来|找不到|联系不上|失联|人还在|困在|出不来).{0,16}"
+        "(淹|进水|灌水|积水|涨水|水很深|洪水)",
+    )),
+    ("live_wire", "119", (
+        "(电线|高压线|电缆).{0,4}(断|掉|落)(了|下来)?.{0,6}(地上|路上|水里|人)",
+        "漏电.{0,6}(人|伤|倒)",
+    )),
+    ("hurt", "120", (
+        _BODY_STATE,
+        "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
+        rf"{_SOMEONE}.{{0,3}}快?不行了",
+    )),
+    # a cry for help with nothing else said: the police come first and bring what is needed
+    ("help", "110", ("救命|快来人|来人啊|救救我|快救",)),
+)  # fmt: skip
+_COMPILED = tuple((kind, number, re.compile("|".join(alts))) for kind, number, alts in _RULES)
+
+# A hazard, a hypothesis, prevention or the past is a complaint or a question, not a call now.
+_CUE_BEFORE = re.compile(r"防|避免|万一|担心|如果|一旦|假如|要是|怕|容易|会不会|以前|去年|上次")
+_CUE_AFTER = re.compile(r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话")
+_CUE_WINDOW = 5
+# The citizen says nobody is hurt, or that the danger is over (a complaint or a KB question).
+_CALM = {
+    "hurt": re.compile(r"没有?人?(受伤|事)|人(都)?没事|都没事|不严重|(要|需要|用|该|得)报警吗"),
+    "fire": re.compile(r"(火|烟).{0,4}(已经|早就)?(灭|扑灭|散)了"),
+    "gas_leak": re.compile(r"(阀门|气).{0,4}(已经|早就)?(关|关掉|关好)了"),
+}
+
+
+def _hedged(clause: str, match: re.Match[str]) -> bool:
+    before = clause[max(0, match.start() - _CUE_WINDOW) : match.start()]
+    after = clause[match.end() : match.end() + _CUE_WINDOW]
+    return bool(_CUE_BEFORE.search(before) or _CUE_AFTER.search(after))
+
+
+def recognise(text: str | None) -> Situation | None:
+    """The kind of emergency and the number to call, or None for an ordinary message."""
+    if not text:
+        return None
+    clean = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    clauses = [c for c in re.split(r"[。！？!?；;]", clean) if c]
+    # Clauses, and pairs of neighbouring clauses: "地下车库进水了，我老公下去挪车一直没上来".
+    windows = clauses + [a + "，" + b for a, b in itertools.pairwise(clauses)]
+    for kind, number, pattern in _COMPILED:
+        if kind in _CALM and _CALM[kind].search(clean):
+            continue
+        for window in windows:
+            for part in re.split(r"[，,]", window) if kind != "flood" else [window]:
+                if any(not _hedged(part, m) for m in pattern.finditer(part)):
+                    return Situation(kind, number)
+    return None

@@ -1,0 +1,201 @@
+"""How the citizen's replies fill a work-order draft: each field's check, corrections of a field
+already given, and the answer to the read-back (确认 / 修改 / a correction / unclear).
+
+Pure functions over text and the draft's fields, so that every channel's form (the Rasa form on
+chat and the phone today) reads replies the same way. A reply that does not fit is never a reason
+to drop the draft: the form asks the step again (tests/triage/test_form.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from workorders.config import default_config
+from workorders.routing import resolve_district
+from workorders.store import InvalidField, normalise_phone
+
+FIELDS = {  # slot -> how the read-back and the correction buttons name it
+    "wo_what": "反映的问题",
+    "wo_where": "地点",
+    "wo_when": "发生时间",
+    "wo_name": "您的称呼",
+    "wo_phone": "联系电话",
+}
+MAX_FAILURES = 2  # the second failed answer to a field moves on; never a third ask
+NOT_SAID = "未说明"
+NO_PHONE = "未留"
+
+_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人)")
+_ROAD = re.compile(r"路|街|大道|巷|号")
+
+
+def precise_address(value: str) -> bool:
+    """An address the department can find: a road, a house number or a district; a bare 小区
+    name is asked for again."""
+    return bool(_ROAD.search(value) or resolve_district(value, default_config()))
+
+
+def check_field(slot: str, value: object) -> str | None:
+    """The value to store for `slot`, or None when it does not do (the form asks again)."""
+    text = str(value or "").strip()
+    if slot == "wo_what":
+        return text if len(text) >= 4 else None
+    if slot == "wo_where":
+        return text if len(text) >= 2 else None
+    if slot == "wo_when":
+        return text or NOT_SAID
+    if slot == "wo_name":
+        name = _NAME_PREFIX.sub("", text).strip(" 。，,.")
+        return name if 1 <= len(name) <= 20 else None
+    if slot == "wo_phone":
+        try:
+            return normalise_phone(text)
+        except InvalidField:
+            return None
+    raise KeyError(slot)
+
+
+def give_up_value(slot: str, value: object) -> str:
+    """After the second failed answer the form moves on with what it has (an operator checks
+    it), so the citizen is never asked the same thing a third time."""
+    said = str(value or "").strip()
+    return {
+        "wo_what": said or "（市民未说清，请话务员回电核实）",
+        "wo_where": said or NOT_SAID,
+        "wo_when": said or NOT_SAID,
+        "wo_name": "市民",
+        "wo_phone": NO_PHONE,
+    }[slot]
+
+
+# ------------------------------------------------------------------------------------------
+# Corrections: "电话说错了，是139…", "是28号不是18号", "刚才名字没说清楚 叫我谢女士"
+
+_FIELD_WORDS = {
+    "wo_phone": ("电话", "手机", "号码"),
+    "wo_where": ("地址", "地点", "位置"),
+    "wo_name": ("名字", "称呼", "姓"),
+    "wo_when": ("时间",),
+    "wo_what": ("问题", "内容"),
+}
+_SAID_AFTER = re.compile(r".*(?:应该是|改成|换成|叫我|是|叫|姓)[:：，, ]*(.+)$")
+_NOT_THAT = re.compile(r"[，, ]*(?:而)?不是(.+)$")
+_CORRECTING = re.compile(r"说错|错了|不对|没说清|搞错|更正|改一下|改成|应该是")
+
+
+def named_field(text: str) -> str | None:
+    """The field a correction names (电话说错了 → wo_phone), if any."""
+    return next((s for s in FIELDS if _mentions(text, s)), None)
+
+
+def _mentions(text: str, slot: str) -> bool:
+    return FIELDS[slot] in text or any(w in text for w in _FIELD_WORDS[slot])
+
+
+def corrects(text: str) -> bool:
+    return bool(_CORRECTING.search(text))
+
+
+def new_value(field: str, text: str, old: str | None, said: str | None = None) -> str | None:
+    """The corrected value of `field` said in `text`, checked like the form checks it; else
+    None. `said` is a value the NLU extracted (a phone number, an address); "是28号不是18号"
+    changes only that part of the `old` value."""
+    wrong = None
+    if m := _NOT_THAT.search(text):
+        wrong, text = m.group(1).strip(" 。，,！!"), text[: m.start()]
+    value = said
+    if value and "不是" in value:
+        value = value[: value.index("不是")]
+    cue = _SAID_AFTER.match(text)
+    if cue and (not value or field == "wo_name"):  # a name: the last one said (…叫我谢女士)
+        value = cue.group(1).strip(" 。，,！!")
+    if not value:
+        return None
+    if field == "wo_phone":
+        return check_field("wo_phone", value)
+    if wrong and old and wrong in old:
+        value = _splice(old, wrong, value)
+    return value if len(value) >= (1 if field == "wo_name" else 2) else None
+
+
+def _splice(old: str, wrong: str, new: str) -> str:
+    """Replace `wrong` in `old` by `new`, where `new` may repeat what comes just before `wrong`:
+    ("开发区创业路18号 电子厂", "18号", "创业路28号") -> "开发区创业路28号 电子厂"."""
+    at = old.index(wrong)
+    before = old[:at]
+    overlap = next((k for k in range(len(new), 0, -1) if before.endswith(new[:k])), 0)
+    return before[: len(before) - overlap] + new + old[at + len(wrong) :]
+
+
+def other_field_fix(
+    text: str, asked: str | None, filled: Mapping[str, str | None], said: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """A correction of an earlier field said instead of the answer asked for, with its new
+    value (`said`: values the NLU extracted, by slot)."""
+    if not corrects(text):
+        return None
+    for slot in FIELDS:
+        if slot != asked and filled.get(slot) and _mentions(text, slot):
+            value = new_value(slot, text, filled.get(slot), said.get(slot))
+            return (slot, value) if value else None
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# The read-back: "请核对您要登记的内容 … 确认 / 修改"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The citizen's answer to the read-back. `answer`: yes (store it), no (which field?),
+    fix (set `field` to `value`; a None value asks the field again), unclear (ask again)."""
+
+    answer: str  # yes | no | fix | unclear
+    field: str | None = None
+    value: str | None = None
+
+
+_YES = re.compile(
+    r"^/affirm|^(对|对的|是|是的|确认|确定|没错|没问题|可以|好|好的|行|嗯|提交|没有问题|正确|"
+    r"就这样|没错误|对着呢|都对)+[的了吧啊呀。！!，, ]*"
+    r"(没问题|确认|提交|可以|对|正确|就这样)?[的了吧啊呀。！!]*$"
+)
+_NO = re.compile(
+    r"^/deny|^(不对|不是|错了|有错|要改|修改|改一下|不正确|不行)[的了吧啊呀。！!，, ]*$"
+)
+
+
+def confirmation(
+    text: str, filled: Mapping[str, str | None], said: Mapping[str, str] | None = None
+) -> Confirmation:
+    """Read the citizen's reply to the read-back of `filled`."""
+    said = said or {}
+    clean = text.strip()
+    if _YES.match(clean):
+        return Confirmation("yes")
+    field = named_field(clean) if not clean.startswith("/") else None
+    if field:  # 电话不对 / 地址改成幸福路8号
+        return Confirmation(
+            "fix", field, new_value(field, clean, filled.get(field), said.get(field))
+        )
+    if _NO.match(clean):
+        return Confirmation("no")
+    phone = said.get("wo_phone") or check_field("wo_phone", clean)
+    if phone:  # the number said again: the same is a yes-in-passing, another one a fix
+        if phone == filled.get("wo_phone"):
+            return Confirmation("unclear")
+        return Confirmation("fix", "wo_phone", phone)
+    return Confirmation("unclear")
+
+
+def summary(filled: Mapping[str, str | None], spell: bool = False) -> str:
+    """The read-back of the draft; `spell` reads the phone digit by digit (the phone)."""
+    lines = []
+    for slot, label in FIELDS.items():
+        value = filled.get(slot) or NOT_SAID
+        if spell and slot == "wo_phone":
+            value = "".join("零幺二三四五六七八九"[int(c)] if c.isdigit() else c for c in value)
+        lines.append(f"{label}：{value}")
+    return "请核对您要登记的内容：\n" + "\n".join(lines)

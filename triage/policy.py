@@ -1,0 +1,130 @@
+"""The one place that decides what happens to a citizen's message, on every channel.
+
+`Triage.decide(text, context)` returns one typed decision (triage/decisions.py). The rules
+apply in this order, each for a reason a citizen would notice:
+
+1. a clarification button or option picked: that entry's answer;
+2. an emergency (what is happening, triage/emergency.py): the number to call comes first;
+3. a request for a person, or a lone 0 pressed on the phone: a handoff;
+4. an order number, or words only about the citizen's own earlier request: a status query
+   (unless it is a question the knowledge base answers for sure);
+5. the hotline's own hours: the hours;
+6. a grievance or a request for action (triage/wording.py): an order draft, with the routing
+   preview and, when the knowledge base is sure of a relevant answer, that answer as guidance;
+7. otherwise the knowledge base decides: answer, clarify (the top candidates), or abstain, with
+   near entries as suggestions; the second misunderstanding in a row is a handoff.
+
+The NLU's intent is not an input: the same words get the same decision on chat, REST and the
+phone, and a confident knowledge-base hit is never overruled by an NLU out_of_scope or fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hotline.zh import normalise_text
+from knowledge.service import KnowledgeService, SearchOutcome
+from triage import emergency, wording
+from triage.decisions import (
+    Abstain,
+    Answer,
+    Clarify,
+    Decision,
+    Emergency,
+    Handoff,
+    OrderDraft,
+    ServiceHours,
+    StatusQuery,
+)
+from workorders.citizen_view import kind_of
+from workorders.routing import Routing
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 3  # entries offered in a clarification (buttons on chat, numbers on the phone)
+MISSES_FOR_HANDOFF = 2  # the second misunderstanding in a row hands over to a person
+_ORDER_NUMBER = re.compile(r"(?<!\d)(20\d{6})-?(\d{4})(?!\d)")
+
+Propose = Callable[[str, str | None], Routing | None]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the channel knows about the conversation when the message arrives."""
+
+    channel: str = "api"  # web | wechat | voice | api
+    topic: str | None = None  # id of the entry last answered (short follow-ups lean on it)
+    misses: int = 0  # misunderstandings in a row before this message
+    chosen_entry: str | None = None  # a clarification button or a numbered option picked
+    dtmf: str | None = None  # keys pressed on the phone, when the message is keys
+
+
+class Triage:
+    def __init__(self, knowledge: KnowledgeService, propose: Propose) -> None:
+        self.knowledge = knowledge
+        self.propose = propose
+
+    def decide(self, text: str, context: Context | None = None) -> Decision:
+        ctx = context or Context()
+        text = normalise_text(text)
+        if ctx.chosen_entry and (entry := self.knowledge.get(ctx.chosen_entry)):
+            return Answer(entry, 1.0, entry.question)
+        if ctx.dtmf == "0" or (ctx.channel == "voice" and text in ("0", "零")):
+            return Handoff("dtmf_0", "来电按0要求人工服务")
+        if situation := emergency.recognise(text):
+            return Emergency(situation.kind, situation.number, text)
+        if wording.asks_for_person(text):
+            return Handoff("asked", f"市民要求人工服务：{text}")
+        if found := _ORDER_NUMBER.search(text):
+            return StatusQuery(f"{found.group(1)}-{found.group(2)}")
+        if wording.about_service_hours(text):
+            return ServiceHours()
+        outcome = self.knowledge.search(text, k=CANDIDATES, topic=ctx.topic)
+        if wording.about_own_order(text):
+            if outcome.decision == "answer" and wording.asks_question(text):
+                return self._answer(outcome)
+            return StatusQuery()
+        if wording.tells_grievance(text):
+            return self.draft(text, outcome)
+        if outcome.decision == "answer":
+            return self._answer(outcome)
+        if outcome.decision == "clarify":
+            return Clarify(tuple(r.entry for r in outcome.results[:CANDIDATES]))
+        misses = ctx.misses + 1
+        if misses >= MISSES_FOR_HANDOFF:
+            return Handoff("misunderstood", f"两次未能理解市民的问题，最近一次：{text}")
+        floor = self.knowledge.thresholds.suggest
+        near = tuple(r.entry for r in outcome.results[:CANDIDATES] if r.score >= floor)
+        reason = "figure_missing" if _figure_missing(outcome) else "no_answer"
+        return Abstain(reason, near, misses)
+
+    def draft(self, text: str, outcome: SearchOutcome | None = None) -> OrderDraft:
+        """An order draft for `text`: its kind, the routing preview, and guidance when the
+        knowledge base is sure of an answer on it."""
+        routing = self.propose(text, None)
+        guidance = outcome.results[0].entry if outcome and outcome.decision == "answer" else None
+        return OrderDraft(
+            request_text=text,
+            order_kind=kind_of(text),
+            category=routing.category if routing else None,
+            department=routing.department if routing else None,
+            routing_confidence=routing.confidence if routing else None,
+            gate=routing.gate if routing else None,
+            top3=routing.top3 if routing else (),
+            emergency=routing.emergency if routing else None,
+            guidance=guidance,
+        )
+
+    @staticmethod
+    def _answer(outcome: SearchOutcome) -> Answer:
+        best = outcome.results[0]
+        return Answer(best.entry, best.score, outcome.query)
+
+
+def _figure_missing(outcome: SearchOutcome) -> bool:
+    from knowledge.decision import figure_missing
+
+    return bool(outcome.results) and figure_missing(outcome.query, outcome.results[0].entry.answer)

@@ -1,0 +1,144 @@
+"""What a citizen's wording says about the kind of message, as small rules with tests
+(tests/triage/test_wording.py): a question, a request for a person, a question about an earlier
+order, about the hotline's hours, a grievance. The knowledge base and the router judge the
+content; these rules only say which of them to ask and how to read the result.
+
+Messages arrive normalised (triage.normalize: simplified characters, half-width, no spaces).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Wording that asks for information (how, where, whether, who is in charge).
+_ASKS = re.compile(
+    r"[？?]|吗|呢$|么$|不$|没$|怎么|咋|怎样|如何|多少|多久|多长|几天|几个|哪里|哪儿|哪个|哪些|在哪|几点|"
+    r"能不能|可不可以|可以.{0,8}吗|是否|要不要|需不需要|是不是|有没有|找谁|什么|啥|请问|问一下|问下|"
+    r"想问|想知道|咨询"
+)
+
+
+def asks_question(text: str) -> bool:
+    return bool(_ASKS.search(text))
+
+
+# A person, an operator or the bot itself: "郑工" or a policy question is not a request for one.
+_ASKS_FOR_PERSON = re.compile(
+    r"人工|话务|客服|真人|接线员|坐席|机器人|听不懂|听不明白|说不清|找(个)?人(工|说|来|接)|"
+    r"叫(个)?人来|转接|转一下|打给我|给我回(个)?电|^/request_human"
+)
+
+
+def asks_for_person(text: str) -> bool:
+    return bool(_ASKS_FOR_PERSON.search(text))
+
+
+# Words that only fit the citizen's own earlier request (上个月反映过的事 有进展吗).
+_ABOUT_OWN_ORDER = re.compile(
+    r"工单|进度|进展|(反映|投诉|举报)(的|过)|(之前|上次|以前|前几天|上个月|上周|昨天)(打电话)?"
+    r"(反映|投诉|举报|报)|(反映|投诉|举报)的(事|问题).{0,6}(怎么样|咋样|结果|回复)|"
+    r"怎么样了|咋样了|(修|办|弄|处理)(好|完)了?没|回音|^/query_status"
+)
+
+
+def about_own_order(text: str) -> bool:
+    return bool(_ABOUT_OWN_ORDER.search(text))
+
+
+# The hotline's own hours or today's date; another place's hours (游泳馆几点关门) are a
+# question for the knowledge base.
+_ABOUT_HOURS = re.compile(
+    r"几点|时间|上班|下班|营业|值班|周末|节假日|假期|过年|春节|国庆|晚上|半夜|夜里|中午|24小时|"
+    r"有人接|打得通|能打|什么时候(能|可以)?打|今天几号|星期几|礼拜几|几月几"
+)
+_OTHER_PLACE = re.compile(
+    r"馆|医院|窗口|大厅|办事处|派出所|银行|局|站|公园|景区|商场|超市|学校|中心|所|处|队|部门|单位"
+)
+_US = re.compile(r"热线|12345|你们|人工|客服|话务")
+
+
+def about_service_hours(text: str) -> bool:
+    """The hotline's own hours (你们几点上班, 12345晚上有人接吗) or today's date."""
+    if re.search(r"今天几号|星期几|礼拜几|几月几", text):
+        return True
+    return bool(_US.search(text) and _ABOUT_HOURS.search(text)) and not (
+        _OTHER_PLACE.search(text) and not re.search(r"热线|12345", text)
+    )
+
+
+# A message that only announces a report without saying what ("我要投诉"): the form asks what.
+_OPENING_ONLY = re.compile(
+    r"^(我(要|想)?(投诉|举报|反映|求助|建议|表扬)(一下|个事|个问题|件事)?|投诉|举报|反映问题)[。！!，,]?$"
+)
+
+
+def announces_report_only(text: str) -> bool:
+    return bool(_OPENING_ONLY.match(text))
+
+
+# ------------------------------------------------------------------------------------------
+# Grievances: the citizen tells what went wrong to them or asks for something to be done.
+
+# Asking the hotline to act, or to register a report.
+_ACTION_WANTED = re.compile(
+    r"投诉|举报|曝光|检举|反映(一下|个|件|情况|问题)|要求.{0,10}(处理|解决|赔|退|整改|查处|道歉)|"
+    r"请(有关|相关)?(部门|政府|领导|你们)|管一管|管管|(有没有|没)人管|没人(管|理|处理)|不管不问|"
+    r"(能不能|可不可以|能否|赶紧|尽快|马上|快点)(管|处理|解决|整改|查|修|派人|来人|清理|拆)|"
+    r"给(个|我们|我)?(说法|交代)|讨(个)?说法|帮(忙|我|我们)(处理|解决|协调|要回|追回|维权)|"
+    r"谁来管|找谁(管|处理|解决)|不作为|推诿|踢皮球|推来推去"
+)
+# Something wrong that happened: harm, damage, a nuisance, a broken promise.
+_HARM = re.compile(
+    r"拖欠|欠(我|我们|工人|俺)?的?(工资|薪|钱|款)|不(给|肯|愿意)?(退|发|开|赔|还|修|处理|管)|"
+    r"不给(办|退|发|开|赔|修)|乱收费|多收|收了两次|重复(收|扣)|被?盗刷|乱扣|扣了|"
+    r"扰民|噪音|吵(得|死|人)|太吵|(半夜|晚上|深夜|凌晨|天天|整夜|一直|每天)(都|还|在)*吵|臭(味|得|死)|异味|油烟|冒黑烟|漏水|渗水|堵(了|死|住)|"
+    r"坏了|坏掉|(不|没)亮|(全|都)?灭了|黑漆漆|停水|停电|没水|没电|没气|丢件|(快递|包裹|件).{0,6}(丢|没收到|不见|损坏|破)|"
+    r"占(道|用)|乱(停|摆|倒|扔|排|搭|建|贴)|违(建|章|规)|偷排|直排|骗|欺诈|霸王条款|"
+    r"态度(差|恶劣|很差|不好)|刁难|吃拿卡要|私自|擅自|强行|强制|威胁|安全隐患|隐患|"
+    r"塌|裂(了|缝)|歪了|积水|淹|脏|垃圾(没人|成堆|堆)|不合格|变质|过期的?(食品|药|东西)|"
+    r"克扣|辞退|开除|不签(劳动)?合同|不交|不缴|没(给|交|缴)(我)?(交|缴)?(社保|公积金|保险)|"
+    r"不开(发票|票)|假(货|冒)|缺斤少两|涨价|宰客|拒载|绕路|投诉无门"
+)
+# The citizen's own situation: where it happens, who did it, for how long.
+_SITUATION = re.compile(
+    r"我(家|们|的|妈|爸|老|儿|女|爷|奶|在|被|买|去|们家)|俺|咱|楼下|楼上|隔壁|邻居|对面|门口|附近|"
+    r"小区|村里|单位|公司|老板|物业|房东|开发商|商家|店家|老师|学校|医院|司机|快递员|"
+    r"天天|每天|每晚|一直|好几|好久|很久|多次|三番五次|反复|至今|到现在|还没|都没|"
+    r"[0-9一二三四五六七八九十两几半]+(天|个月|周|星期|年|次|小时)(了|多|都|还|没)|"
+    r"(今天|昨天|前天|上周|上个月|最近|刚才|早上|晚上|凌晨)"
+)
+# Procedural questions a consultation asks: how to apply, where, what is needed.
+_PROCEDURE = re.compile(
+    r"怎么(办理|申请|办|提取|补办|报销|缴|交|查|领|开|转|迁|续|取)|如何(办理|申请|提取)|"
+    r"需要(什么|哪些|带)|要带|材料|流程|手续|条件|在哪(里|儿)?(办|申请|领|交|查)|去哪(里|儿)?(办|申请|领|交|查)|"
+    r"能(不能|否)?(办|申请|提取|报销|领|享受)|可以(办|申请|提取|报销|领|享受)|"
+    r"有(什么|哪些)(政策|补贴|规定)|标准是|多久能|几个工作日"
+)
+
+
+def tells_grievance(text: str) -> bool:
+    """The message reports something wrong or asks for action, as a work order would carry it:
+    an explicit request (投诉, 请有关部门处理, 有没有人管), or harm told as the citizen's own
+    situation (楼下烧烤店天天开到两点, 快递十天了还没到). A procedural question about such a
+    topic (公司拖欠工资怎么申请仲裁) stays a consultation unless it also tells the citizen's own
+    case with an explicit request."""
+    if _ACTION_WANTED.search(text):
+        return True
+    if not _HARM.search(text):
+        return False
+    if _PROCEDURE.search(text) and not _SITUATION.search(text):
+        return False
+    return bool(_SITUATION.search(text)) or not asks_question(text)
+
+
+# ------------------------------------------------------------------------------------------
+# Satisfaction
+
+
+def rating_of(text: str) -> str:
+    """满意 / 基本满意 / 不满意 from the citizen's words (buttons send the exact word)."""
+    if any(w in text for w in ("不满意", "差", "不太", "不行", "没解决", "不好")):
+        return "不满意"
+    if any(w in text for w in ("基本", "一般", "还行", "凑合", "还可以", "还算", "马马虎虎")):
+        return "基本满意"
+    return "满意"
