@@ -19,6 +19,7 @@ from gateway import (
     health,
     knowledge_api,
     pages,
+    triage_api,
     voice_ws,
     workorders_api,
 )
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
     app.add_exception_handler(RequestValidationError, validation_error)
-    routers = (chat_api, knowledge_api, workorders_api, action_webhook, health, pages)
+    routers = (chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health, pages)
     for module in (*routers, calls_api, voice_ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

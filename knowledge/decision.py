@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -70,8 +71,38 @@ def asks_figure(question: str) -> bool:
 
 
 def figure_missing(question: str, answer: str) -> bool:
-    """The question asks for a sum or a rate and the answer states none (see the module doc)."""
-    return asks_figure(question) and not _GIVES_FIGURE.search(answer)
+    """The question asks for a detail the answer does not state (see the module doc): a sum
+    or a rate, a duration, a phone number, or this year's figure."""
+    if asks_figure(question) and not _GIVES_FIGURE.search(answer):
+        return True
+    if _ASKS_DURATION.search(question) and not _GIVES_DURATION.search(answer):
+        return True
+    if _ASKS_NUMBER.search(question) and not _GIVES_NUMBER.search(answer):
+        return True
+    return bool(_ASKS_THIS_YEAR.search(question) and _OLD_YEAR_ONLY(answer))
+
+
+# How long something takes: 多久, 几个工作日, 什么时候能到账; not 多久一次 (a frequency).
+_ASKS_DURATION = re.compile(
+    r"多久(?!一次)|多长时间|几个工作日|几天(能|可以|就|才|到|出|办|下来)|要几天|"
+    r"什么时候(能|可以|才)?(到账|到|出来|下来|办好|拿到|批)|几个月(能|才|到|下来)"
+)
+_GIVES_DURATION = re.compile(
+    r"[0-9０-９一二两三四五六七八九十百半几]+\s*(?:个)?(?:工作日|自然日|日|天|周|星期|个月|月|年|小时|分钟)"
+    r"|当场|当天|即时|即办|立即|马上|实时|次月|当月|随时"
+)
+# A phone number: 电话是多少, 打哪个号码; the answer must give digits to dial.
+_ASKS_NUMBER = re.compile(
+    r"(电话|号码|热线)(号码)?(是|是多少|多少|呢|给我)|打(哪个|什么)(电话|号码)"
+)
+_GIVES_NUMBER = re.compile(r"\d{4,}|\d{3,4}-\d{7,8}")
+# This year's or this month's figure, when the answer only has another year's.
+_ASKS_THIS_YEAR = re.compile(r"今年|本年度|本月|这个月|这个季度")
+
+
+def _OLD_YEAR_ONLY(answer: str) -> bool:
+    years = set(re.findall(r"(20\d\d)年", answer))
+    return bool(years) and str(date.today().year) not in years
 
 
 def decide(scores: Sequence[float], t: Thresholds, figure_missing: bool = False) -> Decision:

@@ -381,6 +381,10 @@ class HybridIndex:
         self.corrector = corrector
         self.dense_weight = cfg.dense_weights(lengths)
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage embeddings of `texts` through this index's disk cache."""
+        return self._embed(list(texts), progress=False)
+
     def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
         unique = list(dict.fromkeys(texts))
         digests = [EmbeddingCache.digest(t) for t in unique]

@@ -127,6 +127,15 @@ class KnowledgeService:
         """Normalised passage embeddings with this process's model (work-order repeats)."""
         return encode_passages(self.model, list(texts))
 
+    def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage embeddings like :meth:`encode`, through the index's disk cache (for texts
+        that come back, such as the knowledge base's own phrasings)."""
+        return self.refresh().index.embed(texts)
+
+    def entries(self) -> list[Entry]:
+        """The entries served today."""
+        return list(self.refresh().entries.values())
+
     def state(self) -> dict[str, object]:
         """For /health: loading until the first index is built."""
         snap = self._snapshot

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,9 @@ from triage.decisions import (
     ServiceHours,
     StatusQuery,
 )
+from triage.grievance import GrievanceModel, load_examples
 from workorders.citizen_view import kind_of
+from workorders.config import default_config
 from workorders.routing import Routing
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,8 @@ class Triage:
     def __init__(self, knowledge: KnowledgeService, propose: Propose) -> None:
         self.knowledge = knowledge
         self.propose = propose
+        self._grievance: GrievanceModel | None = None
+        self._lock = threading.Lock()
 
     def decide(self, text: str, context: Context | None = None) -> Decision:
         ctx = context or Context()
@@ -87,7 +92,7 @@ class Triage:
             if outcome.decision == "answer" and wording.asks_question(text):
                 return self._answer(outcome)
             return StatusQuery()
-        if wording.tells_grievance(text):
+        if self.is_grievance(text, kb_sure=outcome.decision == "answer"):
             return self.draft(text, outcome)
         if outcome.decision == "answer":
             return self._answer(outcome)
@@ -100,6 +105,32 @@ class Triage:
         near = tuple(r.entry for r in outcome.results[:CANDIDATES] if r.score >= floor)
         reason = "figure_missing" if _figure_missing(outcome) else "no_answer"
         return Abstain(reason, near, misses)
+
+    def is_grievance(self, text: str, kb_sure: bool = False) -> bool:
+        """A grievance or request for action (a work order), not a request for information.
+        `kb_sure`: the knowledge base has a sure answer, so the message reads like a question it
+        holds; the model must then be surer to make it an order (GrievanceModel.sure)."""
+        said = wording.grievance_by_wording(text)
+        if said is not None:
+            return said
+        model = self.grievance_model()
+        return model.probability(text) >= (model.sure if kb_sure else model.threshold)
+
+    def grievance_model(self) -> GrievanceModel:
+        """Trained on first use from the knowledge base's phrasings, the responsibility table's
+        examples and the project's own examples (triage/grievance.py)."""
+        with self._lock:
+            if self._grievance is None:
+                examples = load_examples()
+                phrasings = [p for e in self.knowledge.entries() for p in e.phrasings()]
+                table = [x for c in default_config().categories for x in c.examples]
+                model = GrievanceModel(self.knowledge.encode)
+                self._grievance = model.fit(
+                    [*table, *examples.grievances],
+                    [*phrasings, *examples.consultations],
+                    embed=self.knowledge.embed_cached,
+                )
+            return self._grievance
 
     def draft(self, text: str, outcome: SearchOutcome | None = None) -> OrderDraft:
         """An order draft for `text`: its kind, the routing preview, and guidance when the

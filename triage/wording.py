@@ -22,10 +22,13 @@ def asks_question(text: str) -> bool:
     return bool(_ASKS.search(text))
 
 
-# A person, an operator or the bot itself: "郑工" or a policy question is not a request for one.
+# A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that
+# asks for a person, the citizen saying the bot does not understand, or the button's payload.
 _ASKS_FOR_PERSON = re.compile(
-    r"人工|话务|客服|真人|接线员|坐席|机器人|听不懂|听不明白|说不清|找(个)?人(工|说|来|接)|"
-    r"叫(个)?人来|转接|转一下|打给我|给我回(个)?电|^/request_human"
+    r"转人工|人工服务|人工客服|人工台|(找|要|接|换|叫)(个)?人工|"
+    r"(转|找|要|接|叫|换)(个)?(真人|话务员|接线员|客服|坐席|工作人员)|"
+    r"(不要|别用|不想跟|不跟)(跟)?机器人|你(们)?(根本)?听不(懂|明白)|说不清楚?(了)?$|"
+    r"(打|回)(个)?电话给我|给我回(个)?电(话)?|^/request_human"
 )
 
 
@@ -33,11 +36,13 @@ def asks_for_person(text: str) -> bool:
     return bool(_ASKS_FOR_PERSON.search(text))
 
 
-# Words that only fit the citizen's own earlier request (上个月反映过的事 有进展吗).
+# Words that only fit the citizen's own earlier request (上个月反映过的事 有进展吗); a bare 工单
+# or 进度 does not (12345的工单要求多久反馈, 护照办理进度怎么查).
 _ABOUT_OWN_ORDER = re.compile(
-    r"工单|进度|进展|(反映|投诉|举报)(的|过)|(之前|上次|以前|前几天|上个月|上周|昨天)(打电话)?"
+    r"工单(号|进度|进展|办|处理|怎么样|咋样|到哪|有结果|有回复)|我的(工单|投诉|举报|反映)|"
+    r"(反映|投诉|举报)(的|过)|(之前|上次|以前|前几天|上个月|上周|昨天)(打电话)?"
     r"(反映|投诉|举报|报)|(反映|投诉|举报)的(事|问题).{0,6}(怎么样|咋样|结果|回复)|"
-    r"怎么样了|咋样了|(修|办|弄|处理)(好|完)了?没|回音|^/query_status"
+    r"怎么样了|咋样了|(修|办|弄|处理)(好|完)了?没|回音|^/query_status|^(查|查询|查一下)?进度$"
 )
 
 
@@ -45,25 +50,24 @@ def about_own_order(text: str) -> bool:
     return bool(_ABOUT_OWN_ORDER.search(text))
 
 
-# The hotline's own hours or today's date; another place's hours (游泳馆几点关门) are a
-# question for the knowledge base.
+# The hotline's own hours or today's date; another place's or another hotline's hours
+# (游泳馆几点关门, 心理援助热线12356是不是24小时) are a question for the knowledge base.
 _ABOUT_HOURS = re.compile(
     r"几点|时间|上班|下班|营业|值班|周末|节假日|假期|过年|春节|国庆|晚上|半夜|夜里|中午|24小时|"
-    r"有人接|打得通|能打|什么时候(能|可以)?打|今天几号|星期几|礼拜几|几月几"
+    r"全天|随时"
 )
-_OTHER_PLACE = re.compile(
-    r"馆|医院|窗口|大厅|办事处|派出所|银行|局|站|公园|景区|商场|超市|学校|中心|所|处|队|部门|单位"
+_US = re.compile(r"12345|你们|政务(服务)?热线|便民热线|这个热线|人工|客服|话务")
+_OTHER = re.compile(
+    r"(?<!\d)(?!12345)1\d{4}(?!\d)|(?<!政务)(?<!便民)(?<!这个)(?<!12345)热线|"
+    r"馆|医院|窗口|大厅|办事处|派出所|银行|局|站|公园|景区|商场|超市|学校|中心|所|队|部门|单位"
 )
-_US = re.compile(r"热线|12345|你们|人工|客服|话务")
 
 
 def about_service_hours(text: str) -> bool:
     """The hotline's own hours (你们几点上班, 12345晚上有人接吗) or today's date."""
-    if re.search(r"今天几号|星期几|礼拜几|几月几", text):
+    if re.search(r"今天几号|今天星期几|今天礼拜几|今天几月几", text):
         return True
-    return bool(_US.search(text) and _ABOUT_HOURS.search(text)) and not (
-        _OTHER_PLACE.search(text) and not re.search(r"热线|12345", text)
-    )
+    return bool(_US.search(text) and _ABOUT_HOURS.search(text) and not _OTHER.search(text))
 
 
 # A message that only announces a report without saying what ("我要投诉"): the form asks what.
@@ -116,19 +120,21 @@ _PROCEDURE = re.compile(
 )
 
 
-def tells_grievance(text: str) -> bool:
-    """The message reports something wrong or asks for action, as a work order would carry it:
-    an explicit request (投诉, 请有关部门处理, 有没有人管), or harm told as the citizen's own
-    situation (楼下烧烤店天天开到两点, 快递十天了还没到). A procedural question about such a
-    topic (公司拖欠工资怎么申请仲裁) stays a consultation unless it also tells the citizen's own
-    case with an explicit request."""
-    if _ACTION_WANTED.search(text):
+def grievance_by_wording(text: str) -> bool | None:
+    """What the wording alone says: True for a request stated outright (我要投诉…, 请有关部门
+    处理) or a question whether a concrete case can be reported (无障碍厕所一直锁着 能投诉吗);
+    False for a question how, where or with what to do something (公司拖欠工资怎么申请仲裁: the
+    knowledge base answers it, the work order one button away); None when the wording does not
+    say (a story: 快递十天了还没到 驿站说丢了), for the grievance model to judge."""
+    asks = asks_question(text)
+    wants = bool(_ACTION_WANTED.search(text))
+    if wants and not asks:
         return True
-    if not _HARM.search(text):
+    if _PROCEDURE.search(text):
         return False
-    if _PROCEDURE.search(text) and not _SITUATION.search(text):
-        return False
-    return bool(_SITUATION.search(text)) or not asks_question(text)
+    if wants and (_HARM.search(text) or _SITUATION.search(text)):
+        return True
+    return None
 
 
 # ------------------------------------------------------------------------------------------

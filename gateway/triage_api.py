@@ -1,0 +1,52 @@
+"""POST /api/v1/triage: what the hotline would do with a citizen's message, without doing it.
+
+For systems that put their own front end on the hotline (a government app, a partner's chat) and
+for the operators' tools: the same typed decision the chat and the phone act on (triage/), as
+JSON. Nothing is stored and no order is made; the conversation context is what the caller sends.
+Like the knowledge search it reveals no citizen data, so it is open to the same callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field, field_validator
+
+from hotline.settings import Channel, Settings
+from triage import Context, get_triage
+
+router = APIRouter(prefix="/api/v1", tags=["triage"])
+
+
+class TriageRequest(BaseModel):
+    text: str = Field(description="what the citizen typed or said")
+    channel: Channel = "api"
+    topic: str | None = Field(default=None, description="id of the entry answered last")
+    misses: int = Field(default=0, ge=0, le=10, description="misunderstandings in a row so far")
+
+    @field_validator("text")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty or whitespace")
+        return value
+
+
+@router.post(
+    "/triage",
+    responses={422: {"description": "empty or too long text, unknown channel, bad JSON"}},
+)
+async def triage(body: TriageRequest, request: Request) -> dict[str, Any]:
+    """The decision (kind: answer, clarify, abstain, order_draft, handoff, emergency, status,
+    service_hours; handoff: whether a person must take over) with the kind's fields."""
+    settings: Settings = request.app.state.settings
+    if len(body.text) > settings.max_text_chars:
+        raise HTTPException(
+            422, f"text is {len(body.text)} characters; the limit is {settings.max_text_chars}"
+        )
+    context = Context(channel=body.channel, topic=body.topic, misses=body.misses)
+    decision = await asyncio.to_thread(get_triage(settings).decide, body.text, context)
+    return decision.public()

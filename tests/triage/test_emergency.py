@@ -1,0 +1,49 @@
+"""Emergencies are recognised from what is happening, not from alarm words alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage.emergency import recognise
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "number"),
+    [
+        # the two the issue found unrecognised
+        ("我爸突然倒下了 喘不上气 怎么办", "hurt", "120"),
+        ("地下车库进水了，我老公下去挪车一直没上来", "flood", "119"),
+        ("厨房着火了 在城东区东湖路", "fire", "119"),
+        ("家里一股煤气味", "gas_leak", "119"),
+        ("我妈晕倒了叫不醒", "hurt", "120"),
+        ("邻居老太太嘴唇发紫 没反应了", "hurt", "120"),
+        ("小孩被锁在车里了", "child_trapped", "119"),
+        ("电梯里困了人", "trapped", "119"),
+        ("楼下有人拿刀砍人", "violence", "110"),
+        ("孩子在商场走丢了", "child_missing", "110"),
+        ("我爸有老年痴呆 早上出门到现在找不到了", "person_missing", "110"),
+        ("河水涨上来了 淹到家里了", "flood", "119"),
+        ("工地塌方压住人了", "trapped", "119"),
+        ("救命啊快来人", "help", "110"),
+    ],
+)
+def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number: str) -> None:
+    found = recognise(text)
+    assert found is not None and (found.kind, found.number) == (kind, number)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小区燃气管道老化有泄漏隐患 希望安排检查",  # a hazard: a complaint
+        "万一着火了 楼道堆的东西会不会很危险",  # a hypothesis
+        "学校什么时候搞防溺水宣传",  # prevention
+        "刚才倒车跟别人蹭了一下 两边都没人受伤 这种要报警吗",  # nobody hurt
+        "去年我家着火 保险怎么赔",  # the past
+        "公司困难 工资发不出来",  # 困难 is not 困住
+        "120急救车收费标准是多少",  # a question about a service
+        "我想问一下困难家庭补助怎么申请",
+    ],
+)
+def test_hazards_hypotheses_and_questions_are_not_emergencies(text: str) -> None:
+    assert recognise(text) is None

@@ -1,0 +1,76 @@
+"""The wording rules the triage layer reads: a person asked for, an earlier order, the hotline's
+hours, and what the wording alone says about a grievance."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage import wording
+
+
+@pytest.mark.parametrize("text", ["转人工", "我要找话务员", "不要机器人 给我接个真人", "你听不懂"])
+def test_a_person_asked_for(text: str) -> None:
+    assert wording.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "网约车司机半路把我赶下车了 平台客服也不理",  # a person mentioned, not asked for
+        "你们接线员回答的那些政策是从哪里来的",
+        "哪个牌子的扫地机器人好用",
+        "郑工说下午来修",
+    ],
+)
+def test_a_person_mentioned_is_not_asked_for(text: str) -> None:
+    assert not wording.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("上个月反映过的路灯修好了没", True),
+        ("我的投诉怎么样了", True),
+        ("工单到哪一步了", True),
+        ("12345的工单是不是要求一小时内反馈", False),
+        ("护照办理进度怎么查", False),
+    ],
+)
+def test_an_earlier_order_of_the_citizen(text: str, own: bool) -> None:
+    assert wording.about_own_order(text) is own
+
+
+@pytest.mark.parametrize(
+    ("text", "ours"),
+    [
+        ("你们晚上几点下班", True),
+        ("12345春节有人接吗", True),
+        ("今天星期几", True),
+        ("体育中心的游泳馆暑假开放到晚上几点", False),
+        ("心理援助热线12356是不是24小时都有人接", False),
+        ("我不会用手机 能不能打个电话给你们就把残疾证给我代办了", False),
+    ],
+)
+def test_the_hotlines_own_hours(text: str, ours: bool) -> None:
+    assert wording.about_service_hours(text) is ours
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("我要投诉楼下的烧烤店", True),
+        ("请有关部门管一管", True),
+        ("商场的无障碍厕所一直锁着门 坐轮椅的进不去 能投诉吗", True),
+        ("公司拖欠工资怎么申请劳动仲裁", False),
+        ("社保卡丢了怎么补办 需要带什么", False),
+        ("12345到底是管什么的 投诉举报也受理吗", None),
+        ("快递十天了还没到 驿站说丢了", None),  # a story: the model judges it
+    ],
+)
+def test_what_the_wording_alone_says_about_a_grievance(text: str, said: bool | None) -> None:
+    assert wording.grievance_by_wording(text) is said
+
+
+def test_ratings_in_the_citizens_words() -> None:
+    said = {"非常满意": "满意", "一般般吧": "基本满意", "太差了": "不满意", "好评": "满意"}
+    assert {t: wording.rating_of(t) for t in said} == said
