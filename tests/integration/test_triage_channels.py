@@ -1,0 +1,46 @@
+"""One table of citizen messages through chat, the REST triage endpoint and the voice channel of
+the real stack (Rasa + app): every channel acts on the same decision."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from hotline.serve import Isolated
+
+pytestmark = pytest.mark.stack
+
+TABLE = [
+    ("孩子转学需要办理什么手续？", "answer"),
+    ("我不要机器人 给我转人工", "handoff"),
+    ("厨房着火了 烟很大", "emergency"),
+    ("帮我查一下工单20261122-0042", "status"),
+    ("你们晚上几点下班", "service_hours"),
+    ("我要投诉楼下烧烤店天天半夜吵得睡不着", "order_draft"),
+    ("给我讲个笑话吧", "abstain"),
+]
+
+
+def _chat(stack: Isolated, channel: str, text: str) -> dict:
+    body = {"sender": uuid.uuid4().hex[:12], "text": text, "channel": channel}
+    resp = httpx.post(f"{stack.url}/api/v1/chat", json=body, timeout=60)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["decision"]
+
+
+@pytest.mark.parametrize(("text", "kind"), TABLE)
+def test_chat_rest_and_voice_get_the_same_decision(stack: Isolated, text: str, kind: str) -> None:
+    rest = httpx.post(f"{stack.url}/api/v1/triage", json={"text": text}, timeout=60)
+    assert rest.status_code == 200, rest.text
+    decisions = {
+        "rest": rest.json(),
+        "web": _chat(stack, "web", text),
+        "voice": _chat(stack, "voice", text),
+    }
+    kinds = {channel: d["kind"] for channel, d in decisions.items()}
+    assert set(kinds.values()) == {kind}, kinds
+    assert len({d["handoff"] for d in decisions.values()}) == 1
+    if kind == "answer":
+        assert len({d["entry"]["id"] for d in decisions.values()}) == 1
