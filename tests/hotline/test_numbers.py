@@ -55,6 +55,9 @@ def test_mobiles_and_landlines_with_area_code_are_accepted(raw: str, canonical: 
         "138123456789",
         "88123456",  # local number without area code
         "0571-1234567",  # local numbers never start with 0 or 1
+        "0571-08123456",
+        "010-12345678",  # …nor with 1 (service codes)
+        "tel:13812345678",
         "0571-88-123456",
         "4008123456",  # 400 service numbers: nobody to call back
         "400-812-3456",
