@@ -36,9 +36,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from hotline.numbers import find_phone_or_order, group_digits, number_aloud
 from speech.engine import ASREngine, Recognition, TTSEngine
 from speech.lexicon import transcript_for_bot
-from speech.normalize import spoken_digits
 
 log = logging.getLogger(__name__)
 
@@ -166,39 +166,7 @@ class CallOutcome:
 
 
 # --------------------------------------------------------------------------------------------
-# Text helpers: numbers and yes/no answers
-
-
-_NUMBERS = (
-    re.compile(r"(?<!\d)20\d{6}\d{4}(?!\d)"),  # work-order number 20261122-0042, compacted
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),  # mobile
-    re.compile(r"(?<!\d)0\d{9,11}(?!\d)"),  # landline with area code
-)
-
-
-def find_number(text: str) -> str | None:
-    """The phone or work-order number in normalised text (digit groups joined), if any."""
-    for pattern in _NUMBERS:
-        match = pattern.search(text)
-        if match:
-            return match.group()
-    return None
-
-
-def group_digits(number: str) -> list[str]:
-    """Groups read with a pause between: 138 1234 5678, 20261122 0042, 0571 8812 3456."""
-    if len(number) == 11 and number.startswith("1"):
-        return [number[:3], number[3:7], number[7:]]
-    if len(number) == 12 and number.startswith("20"):
-        return [number[:8], number[8:]]
-    head = 3 if number.startswith(("010", "02")) else 4
-    rest = number[head:]
-    return [number[:head], *[rest[i : i + 4] for i in range(0, len(rest), 4)]]
-
-
-def spell_digits(number: str) -> str:
-    """Digit by digit as a caller hears it on 12345: 1 is 幺, groups apart (幺三八，…)."""
-    return "，".join(spoken_digits(g) for g in group_digits(number))
+# Text helpers: sentences and yes/no answers
 
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
@@ -444,12 +412,12 @@ class CallSession:
                     return False
                 text = correction
             # anything else is a new utterance
-        number = find_number(text)
+        number = find_phone_or_order(text)
         if number or inp.confidence < self.config.min_confidence:
             self._confirm = _Confirm(text, number, inp.confidence, inp.start, inp.end)
             if number:
                 shown = CONFIRM_NUMBER.format(number=" ".join(group_digits(number)))
-                spoken = CONFIRM_NUMBER.format(number=spell_digits(number))
+                spoken = CONFIRM_NUMBER.format(number=number_aloud(number))
             else:
                 shown = spoken = CONFIRM_TEXT.format(text=text)
             await self._say(shown, source="ivr", spoken=spoken)

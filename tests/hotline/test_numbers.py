@@ -175,7 +175,10 @@ def test_chinese_digits_are_written_as_digits() -> None:
         ("靈五七幺八八八八六六六六", "057188886666"),  # traditional characters
         ("工单号二零二六幺幺二二零零四二", "202611220042"),
         ("一三八，零零一三，八零零零。谢谢", "13800138000"),
+        ("号码是186-1710-4455", "18617104455"),
         ("我不知道", None),
+        ("好的，谢谢", None),
+        ("我要查一下", None),  # 要 alone is "want", not a number
         ("十二", None),
     ],
 )

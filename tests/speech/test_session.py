@@ -23,8 +23,6 @@ from speech.session import (
     CallOutcome,
     CallSession,
     SessionConfig,
-    find_number,
-    spell_digits,
     split_sentences,
     yes_or_no,
 )
@@ -101,15 +99,6 @@ async def until_listening(call: Call, count: int = 1) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Text rules
-
-
-def test_numbers_are_found_and_spelled_digit_by_digit() -> None:
-    assert find_number("我的电话是13812345678") == "13812345678"
-    assert find_number("查一下工单202611220042") == "202611220042"
-    assert find_number("座机057188123456") == "057188123456"
-    assert find_number("大概3000元") is None
-    assert spell_digits("13812345678") == "幺三八，幺二三四，五六七八"
-    assert spell_digits("202611220042") == "二零二六幺幺二二，零零四二"
 
 
 def test_yes_and_no_answers() -> None:
