@@ -38,7 +38,8 @@ from typing import Any
 from bench.asr_cer import RECORDINGS, load_utterances, phone_quality, read_recording
 from hotline.numbers import find_phone_or_order
 from hotline.settings import Settings
-from speech.session import SAY_AGAIN, BotReply, CallSession, SessionConfig
+from speech.prompts import SAY_AGAIN
+from speech.session import BotReply, CallSession, SessionConfig
 
 RATE = 8000
 FRAME = RATE // 50 * 2  # 20 ms of slin16
