@@ -29,7 +29,7 @@ Reported per engine and rate:
   correction at the pinyin level), with how many utterances it made better and worse, and how
   many of the reference texts (correct transcripts) it changes;
 * digits: phone/order numbers captured exactly, in the raw text, after normalisation, and by
-  speech.normalize.spoken_number (the IVR asked for a number: digit homophones count);
+  hotline.numbers.digits_in_answer (the IVR asked for a number: digit homophones count);
 * RTF: recogniser CPU wall time / audio duration; model RSS and RSS per open recogniser.
 
 ``--compute-types int8,float32`` runs Whisper once per weight type (HOTLINE_ASR_COMPUTE_TYPE);
@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hotline.numbers import digits_in_answer
 from speech.audio import float_to_pcm, pcm_to_float
 from speech.engine import ASREngine
 from speech.lexicon import correct_transcript, transcript_for_bot
@@ -59,7 +60,6 @@ from speech.normalize import (
     digit_strings,
     edit_distance,
     normalize_transcript,
-    spoken_number,
     strip_punctuation,
     to_simplified,
     to_spoken,
@@ -191,7 +191,7 @@ class Score:
             self.digits_total += 1
             self.digits_raw += expected in digit_strings(hyp)
             self.digits_norm += expected in digit_strings(normalize_transcript(hyp))
-            self.digits_slot += spoken_number(hyp) == expected
+            self.digits_slot += digits_in_answer(hyp) == expected
         self.samples.append((u.id, u.text, hyp))
 
 

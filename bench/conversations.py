@@ -37,6 +37,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hotline.numbers import digits_aloud, written_digits
 from hotline.settings import PROJECT_ROOT
 from knowledge.loaders import load_yaml
 from knowledge.schema import Entry
@@ -203,11 +204,12 @@ _FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def squash(text: str) -> str:
-    """Without spaces, and with digits read out on the phone (幺三九…) written as digits."""
-    return _SPACE.sub("", text).translate(_SPOKEN_DIGITS)
+    """Without spaces, with digits read out on the phone (幺三九…) written as digits and the
+    pauses of a read-back between digit groups (幺三八，幺二三四) dropped."""
+    return _READ_BACK_PAUSE.sub("", written_digits(_SPACE.sub("", text)))
 
 
-_SPOKEN_DIGITS = str.maketrans("零幺一二三四五六七八九", "01123456789")
+_READ_BACK_PAUSE = re.compile(r"(?<=\d)[，,](?=\d)")
 
 
 def joined(messages: list[dict[str, Any]]) -> str:
@@ -601,9 +603,7 @@ def _last_script_onwards(run: Run) -> list[Exchange]:
 
 def _said(number: str) -> tuple[str, ...]:
     """110/119/120 as written and as read on the phone (1 is 幺 in phone numbers)."""
-    digits = "零一二三四五六七八九"
-    plain = "".join(digits[int(c)] for c in number)
-    return number, plain, plain.replace("一", "幺")
+    return number, digits_aloud(number, one="一"), digits_aloud(number)
 
 
 def score(run: Run, answers: Answers) -> None:

@@ -13,7 +13,8 @@ behaves like a person on the phone:
   form does for an invalid phone, and the caller keys it.
 
 The bot is a stand-in that records what the session sent it and accepts a number by the
-session's own definition (`speech.session.find_number`: mobile, landline, work-order number).
+session's own definition (`hotline.numbers.find_phone_or_order`: mobile, landline, work-order
+number).
 
 Reported: numbers the bot received exactly right (the issue's target: 100% after
 confirmation/DTMF), how they got there (speech confirmed, or keys), numbers accepted wrong
@@ -35,8 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.asr_cer import RECORDINGS, load_utterances, phone_quality, read_recording
+from hotline.numbers import find_phone_or_order
 from hotline.settings import Settings
-from speech.session import SAY_AGAIN, BotReply, CallSession, SessionConfig, find_number
+from speech.prompts import SAY_AGAIN
+from speech.session import BotReply, CallSession, SessionConfig
 
 RATE = 8000
 FRAME = RATE // 50 * 2  # 20 ms of slin16
@@ -61,7 +64,7 @@ class CallResult:
     @property
     def captured(self) -> str | None:
         for text in self.received:
-            if number := find_number(text):
+            if number := find_phone_or_order(text):
                 return number
         return None
 
@@ -88,7 +91,7 @@ class Caller:
     async def turn(self, text: str, metadata: dict[str, Any]) -> BotReply:
         """The stand-in bot: keeps what it was sent; asks again when no valid number came."""
         self.result.received.append(text)
-        if find_number(text):
+        if find_phone_or_order(text):
             self.result.captured_at = time.monotonic()
             self.done.set()
             return BotReply([{"text": RECORDED}])

@@ -115,13 +115,17 @@ class EndpointASR:
         return EndpointRecognizer(sample_rate)
 
 
+# The triage decision of an answered question (gateway TurnOutcome.decision).
+ANSWERED = {"kind": "answer", "handoff": False}
+
+
 class CannedHooks:
     def __init__(self) -> None:
         self.outcomes: list[CallOutcome] = []
 
     def turn_for(self, call_id: str) -> TurnFn:
         async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
-            return BotReply([{"text": CANNED}], intent="consult")
+            return BotReply([{"text": CANNED}], intent="consult", decision=ANSWERED)
 
         return turn
 

@@ -56,7 +56,9 @@ class GatewayCallHooks:
     def turn_for(self, call_id: str) -> TurnFn:
         async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
             done = await run_turn(self.settings, self._rasa(), "voice", call_id, text, metadata)
-            return BotReply(done.messages, done.state, done.intent, done.error)
+            return BotReply(
+                done.messages, done.state, done.intent, done.error, decision=done.decision
+            )
 
         return turn
 

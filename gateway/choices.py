@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+from hotline.numbers import written_digits
+
 _ORDINAL = re.compile(
     r"^(?:就是|选|要|我要|我选)?第?([1-9一二两三四五六七八九])(?:个|条|项|种)?(?:吧|啊|呀|的)?[。.!！]?$"
 )
@@ -22,8 +23,7 @@ def ordinal(text: str) -> int | None:
     found = _ORDINAL.match(re.sub(r"\s+", "", text))
     if not found:
         return None
-    said = found.group(1)
-    return int(said) if said.isdigit() else _DIGITS[said]
+    return int(written_digits(found.group(1)))
 
 
 def resolve(choice: int, replies: list[dict[str, Any]]) -> str | None:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hotline.numbers import DIGIT_VALUES
 from speech.audio import float_to_pcm, pcm_to_float, resample
 from speech.engine import Recognition
 from speech.models import whisper_base_dir
@@ -72,7 +73,7 @@ HALLUCINATIONS = (
     "Amara",
 )
 _LOOP = re.compile(r"(.{1,4}?)\1{2,}")
-_DIGITISH = re.compile("[0-9零〇一二三四五六七八九幺两]")
+_DIGITISH = re.compile(f"[0-9{''.join(DIGIT_VALUES)}]")
 MAX_DIGIT_REPEAT = 12  # a repeated digit run longer than this is no phone or order number
 
 

@@ -21,17 +21,9 @@ from typing import Any, Protocol
 
 from speech.engine import ASREngine, TTSEngine
 from speech.lexicon import hotline_corrector
-from speech.session import (
-    BUSY,
-    FRAME_SECONDS,
-    PROMPTS,
-    CallOutcome,
-    CallSession,
-    SessionConfig,
-    Transport,
-    TurnFn,
-    split_sentences,
-)
+from speech.playback import send_paced, split_sentences
+from speech.prompts import BUSY, PROMPTS
+from speech.session import CallOutcome, CallSession, SessionConfig, Transport, TurnFn
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +85,7 @@ class CallCenter:
         """Load the engines and render the fixed prompts before the first call."""
         _, tts = await self.engines()
         preload = getattr(tts, "preload", None)
-        if preload is not None:  # the pieces sessions synthesise (speech/session.py)
+        if preload is not None:  # the pieces sessions synthesise (speech/playback.py)
             pieces = [piece for prompt in PROMPTS for piece in split_sentences(prompt)]
             await asyncio.get_running_loop().run_in_executor(self.executor, preload, pieces, rates)
 
@@ -169,13 +161,10 @@ class CallCenter:
                 self.executor, tts.synthesize, BUSY, transport.sample_rate
             )
             await transport.send_event({"type": "bot", "text": BUSY, "source": "ivr"})
-            size = transport.sample_rate // 50 * 2
-            start = loop.time()
-            for i, offset in enumerate(range(0, len(pcm), size)):
-                await transport.send_audio(pcm[offset : offset + size].ljust(size, b"\0"))
-                delay = start + (i + 1) * FRAME_SECONDS - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+            audio.put_nowait(pcm)
+            audio.put_nowait(None)
+            await send_paced(transport, audio)
         except (ConnectionError, OSError, RuntimeError) as exc:
             log.info("call %s: caller left during the busy prompt: %s", call_id, exc)
         outcome = CallOutcome(

@@ -11,6 +11,8 @@ phone, work-order and hotline numbers digit by digit with 幺 for 1 ("12345" →
 years digit by digit ("2026年" → "二零二六年"), months, days, times, money, percentages and
 counts as numbers ("98天" → "九十八天", "5000元" → "五千元", "2个" → "两个").
 
+The digit tables, the reading of digit strings (digits_aloud) and the number a caller gives when
+asked for one (digits_in_answer) are hotline.numbers', shared with the rest of the project.
 Everything here is pure Python and deterministic; the tables are small on purpose.
 """
 
@@ -22,30 +24,12 @@ from collections.abc import Callable
 
 import zhconv
 
+from hotline.numbers import DIGIT_VALUES, digits_aloud
+
 # --------------------------------------------------------------------------- characters
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# How each character reads as a single spoken digit (ASR side: 幺 and 两 and 〇 included).
-SPOKEN_DIGIT_VALUES = {
-    "零": "0",
-    "〇": "0",
-    "○": "0",
-    "洞": "0",  # military/aviation "0"; never a digit run by accident (needs 3+ digits around)
-    "幺": "1",
-    "一": "1",
-    "二": "2",
-    "两": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "八": "8",
-    "九": "9",
-}
-_DIGIT_CHARS = "".join(SPOKEN_DIGIT_VALUES)
-_PHONE_DIGITS = "零幺二三四五六七八九"  # how 0-9 are read in phone and order numbers
-_PLAIN_DIGITS = "零一二三四五六七八九"  # years, decimals and plain counting
+_DIGIT_CHARS = "".join(DIGIT_VALUES)  # characters read as one digit (hotline.numbers)
 
 # --------------------------------------------------------------------------- punctuation
 
@@ -111,7 +95,7 @@ def _is_digit_string(run: str) -> bool:
     as a number when it has 5+ characters, or 3+ with a character only number strings use
     (幺, 零, 〇, 洞) or with Arabic digits mixed in.
     """
-    spoken = [ch for ch in run if ch in SPOKEN_DIGIT_VALUES]
+    spoken = [ch for ch in run if ch in DIGIT_VALUES]
     if not spoken:
         return False
     if len(run) >= 5:
@@ -142,7 +126,7 @@ def digits_from_speech(text: str) -> str:
         run = m.group()
         if not _is_digit_string(run):
             return run
-        return "".join(SPOKEN_DIGIT_VALUES.get(ch, ch) for ch in run)
+        return "".join(DIGIT_VALUES.get(ch, ch) for ch in run)
 
     t = _DIGIT_RUN.sub(convert, t)
     # Arabic digit groups a recogniser spaced or comma-grouped like a phone number, or dotted
@@ -215,49 +199,6 @@ def normalize_transcript(text: str) -> str:
     return t
 
 
-# When the caller was asked for a number, recognisers often write a digit as a homophone
-# (幺 → 要/腰, 零 → 灵/铃, 八 → 吧/巴). Only safe where a number is expected: see spoken_number.
-DIGIT_HOMOPHONES = {
-    **{ch: "1" for ch in "要腰妖邀吆"},
-    **{ch: "0" for ch in "灵铃玲龄凌〇洞"},
-    **{ch: "2" for ch in "儿而尔耳"},
-    **{ch: "3" for ch in "山衫伞叁"},
-    **{ch: "4" for ch in "司丝死寺肆"},
-    **{ch: "5" for ch in "无吴午舞伍武"},
-    **{ch: "6" for ch in "溜留刘流陆"},
-    **{ch: "7" for ch in "期妻漆柒"},
-    **{ch: "8" for ch in "吧巴爸捌"},
-    **{ch: "9" for ch in "久酒玖"},
-}
-
-
-def spoken_number(text: str, min_len: int = 3) -> str | None:
-    """The number a caller said when the IVR asked for one (phone, work order), else None.
-
-    Digits, spoken digits and digit homophones all count; spaces, punctuation and hyphens
-    between them are ignored; the longest run wins ("我的电话是要三八 零零要三八，零零零" →
-    "13800138000"). Use it only for an answer to a number question: elsewhere 要 is "want".
-    """
-    t = unicodedata.normalize("NFKC", to_simplified(text))
-    digits = [
-        SPOKEN_DIGIT_VALUES.get(ch) or DIGIT_HOMOPHONES.get(ch) or (ch if ch.isdigit() else None)
-        for ch in t
-    ]
-    runs: list[str] = []
-    current = ""
-    for ch, digit in zip(t, digits, strict=True):
-        if digit is not None:
-            current += digit
-        elif not (ch.isspace() or (ch in ",，、.。-—:：;；" and current)):
-            if current:
-                runs.append(current)
-            current = ""
-    if current:
-        runs.append(current)
-    best = max(runs, key=len, default="")
-    return best if len(best) >= min_len else None
-
-
 def digit_strings(text: str, min_len: int = 5) -> list[str]:
     """Runs of at least ``min_len`` digits (hyphens inside order numbers dropped)."""
     t = unicodedata.normalize("NFKC", text)
@@ -266,12 +207,6 @@ def digit_strings(text: str, min_len: int = 5) -> list[str]:
 
 
 # --------------------------------------------------------------------------- bot → TTS
-
-
-def spoken_digits(digits: str, one: str = "幺") -> str:
-    """Read a digit string digit by digit: "12345" → "幺二三四五" (one="一" for years)."""
-    table = _PHONE_DIGITS if one == "幺" else _PLAIN_DIGITS
-    return "".join(table[int(ch)] if ch.isdigit() else ch for ch in digits)
 
 
 def _section(n: int) -> str:
@@ -286,7 +221,7 @@ def _section(n: int) -> str:
         if zero:
             out += "零"
             zero = False
-        out += ("两" if d == 2 and unit == "千" else _PLAIN_DIGITS[d]) + unit
+        out += ("两" if d == 2 and unit == "千" else digits_aloud(str(d), one="一")) + unit
     return out
 
 
@@ -295,7 +230,7 @@ def cardinal(number: int | str) -> str:
     text = str(number)
     if "." in text:
         whole, frac = text.split(".", 1)
-        return cardinal(int(whole or 0)) + ("点" + spoken_digits(frac, one="一") if frac else "")
+        return cardinal(int(whole or 0)) + ("点" + digits_aloud(frac, one="一") if frac else "")
     n = int(text)
     if n < 0:
         return "负" + cardinal(-n)
@@ -307,7 +242,7 @@ def cardinal(number: int | str) -> str:
         groups.append(n % 10000)
         n //= 10000
     if len(groups) > len(units):
-        return spoken_digits(text, one="一")
+        return digits_aloud(text, one="一")
     out = ""
     gap = False
     for i in range(len(groups) - 1, -1, -1):
@@ -340,7 +275,7 @@ _LIANG_UNITS = (
 
 
 def _years(m: re.Match[str]) -> str:
-    return spoken_digits(m.group(1), one="一") + "年"
+    return digits_aloud(m.group(1), one="一") + "年"
 
 
 def _date_md(m: re.Match[str]) -> str:
@@ -349,7 +284,7 @@ def _date_md(m: re.Match[str]) -> str:
 
 def _iso_date(m: re.Match[str]) -> str:
     y, mo, d = m.groups()
-    return f"{spoken_digits(y, one='一')}年{cardinal(int(mo))}月{cardinal(int(d))}日"
+    return f"{digits_aloud(y, one='一')}年{cardinal(int(mo))}月{cardinal(int(d))}日"
 
 
 def _clock(m: re.Match[str]) -> str:
@@ -369,7 +304,7 @@ def _range(m: re.Match[str]) -> str:
 
 
 def _order_number(m: re.Match[str]) -> str:
-    return spoken_digits(m.group(1)) + "，" + spoken_digits(m.group(2))
+    return digits_aloud(m.group(1)) + "，" + digits_aloud(m.group(2))
 
 
 def _number(m: re.Match[str]) -> str:
@@ -378,16 +313,16 @@ def _number(m: re.Match[str]) -> str:
         return cardinal(num) + unit
     # Hyphenated or leading-zero strings, and long ones that count nothing, are codes.
     if "-" in num or (num.startswith("0") and len(num) > 1):
-        return spoken_digits(num.replace("-", "")) + unit
+        return digits_aloud(num.replace("-", "")) + unit
     if unit in ("室", "房") and len(num) >= 3:
-        return spoken_digits(num) + unit  # room numbers: 五零幺室
+        return digits_aloud(num) + unit  # room numbers: 五零幺室
     if unit and len(num) <= 12:
         ordinal = m.start() > 0 and m.string[m.start() - 1] == "第"
         if num == "2" and not ordinal and re.fullmatch(_LIANG_UNITS, unit):
             return "两" + unit
         return cardinal(num) + unit
     if len(num) >= 5:
-        return spoken_digits(num) + unit
+        return digits_aloud(num) + unit
     return cardinal(num) + unit
 
 

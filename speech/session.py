@@ -3,22 +3,32 @@
 A transport (AudioSocket, the voice WebSocket) feeds the caller's audio, DTMF keys and hang-up in
 (`audio`, `dtmf`, `hangup`) and plays what the session sends out (`Transport`). The session
 recognises speech with an ASR stream, runs one bot turn per caller input through the `turn`
-function the gateway gives it, and speaks the replies with TTS in 20 ms frames paced in real time.
+function the gateway gives it, and speaks the replies with TTS in 20 ms frames paced in real time
+(speech/playback.py).
 
 The dialogue, in the order the rules apply (docs/voice.md has the caller's view):
 - greeting, then listen; every prompt can be interrupted by the caller (barge-in: speech energy,
   a partial or final result, or a key stops playback at once);
 - no input for `no_input_seconds`: reprompt, at most `max_reprompts` times; the next silence
-  asks the bot for a person (payload "/request_human"); silence after that ends the call;
-- DTMF 0 alone: a person (transfer); digits then #: a typed number sent to the bot as text;
-  * repeats the last reply;
+  asks the bot for a person (payload "/request_human"; transferred when its decision says
+  handoff); silence after that ends the call;
+- DTMF 0 alone: sent to the bot as "0" (metadata dtmf "0"), whose triage decides (a handoff for
+  a lone 0 on the phone); when the bot does not answer, a person at once. Digits then #: a typed
+  number sent to the bot as text; * repeats the last reply;
 - a final below `min_confidence`, and any utterance holding a phone or work-order number, is read
   back (numbers digit by digit) and confirmed by voice (对/不对) or keys (1 confirm, 2 say again);
-- the bot understanding a request for a person (intent request_human) or an emergency, handing
-  over (state != "bot") or failing: announce and transfer; the bot saying goodbye: completed.
+- the transfer follows the bot's triage decision, never an intent alone: a decision with
+  `handoff` true (a person asked for, an emergency) is announced and the call transferred, as is
+  a conversation a person took over (state != "bot") and a bot that failed; the bot saying
+  goodbye (intent goodbye): completed.
 Hang-up at any point ends the session; a bot turn already running finishes first, so every turn
 the bot saw is in the conversation log. A half-filled work-order form simply stays in that
 call's own conversation (call ids are never reused), nothing else is written.
+
+Around it: speech/hearing.py (audio in → events), speech/playback.py (TTS pieces, paced audio
+out), speech/transfers.py (which replies transfer), speech/yes_no.py (answers to a read-back),
+speech/prompts.py (what the IVR says), speech/call_types.py (the types the gateway and the
+transports import from here).
 """
 
 from __future__ import annotations
@@ -26,242 +36,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import numpy as np
-
-from speech.engine import ASREngine, Recognition, TTSEngine
+from hotline.numbers import find_phone_or_order, group_digits, number_aloud
+from speech.call_types import (
+    BotReply,
+    CallOutcome,
+    Outcome,
+    SessionConfig,
+    Transport,
+    TurnFn,
+)
+from speech.engine import ASREngine, TTSEngine
+from speech.hearing import Event, Hearing
 from speech.lexicon import transcript_for_bot
-from speech.normalize import spoken_digits
+from speech.playback import send_paced, split_sentences, synthesize_pieces
+from speech.prompts import (
+    CONFIRM_NUMBER,
+    CONFIRM_TEXT,
+    NO_INPUT_BYE,
+    REPROMPTS,
+    SAY_AGAIN,
+    TOO_LONG,
+    TRANSFER,
+)
+from speech.transfers import transfer_for
+from speech.yes_no import yes_or_no
+
+# The session's types are imported from here by the gateway and the transports.
+__all__ = [
+    "BotReply",
+    "CallOutcome",
+    "CallSession",
+    "Outcome",
+    "SessionConfig",
+    "Transport",
+    "TurnFn",
+]
 
 log = logging.getLogger(__name__)
 
-FRAME_SECONDS = 0.02
-PLAYBACK_LEAD_FRAMES = 3  # frames sent ahead of real time, to absorb scheduling jitter
-
-GREETING = (
-    "您好，欢迎致电12345政务服务便民热线。请直接说出您要咨询或反映的问题，需要人工服务请按0。"
-)
-REPROMPTS = (
-    "您好，请问您还在线吗？请说出您要咨询或反映的问题。",
-    "如果不方便说话，可以按0转人工服务。请问有什么可以帮您？",
-)
-CONFIRM_TEXT = "您说的是：{text}。对吗？请说对或者不对，也可以按1确认、按2重说。"
-CONFIRM_NUMBER = "您说的号码是：{number}。对吗？请说对或者不对，也可以按1确认、按2重说。"
-SAY_AGAIN = "好的，请您再说一遍，号码也可以用按键输入，以井号键结束。"
-TRANSFER = "正在为您转接人工服务，请稍候。"
-BOT_DOWN = "抱歉，系统暂时繁忙，正在为您转接人工服务，请稍候。"
-NO_INPUT_BYE = "很抱歉，一直没有听到您的声音，本次通话将结束。如需帮助请再次拨打12345，再见。"
-TOO_LONG = "本次通话时间较长，正在为您转接人工服务，请稍候。"
-BUSY = "您好，当前线路全忙，请稍后再拨。紧急情况请直接拨打110、119或120。"
 REQUEST_HUMAN = "/request_human"
-
-# Fixed prompts are worth caching as audio (speech/calls.py).
-PROMPTS = (GREETING, *REPROMPTS, SAY_AGAIN, TRANSFER, BOT_DOWN, NO_INPUT_BYE, TOO_LONG, BUSY)
-
-Outcome = Literal["completed", "transfer", "hangup", "refused"]
-
-
-@dataclass
-class BotReply:
-    """What one bot turn produced: its messages, the conversation state, the intent, an error."""
-
-    messages: list[dict[str, Any]]
-    state: str = "bot"  # "bot" | "waiting_human" | "human"
-    intent: str | None = None
-    error: str | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(_sentence(m.get("text") or "") for m in self.messages).strip()
-
-
-def _sentence(text: str) -> str:
-    """Join messages into speech: each ends with punctuation so TTS pauses between them."""
-    text = text.strip()
-    if text and text[-1] not in "。！？!?.；;，,：:…":
-        text += "。"
-    return text
-
-
-TurnFn = Callable[[str, dict[str, Any]], Awaitable[BotReply]]
-
-
-class Transport(Protocol):
-    """Where a session's output goes. Both methods may be called after the caller has gone: a
-    transport then drops the data quietly (its reader reports the hang-up)."""
-
-    sample_rate: int
-
-    async def send_audio(self, pcm: bytes) -> None:
-        """One 20 ms frame of slin16 at sample_rate."""
-        ...
-
-    async def send_event(self, event: dict[str, Any]) -> None:
-        """A transcript or state event (docs/voice.md); transports without a side channel
-        (AudioSocket) ignore it."""
-        ...
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    no_input_seconds: float = 6.0
-    max_reprompts: int = 2
-    min_confidence: float = 0.6
-    transfer_queue: str = "12345"
-    barge_in_rms: float = 900.0
-    barge_in_ms: int = 200
-    max_call_seconds: float = 1800.0
-    dtmf_zero_seconds: float = 1.5  # a lone 0 waits this long for more digits (landlines)
-    inbox_frames: int = 50  # inbound audio queued before the transport is made to wait (1 s)
-    greeting: str = GREETING
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> SessionConfig:
-        return cls(
-            no_input_seconds=settings.voice_no_input_seconds,
-            max_reprompts=settings.voice_max_reprompts,
-            min_confidence=settings.voice_min_confidence,
-            transfer_queue=settings.voice_transfer_queue,
-            barge_in_rms=settings.voice_barge_in_rms,
-            barge_in_ms=settings.voice_barge_in_ms,
-            max_call_seconds=settings.voice_max_call_seconds,
-        )
-
-
-@dataclass
-class CallOutcome:
-    """How a call ended; what the PBX asks for after the session (GET /api/v1/calls/{id}/outcome).
-
-    outcome: completed (the caller was served and the call ended), transfer (to `queue`),
-    hangup (the caller hung up), refused (all lines busy)."""
-
-    call_id: str
-    outcome: Outcome
-    reason: str
-    channel: str
-    caller_number: str | None = None
-    queue: str | None = None
-    work_order: str | None = None
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    ended_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    turns: int = 0
-    transcript: list[dict[str, Any]] = field(default_factory=list)
-
-    def public(self) -> dict[str, Any]:
-        """The fields a PBX or the call page may see (no transcript: it holds personal data)."""
-        return {
-            "call_id": self.call_id,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "queue": self.queue,
-            "work_order": self.work_order,
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Text helpers: numbers and yes/no answers
-
-
-_NUMBERS = (
-    re.compile(r"(?<!\d)20\d{6}\d{4}(?!\d)"),  # work-order number 20261122-0042, compacted
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),  # mobile
-    re.compile(r"(?<!\d)0\d{9,11}(?!\d)"),  # landline with area code
-)
-
-
-def find_number(text: str) -> str | None:
-    """The phone or work-order number in normalised text (digit groups joined), if any."""
-    for pattern in _NUMBERS:
-        match = pattern.search(text)
-        if match:
-            return match.group()
-    return None
-
-
-def group_digits(number: str) -> list[str]:
-    """Groups read with a pause between: 138 1234 5678, 20261122 0042, 0571 8812 3456."""
-    if len(number) == 11 and number.startswith("1"):
-        return [number[:3], number[3:7], number[7:]]
-    if len(number) == 12 and number.startswith("20"):
-        return [number[:8], number[8:]]
-    head = 3 if number.startswith(("010", "02")) else 4
-    rest = number[head:]
-    return [number[:head], *[rest[i : i + 4] for i in range(0, len(rest), 4)]]
-
-
-def spell_digits(number: str) -> str:
-    """Digit by digit as a caller hears it on 12345: 1 is 幺, groups apart (幺三八，…)."""
-    return "，".join(spoken_digits(g) for g in group_digits(number))
-
-
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-
-
-def split_sentences(text: str, min_chars: int = 8) -> list[str]:
-    """TTS pieces: sentences, a short one joined to the next (so the first can be played while
-    the rest is synthesised, without choppy one-word pieces)."""
-    pieces: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        if not part.strip():
-            continue
-        if pieces and len(pieces[-1]) < min_chars:
-            pieces[-1] += part
-        else:
-            pieces.append(part)
-    if len(pieces) > 1 and len(pieces[-1]) < min_chars:
-        last = pieces.pop()
-        pieces[-1] += last
-    return pieces or [text]
-
-
-_PUNCT = re.compile(r"[\s，。！？、,.!?~…：:；;\"'“”]+")
-_YES = {
-    "对", "对的", "对啊", "对呀", "对对", "对对对", "是", "是的", "是啊", "没错", "正确", "确认",
-    "嗯", "嗯嗯", "好", "好的", "可以", "行", "没问题", "对了",
-}  # fmt: skip
-_NO_PREFIXES = ("不对", "不是", "错了", "不正确", "重说", "重新说", "说错了")
-_NO = {"不", "不要", "错", "错的", "否"}
-
-
-def yes_or_no(text: str) -> tuple[bool | None, str]:
-    """(True, "") for yes, (False, correction) for no (the correction may be empty), else
-    (None, "") — then the utterance is something new."""
-    cleaned = _PUNCT.sub("", text)
-    if cleaned in _YES:
-        return True, ""
-    if cleaned in _NO:
-        return False, ""
-    for prefix in _NO_PREFIXES:
-        if cleaned.startswith(prefix):
-            rest = cleaned[len(prefix) :].lstrip("的啊呀吧哦呢嘛")
-            return False, rest.removeprefix("应该是").removeprefix("是")
-    if len(cleaned) <= 4 and cleaned[:1] in ("对", "是") and not cleaned.startswith("是不"):
-        return True, ""
-    return None, ""
-
-
-# --------------------------------------------------------------------------------------------
-# The session
 
 
 class _HungUp(Exception):
     pass
-
-
-@dataclass
-class _Event:
-    kind: str  # partial | final | speech | dtmf | hangup | played
-    text: str = ""
-    confidence: float = 1.0
-    token: int = 0
-    at: float = 0.0
 
 
 @dataclass
@@ -308,19 +132,15 @@ class CallSession:
         self._normalize = normalize or transcript_for_bot
         self._executor = executor
         self._phrases = phrases
-        self._inbox: asyncio.Queue[bytes] = asyncio.Queue(self.config.inbox_frames)
-        self._events: asyncio.Queue[_Event] = asyncio.Queue()
-        self._pending: deque[_Event] = deque()
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._hearing = Hearing(
+            call_id, self.config, self.rate, self._events, self._now, self._emit, self._in_thread
+        )
+        self._pending: deque[Event] = deque()
         self._hung_up = False
         self._hangup_reason = "caller"
         self._started_at = datetime.now(UTC)
         self._t0 = 0.0
-        self._frame_samples = self.rate // 50
-        self._barge_frames = max(1, round(self.config.barge_in_ms / 20))
-        self._voiced_run = 0
-        self._last_voice = -1e9
-        self._utterance_start: float | None = None
-        self._awaiting_final = False
         self._token = 0
         self._playing: asyncio.Task[None] | None = None
         self._transcript: list[dict[str, Any]] = []
@@ -337,10 +157,10 @@ class CallSession:
     async def audio(self, pcm: bytes) -> None:
         """Caller audio (slin16 at the transport's rate); waits when the inbox is full."""
         if not self._hung_up:
-            await self._inbox.put(pcm)
+            await self._hearing.inbox.put(pcm)
 
     def dtmf(self, digit: str) -> None:
-        self._events.put_nowait(_Event("dtmf", digit, at=self._now()))
+        self._events.put_nowait(Event("dtmf", digit, at=self._now()))
 
     def hangup(self, reason: str = "caller") -> None:
         """The caller hung up; `reason` says how when it was not a plain hang-up ("disconnect",
@@ -348,7 +168,7 @@ class CallSession:
         if not self._hung_up:
             self._hung_up = True
             self._hangup_reason = reason
-            self._events.put_nowait(_Event("hangup", at=self._now()))
+            self._events.put_nowait(Event("hangup", at=self._now()))
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -359,7 +179,7 @@ class CallSession:
         pump: asyncio.Task[None] | None = None
         try:
             recognizer = await self._in_thread(self._asr.recognizer, self.rate, self._phrases)
-            pump = asyncio.create_task(self._pump(recognizer), name=f"asr-{self.call_id}")
+            pump = asyncio.create_task(self._hearing.pump(recognizer), name=f"asr-{self.call_id}")
             async with asyncio.timeout(self.config.max_call_seconds):
                 await self._dialogue()
         except _HungUp:
@@ -411,10 +231,15 @@ class CallSession:
         if inp.kind == "key":
             self._log_caller(f"[按键{inp.text}]", "dtmf")
             if inp.text == "0":
-                reply = await self._ask_bot(REQUEST_HUMAN, "dtmf", extra={"reason": "dtmf_0"})
-                first = "" if reply.error else BotReply(reply.messages[:1]).text
-                await self._announce_transfer(first or TRANSFER, "dtmf_0")
-                return True
+                # The bot's triage decides (a lone 0 on the phone: a person); a bot that does
+                # not answer cannot decide, and the caller asked for a person: transfer.
+                reply = await self._ask_bot(
+                    "0", "dtmf", extra={"reason": "dtmf_0"}, metadata={"dtmf": "0"}
+                )
+                if reply.error:
+                    await self._announce_transfer(TRANSFER, "bot_unavailable")
+                    return True
+                return await self._speak_reply(reply)
             if inp.text == "*":
                 await self._say(self._last_reply or self.config.greeting, source="ivr")
                 return False
@@ -444,12 +269,12 @@ class CallSession:
                     return False
                 text = correction
             # anything else is a new utterance
-        number = find_number(text)
+        number = find_phone_or_order(text)
         if number or inp.confidence < self.config.min_confidence:
             self._confirm = _Confirm(text, number, inp.confidence, inp.start, inp.end)
             if number:
                 shown = CONFIRM_NUMBER.format(number=" ".join(group_digits(number)))
-                spoken = CONFIRM_NUMBER.format(number=spell_digits(number))
+                spoken = CONFIRM_NUMBER.format(number=number_aloud(number))
             else:
                 shown = spoken = CONFIRM_TEXT.format(text=text)
             await self._say(shown, source="ivr", spoken=spoken)
@@ -468,20 +293,11 @@ class CallSession:
         return await self._speak_reply(reply)
 
     async def _speak_reply(self, reply: BotReply) -> bool:
-        if reply.error:
-            await self._announce_transfer(BOT_DOWN, "bot_unavailable")
-            return True
-        if reply.intent == "request_human":
-            # Only the first message: what follows is the chat callback form, which the
-            # operator the call goes to makes unnecessary.
-            first = BotReply(reply.messages[:1]).text
-            await self._announce_transfer(first or TRANSFER, "request_human")
-            return True
-        if reply.intent == "emergency":
-            await self._announce_transfer(reply.text or TRANSFER, "emergency")
-            return True
-        if reply.state != "bot":
-            await self._announce_transfer(reply.text or TRANSFER, "bot_handoff")
+        """Speak the bot's reply, or announce the transfer it calls for (speech/transfers.py:
+        the triage decision, never the intent alone); True when the call ends."""
+        transfer = transfer_for(reply)
+        if transfer is not None:
+            await self._announce_transfer(*transfer)
             return True
         if reply.intent == "goodbye":
             await self._say(reply.text, interruptible=False)
@@ -519,7 +335,9 @@ class CallSession:
         *,
         confidence: float | None = None,
         extra: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> BotReply:
+        """One bot turn; `extra` goes into metadata.call, `metadata` beside it."""
         if self._hung_up:
             raise _HungUp
         await self._emit({"type": "state", "state": "thinking"})
@@ -535,15 +353,20 @@ class CallSession:
             call["previous_prompt"] = {
                 k: self._last_spoken.get(k) for k in ("text", "audio_start", "audio_end")
             } | {"barged_in": bool(self._last_spoken.get("barged_in"))}
-        metadata: dict[str, Any] = {"call_id": self.call_id, "input": kind, "call": call}
+        sent: dict[str, Any] = {
+            **(metadata or {}),
+            "call_id": self.call_id,
+            "input": kind,
+            "call": call,
+        }
         if self.caller_number:
-            metadata["caller_number"] = self.caller_number
-            metadata["caller"] = self.caller_number  # the name actions/work_order.py reads today
+            sent["caller_number"] = self.caller_number
+            sent["caller"] = self.caller_number  # the name actions/work_order.py reads today
         if confidence is not None:
-            metadata["asr_confidence"] = round(confidence, 3)
+            sent["asr_confidence"] = round(confidence, 3)
         self._turns += 1
         try:
-            return await self._turn(text, metadata)
+            return await self._turn(text, sent)
         except Exception as exc:
             log.exception("call %s: bot turn failed", self.call_id)
             return BotReply([], error=type(exc).__name__)
@@ -564,8 +387,8 @@ class CallSession:
             else:
                 # Silence is counted from the caller's last voiced frame, and doubled while the
                 # recogniser has heard speech but not given its result yet (a slow decode).
-                after_voice = wait * 2 if self._awaiting_final else wait
-                deadline = max(deadline, self._t0 + self._last_voice + after_voice)
+                after_voice = wait * 2 if self._hearing.awaiting_final else wait
+                deadline = max(deadline, self._t0 + self._hearing.last_voice + after_voice)
                 timeout = (zero_deadline if digits == "0" else deadline) - loop.time()
                 if timeout <= 0:
                     if digits == "0":
@@ -583,7 +406,7 @@ class CallSession:
                 deadline = loop.time() + wait
             elif ev.kind == "final":
                 if ev.text.strip():
-                    start, self._utterance_start = self._utterance_start, None
+                    start = self._hearing.take_utterance_start()
                     return _Input("speech", ev.text.strip(), ev.confidence, start, ev.at)
             elif ev.kind == "dtmf":
                 deadline = loop.time() + wait
@@ -599,49 +422,6 @@ class CallSession:
                     digits += key
                     if digits == "0":
                         zero_deadline = loop.time() + self.config.dtmf_zero_seconds
-
-    async def _pump(self, recognizer: Any) -> None:
-        """Inbound audio -> energy detector and recogniser -> events, in arrival order."""
-        while True:
-            chunks = [await self._inbox.get()]
-            while len(chunks) < 10 and not self._inbox.empty():  # catch up in one call
-                chunks.append(self._inbox.get_nowait())
-            data = b"".join(chunks)
-            self._detect_speech(data)
-            try:
-                results: list[Recognition] = await self._in_thread(recognizer.accept, data)
-            except Exception:
-                log.exception("call %s: recogniser failed; audio dropped", self.call_id)
-                continue
-            for r in results:
-                kind = "final" if r.final else "partial"
-                if r.final or r.text.strip():
-                    self._awaiting_final = not r.final
-                self._events.put_nowait(_Event(kind, r.text, r.confidence, at=self._now()))
-                if r.text.strip():
-                    await self._emit(
-                        {"type": kind, "text": r.text, "confidence": round(r.confidence, 3)}
-                        if r.final
-                        else {"type": kind, "text": r.text}
-                    )
-
-    def _detect_speech(self, data: bytes) -> None:
-        n = len(data) // (2 * self._frame_samples)
-        if n == 0:
-            return
-        samples = np.frombuffer(data[: n * 2 * self._frame_samples], dtype="<i2")
-        frames = samples.astype(np.float32).reshape(n, self._frame_samples)
-        now = self._now()
-        for voiced in np.sqrt((frames * frames).mean(axis=1)) > self.config.barge_in_rms:
-            if not voiced:
-                self._voiced_run = 0
-                continue
-            self._voiced_run += 1
-            self._last_voice = now
-            if self._voiced_run == self._barge_frames:
-                if self._utterance_start is None:
-                    self._utterance_start = round(now - self.config.barge_in_ms / 1000, 3)
-                self._events.put_nowait(_Event("speech", at=now))
 
     # ---- speaking ----------------------------------------------------------------------------
 
@@ -666,8 +446,10 @@ class CallSession:
         # The first sentence plays while the next ones are synthesised.
         pieces = split_sentences(spoken or text)
         audio: asyncio.Queue[bytes | None] = asyncio.Queue()
-        audio.put_nowait(await self._in_thread(self._tts.synthesize, pieces[0], self.rate))
-        producer = asyncio.create_task(self._synthesize(pieces[1:], audio))
+        audio.put_nowait(await self._synthesize(pieces[0]))
+        producer = asyncio.create_task(
+            synthesize_pieces(self._synthesize, pieces[1:], audio, self.call_id)
+        )
         await self._emit({"type": "state", "state": "speaking"})
         self._token += 1
         token = self._token
@@ -698,43 +480,22 @@ class CallSession:
             if barged:
                 await self._emit({"type": "clear"})
 
-    async def _synthesize(self, pieces: list[str], out: asyncio.Queue[bytes | None]) -> None:
-        try:
-            for piece in pieces:
-                out.put_nowait(await self._in_thread(self._tts.synthesize, piece, self.rate))
-        except Exception:
-            log.exception("call %s: TTS failed; the rest of the prompt is skipped", self.call_id)
-        finally:
-            out.put_nowait(None)
+    async def _synthesize(self, text: str) -> bytes:
+        return await self._in_thread(self._tts.synthesize, text, self.rate)
 
     async def _play(
         self, audio: asyncio.Queue[bytes | None], token: int, entry: dict[str, Any]
     ) -> None:
-        """Send the pieces in 20 ms frames on a real-time schedule (a few frames ahead)."""
-        loop = asyncio.get_running_loop()
-        size = 2 * self._frame_samples
-        lead = PLAYBACK_LEAD_FRAMES * FRAME_SECONDS
-        due = loop.time()  # when the caller hears the next frame
+        """Play a prompt, noting when its audio started and ended on the call clock."""
         entry["audio_start"] = self._now()
         try:
-            while (pcm := await audio.get()) is not None:
-                due = max(due, loop.time())  # a piece that came late is a pause, not a burst
-                for offset in range(0, len(pcm), size):
-                    await self.transport.send_audio(pcm[offset : offset + size].ljust(size, b"\0"))
-                    due += FRAME_SECONDS
-                    delay = due - lead - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-            # The caller hears the last frames only once their time has passed.
-            rest = due - loop.time()
-            if rest > 0:
-                await asyncio.sleep(rest)
+            await send_paced(self.transport, audio)
         except (ConnectionError, RuntimeError, OSError) as exc:
             # The caller is gone mid-prompt; the transport's reader reports the hang-up.
             log.debug("call %s: playback stopped: %s", self.call_id, exc)
         finally:
             entry["audio_end"] = self._now()
-        self._events.put_nowait(_Event("played", token=token))
+        self._events.put_nowait(Event("played", token=token))
 
     async def _stop_playback(self) -> None:
         task, self._playing = self._playing, None

@@ -3,10 +3,10 @@ confirmation after creation, and the state with its last step for a status query
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from hotline.numbers import number_aloud
 from workorders.model import WorkOrder, WorkOrderEvent
 from workorders.states import Status
 
@@ -45,16 +45,12 @@ def local_time(value: datetime, timezone: str) -> str:
     return f"{t.month}月{t.day}日{t:%H:%M}"
 
 
-def spoken_number(number: str) -> str:
-    """Digits read one by one for the phone: 20261122-0042 -> 二零二六一一二二 杠 零零四二."""
-    digits = "零一二三四五六七八九"
-    return " ".join(
-        "".join(digits[int(c)] for c in part) for part in re.split(r"\D+", number) if part
-    )
+# Kept for actions/, to be removed: they import the order number's spoken form by this name.
+spoken_number = number_aloud
 
 
 def confirmation(order: WorkOrder, timezone: str, voice: bool = False) -> str:
-    number = spoken_number(order.number) if voice else order.number
+    number = number_aloud(order.number) if voice else order.number
     text = f"您的诉求已登记，工单号是{number}。"
     if order.reply_due:
         text += f"相关部门将在{local_time(order.reply_due, timezone)}前答复您。"
@@ -69,7 +65,7 @@ def status_line(
     state = _PLAIN[status].format(
         department=order.department or "相关部门", merged_into=order.merged_into or ""
     )
-    number = spoken_number(order.number) if voice else order.number
+    number = number_aloud(order.number) if voice else order.number
     text = f"工单{number}（{order.summary}）：{state}。"
     last = next((e for e in reversed(events) if e.to_status or e.action), None)
     if last is not None and status not in (Status.PENDING,):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.db import session_scope
+from hotline.numbers import InvalidPhone, canonical_phone
 from workorders import sla
 from workorders.config import KINDS, PRIORITIES, WorkOrderConfig, default_config
 from workorders.model import (
@@ -99,33 +99,16 @@ class Draft(BaseModel):
 # Validation
 
 
-_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
-_LANDLINE = re.compile(r"0\d{9,11}", re.ASCII)
-_LOCAL = re.compile(r"[2-9]\d{6,7}", re.ASCII)
 _OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}", re.ASCII)
 
 
 def normalise_phone(raw: str) -> str:
-    """A Chinese mobile (13812345678) or a landline with area code (0571-88123456).
-
-    Spaces, brackets and a +86 prefix are dropped; a landline is stored as area-local, with
-    010 and 02x as the three-digit area codes and every other code four digits.
-    """
-    s = re.sub(r"[\s()（）]", "", unicodedata.normalize("NFKC", raw))
-    digits = s.replace("-", "")
-    mobile = re.sub(r"^(?:\+86|0086|86)(?=1\d{10}$)", "", digits)
-    if _MOBILE.fullmatch(mobile):
-        return mobile
-    if _LANDLINE.fullmatch(digits) and s.count("-") <= 1:
-        area_len = 3 if digits.startswith(("010", "02")) else 4
-        area, local = digits[:area_len], digits[area_len:]
-        if _LOCAL.fullmatch(local):
-            return f"{area}-{local}"
-    raise InvalidField(
-        "citizen_phone",
-        "电话号码格式不正确，请输入11位手机号或带区号的固定电话",
-        "not a Chinese mobile number or a landline with area code",
-    )
+    """hotline.numbers.canonical_phone, refusing with InvalidField like every other field.
+    actions/ import it too (to switch to hotline.numbers)."""
+    try:
+        return canonical_phone(raw)
+    except InvalidPhone as exc:
+        raise InvalidField("citizen_phone", exc.zh, exc.en) from None
 
 
 def _text(field: str, value: str | None, limit: int, required: bool = False) -> str | None:

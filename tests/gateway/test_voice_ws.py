@@ -1,6 +1,7 @@
 """WS /voice/ws and the call endpoints, on a real uvicorn server with a `websockets` client.
 
-Rasa is a local HTTP fake (it answers by rule and records what it was sent); the recogniser and
+Rasa is a local HTTP fake (it answers by rule, with the triage decision the actions would send,
+and records what it was sent); the recogniser and
 TTS are the scripted doubles of tests/speech/doubles.py. The conversation log and the outcome
 table are the real ones (SQLite).
 """
@@ -28,7 +29,7 @@ from gateway.calls_api import make_call_center
 from hotline.conversations import turns_of
 from hotline.serve import free_port
 from hotline.settings import Settings
-from speech.session import BUSY, GREETING
+from speech.prompts import BUSY, GREETING
 from tests.speech.doubles import LengthTTS, ScriptedASR, tone
 
 
@@ -44,12 +45,20 @@ class RasaHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append(body)
+        decision: dict[str, Any] = {"kind": "answer", "handoff": False}
         if body["message"] == "/request_human":
             text, intent = "好的，正在为您转接话务员，请稍候。", "request_human"
+            decision = {"kind": "handoff", "handoff": True, "reason": "asked"}
+        elif body["message"] == "0" and body["metadata"].get("dtmf") == "0":
+            text, intent = "好的，正在为您转接话务员，请稍候。", "nlu_fallback"
+            decision = {"kind": "handoff", "handoff": True, "reason": "dtmf_0"}
         else:
             text, intent = f"收到：{body['message']}", "consult"
         reply = {
-            "messages": [{"recipient_id": body["sender"], "text": text}],
+            "messages": [
+                {"recipient_id": body["sender"], "text": text},
+                {"recipient_id": body["sender"], "custom": {"triage": decision}},
+            ],
             "intent": {"name": intent, "confidence": 0.95},
             "paused": False,
         }
@@ -206,6 +215,8 @@ def test_zero_transfers_and_the_outcome_says_where(server: Server) -> None:
         return started["call_id"]
 
     call_id = call(server, script)
+    sent = [r for r in server.rasa.requests if r["sender"] == f"voice:{call_id}"]
+    assert [(r["message"], r["metadata"]["dtmf"]) for r in sent] == [("0", "0")]
     resp = httpx.get(f"{server.url}/api/v1/calls/{call_id}/outcome")
     assert resp.json() == {
         "call_id": call_id,

@@ -1,5 +1,6 @@
 """Test doubles for the call session: a recogniser that hears what the test scripts, a TTS
-whose audio length follows the text, a transport that records, and a scripted bot.
+whose audio length follows the text, a transport that records, and a scripted bot that returns
+triage decisions as the real bot does (gateway TurnOutcome.decision).
 
 They stand in for the real engines only in the state-machine and transport tests; the real
 engines are exercised in tests/speech/test_session_engines.py and the call-page test.
@@ -116,12 +117,34 @@ class RecordingTransport:
         )
 
 
+ANSWER: dict[str, Any] = {"kind": "answer", "handoff": False}
+PERSON = "好的，正在为您转接话务员，请稍候。"
+
+
+def handoff(reason: str) -> dict[str, Any]:
+    return {"kind": "handoff", "handoff": True, "reason": reason}
+
+
+def emergency(number: str) -> dict[str, Any]:
+    return {"kind": "emergency", "handoff": True, "number": number}
+
+
+def echo(text: str) -> BotReply:
+    """The default bot: repeats what it got, as an answer; a lone key 0 ("0") is a request
+    for a person, as the triage layer decides on the phone."""
+    if text == "0":
+        return BotReply(
+            [{"text": PERSON}, {"text": "请问您的联系电话？"}], decision=handoff("dtmf_0")
+        )
+    return BotReply([{"text": f"您说了{text}"}], decision=ANSWER)
+
+
 class ScriptedBot:
-    """The bot: records every turn; `reply(text)` decides the answer (default: an echo)."""
+    """The bot: records every turn; `reply(text)` decides the answer (default: `echo`)."""
 
     def __init__(self, reply: Callable[[str], BotReply] | None = None) -> None:
         self.turns: list[tuple[str, dict[str, Any]]] = []
-        self.reply = reply or (lambda text: BotReply([{"text": f"您说了{text}"}]))
+        self.reply = reply or echo
         self.gate: asyncio.Event | None = None  # set: turns wait for it (a slow bot)
         self.entered = asyncio.Event()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.numbers import digits_in_answer
 from hotline.settings import PROJECT_ROOT
 from speech.asr_whisper import WhisperEngine, clean_transcript
 from speech.engine import Recognition
@@ -23,7 +24,6 @@ from speech.normalize import (
     canonical_for_cer,
     edit_distance,
     normalize_transcript,
-    spoken_number,
     to_simplified,
 )
 from speech.tts import EspeakTTS
@@ -110,7 +110,7 @@ def test_recorded_mandarin_is_transcribed_with_few_errors(engine: WhisperEngine,
     assert errors / chars <= 0.15, texts
     assert "投诉" in texts["r04"]
     if rate == 16000:
-        assert spoken_number(normalize_transcript(texts["p03"])) == "15067893210"
+        assert digits_in_answer(normalize_transcript(texts["p03"])) == "15067893210"
 
 
 def test_the_weight_type_is_chosen_by_configuration(engine: WhisperEngine) -> None:

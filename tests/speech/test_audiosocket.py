@@ -22,7 +22,8 @@ from speech.audiosocket import (
     frame,
 )
 from speech.calls import CallCenter
-from speech.session import BUSY, GREETING, BotReply, CallOutcome, SessionConfig
+from speech.prompts import BUSY, GREETING
+from speech.session import BotReply, CallOutcome, SessionConfig
 from tests.speech.doubles import LengthTTS, MemoryHooks, ScriptedASR, ScriptedBot, tone
 
 CONFIG = SessionConfig(no_input_seconds=2.0, dtmf_zero_seconds=0.2, max_call_seconds=60)
@@ -144,7 +145,7 @@ def test_a_call_talks_both_ways_and_zero_transfers_it() -> None:
         assert outcome.channel == "audiosocket"
         assert outcome.caller_number == "13912345678"
         bot = rig.hooks.bots[call_id]
-        assert bot.texts == ["我想咨询公积金", "/request_human"]
+        assert bot.texts == ["我想咨询公积金", "0"]  # the bot's triage decided the transfer
         assert bot.turns[0][1]["caller_number"] == "13912345678"
         assert pbx.frame_sizes == {320}  # 20 ms of 8 kHz slin16 each
         assert rig.asr.heard_bytes == len(tone(200))

@@ -73,4 +73,4 @@ def test_the_standalone_listener_answers_and_records_calls(tmp_path: Path) -> No
         "audiosocket",
     )
     sent = [r for r in rasa.requests if r["sender"] == f"voice:{call_id}"]
-    assert [r["message"] for r in sent] == ["/request_human"]
+    assert [(r["message"], r["metadata"]["dtmf"]) for r in sent] == [("0", "0")]

@@ -10,8 +10,6 @@ from speech.normalize import (
     digit_strings,
     normalize_punctuation,
     normalize_transcript,
-    spoken_digits,
-    spoken_number,
     strip_punctuation,
     to_simplified,
     to_spoken,
@@ -83,22 +81,6 @@ def test_digit_strings_finds_phone_and_order_numbers() -> None:
     assert digit_strings(text) == ["13800138000", "202611220042"]
 
 
-@pytest.mark.parametrize(
-    ("answer", "number"),
-    [
-        ("我的电话是要三八 零零要三八，零零零", "13800138000"),  # 幺 heard as 要
-        ("幺三八零零幺三八零零零", "13800138000"),
-        ("工单号二零二六一一二二，零零四二", "202611220042"),
-        ("号码是186-1710-4455", "18617104455"),
-        ("灵五七幺，八八八八，六六六六", "057188886666"),
-        ("好的，谢谢", None),
-        ("我要查一下", None),  # 要 alone is "want", not a number
-    ],
-)
-def test_an_answer_to_a_number_question_gives_the_number(answer: str, number: str | None) -> None:
-    assert spoken_number(answer) == number
-
-
 # ----------------------------------------------------------------- ASR → bot: text
 
 
@@ -146,7 +128,6 @@ def test_full_transcript_from_whisper_style_output() -> None:
 
 
 def test_hotline_and_phone_numbers_are_read_digit_by_digit_with_yao() -> None:
-    assert spoken_digits("12345") == "幺二三四五"
     assert to_spoken("请拨打12345热线") == "请拨打幺二三四五热线"
     assert to_spoken("电话13800138000") == "电话幺三八零零幺三八零零零"
     assert to_spoken("0571-88886666") == "零五七幺八八八八六六六六"

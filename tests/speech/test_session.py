@@ -13,26 +13,19 @@ from typing import Any
 
 import pytest
 
-from speech.session import (
-    BOT_DOWN,
-    GREETING,
-    REPROMPTS,
-    SAY_AGAIN,
-    TRANSFER,
-    BotReply,
-    CallOutcome,
-    CallSession,
-    SessionConfig,
-    find_number,
-    spell_digits,
-    split_sentences,
-    yes_or_no,
-)
+from speech.playback import split_sentences
+from speech.prompts import BOT_DOWN, GREETING, REPROMPTS, SAY_AGAIN, TRANSFER
+from speech.session import BotReply, CallOutcome, CallSession, SessionConfig
+from speech.yes_no import yes_or_no
 from tests.speech.doubles import (
+    ANSWER,
+    PERSON,
     LengthTTS,
     RecordingTransport,
     ScriptedASR,
     ScriptedBot,
+    emergency,
+    handoff,
     silence,
     tone,
 )
@@ -101,15 +94,6 @@ async def until_listening(call: Call, count: int = 1) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Text rules
-
-
-def test_numbers_are_found_and_spelled_digit_by_digit() -> None:
-    assert find_number("我的电话是13812345678") == "13812345678"
-    assert find_number("查一下工单202611220042") == "202611220042"
-    assert find_number("座机057188123456") == "057188123456"
-    assert find_number("大概3000元") is None
-    assert spell_digits("13812345678") == "幺三八，幺二三四，五六七八"
-    assert spell_digits("202611220042") == "二零二六幺幺二二，零零四二"
 
 
 def test_yes_and_no_answers() -> None:
@@ -235,7 +219,9 @@ def test_goodbye_completes_the_call() -> None:
 
 def test_silence_gets_two_reprompts_then_a_person() -> None:
     messages = [{"text": "好的，正在为您转接话务员，请稍候。"}, {"text": "请问电话？"}]
-    bot = ScriptedBot(lambda text: BotReply(messages, intent="request_human"))
+    bot = ScriptedBot(
+        lambda text: BotReply(messages, intent="request_human", decision=handoff("asked"))
+    )
 
     async def script(call: Call) -> None:
         await call.session.audio(silence(200))  # an open line, nobody speaking
@@ -249,11 +235,7 @@ def test_silence_gets_two_reprompts_then_a_person() -> None:
     ]
     assert call.bot.texts == ["/request_human"]
     assert call.bot.turns[0][1]["call"]["reason"] == "no_input"
-    assert (outcome.outcome, outcome.reason, outcome.queue) == (
-        "transfer",
-        "request_human",
-        "12345",
-    )
+    assert (outcome.outcome, outcome.reason, outcome.queue) == ("transfer", "asked", "12345")
 
 
 def test_silence_after_the_bot_kept_the_call_ends_it() -> None:
@@ -348,7 +330,7 @@ def test_a_key_stops_the_prompt_and_counts() -> None:
 
     call, outcome = run_call(script, Call(tts=slow))
     assert {"type": "clear"} in call.transport.events
-    assert call.bot.texts == ["/request_human"]
+    assert call.bot.texts == ["0"]
     assert (outcome.outcome, outcome.reason) == ("transfer", "dtmf_0")
 
 
@@ -356,16 +338,33 @@ def test_a_key_stops_the_prompt_and_counts() -> None:
 # DTMF
 
 
-def test_zero_is_a_person_even_when_the_bot_does_not_say_so() -> None:
+def test_zero_goes_to_the_bot_and_its_handoff_decision_transfers() -> None:
     async def script(call: Call) -> None:
         await until_listening(call)
         await call.keys("0")
 
     call, outcome = run_call(script)
-    assert call.bot.texts == ["/request_human"]
-    assert call.bot.turns[0][1]["input"] == "dtmf"
-    assert call.transport.said()[-1] == "您说了/request_human。"
-    assert (outcome.outcome, outcome.queue) == ("transfer", "12345")
+    assert call.bot.texts == ["0"]
+    metadata = call.bot.turns[0][1]
+    assert (metadata["input"], metadata["dtmf"]) == ("dtmf", "0")
+    assert call.transport.said()[-1] == PERSON  # the transfer line, not the callback form
+    assert (outcome.outcome, outcome.reason, outcome.queue) == ("transfer", "dtmf_0", "12345")
+
+
+def test_zero_without_a_handoff_decision_keeps_the_call() -> None:
+    bot = ScriptedBot(lambda text: BotReply([{"text": "请问您要咨询什么问题？"}], decision=ANSWER))
+
+    async def script(call: Call) -> None:
+        await until_listening(call)
+        await call.keys("0")
+        await call.answered(1)
+        await until_listening(call, 2)
+        call.session.hangup()
+
+    call, outcome = run_call(script, Call(bot))
+    assert call.bot.texts == ["0"]
+    assert call.transport.said()[-1] == "请问您要咨询什么问题？"
+    assert outcome.outcome == "hangup"
 
 
 def test_zero_works_while_the_line_is_noisy() -> None:
@@ -379,7 +378,7 @@ def test_zero_works_while_the_line_is_noisy() -> None:
             await asyncio.sleep(0.1)
 
     call, outcome = run_call(script)
-    assert call.bot.texts == ["/request_human"]
+    assert call.bot.texts == ["0"]
     assert outcome.outcome == "transfer"
 
 
@@ -391,8 +390,9 @@ def test_zero_with_the_bot_down_still_transfers_with_the_standard_line() -> None
         await call.keys("0#")
 
     call, outcome = run_call(script, Call(bot))
+    assert call.bot.texts == ["0"]
     assert call.transport.said()[-1] == TRANSFER
-    assert outcome.outcome == "transfer"
+    assert (outcome.outcome, outcome.reason) == ("transfer", "bot_unavailable")
 
 
 def test_typed_digits_with_hash_go_to_the_bot_without_confirmation() -> None:
@@ -547,9 +547,12 @@ def test_bot_handing_over_transfers_the_call() -> None:
     assert call.transport.said()[-1] == "已为您转接。"
 
 
-def test_an_emergency_is_announced_then_transferred() -> None:
-    said = "情况紧急，请马上挂断电话，拨打幺幺零。"
-    bot = ScriptedBot(lambda text: BotReply([{"text": said}], intent="emergency"))
+def test_an_emergency_decision_speaks_the_whole_guidance_then_transfers() -> None:
+    guidance = [
+        {"text": "情况紧急，请马上挂断电话，拨打幺幺零。"},
+        {"text": "我们已登记紧急工单，话务员会马上跟进。"},
+    ]
+    bot = ScriptedBot(lambda text: BotReply(guidance, intent="fight", decision=emergency("110")))
 
     async def script(call: Call) -> None:
         await until_listening(call)
@@ -557,7 +560,58 @@ def test_an_emergency_is_announced_then_transferred() -> None:
 
     call, outcome = run_call(script, Call(bot))
     assert (outcome.outcome, outcome.reason) == ("transfer", "emergency")
-    assert call.transport.said()[-1] == said
+    assert call.transport.said()[-1] == (
+        "情况紧急，请马上挂断电话，拨打幺幺零。我们已登记紧急工单，话务员会马上跟进。"
+    )
+    assert outcome.transcript[-1]["audio_end"] > outcome.transcript[-1]["audio_start"]
+
+
+def test_a_handoff_decision_transfers_with_its_reason_after_the_first_message() -> None:
+    messages = [{"text": "好的，马上为您转接。"}, {"text": "请问您的联系电话？"}]
+    bot = ScriptedBot(lambda text: BotReply(messages, intent="complain", decision=handoff("asked")))
+
+    async def script(call: Call) -> None:
+        await until_listening(call)
+        await call.say("我要找你们领导")
+
+    call, outcome = run_call(script, Call(bot))
+    assert (outcome.outcome, outcome.reason, outcome.queue) == ("transfer", "asked", "12345")
+    assert call.transport.said()[-1] == "好的，马上为您转接。"
+    assert not any("联系电话" in s for s in call.transport.said())
+
+
+def test_the_intent_alone_never_transfers() -> None:
+    # NLU thought "request_human", but triage answered the question: the call goes on.
+    bot = ScriptedBot(
+        lambda text: BotReply(
+            [{"text": "人工服务时间是工作日。"}], intent="request_human", decision=ANSWER
+        )
+    )
+
+    async def script(call: Call) -> None:
+        await until_listening(call)
+        await call.say("人工服务几点上班")
+        await call.answered(1)
+        await until_listening(call, 2)
+        call.session.hangup()
+
+    call, outcome = run_call(script, Call(bot))
+    assert call.transport.said()[-1] == "人工服务时间是工作日。"
+    assert (outcome.outcome, outcome.reason) == ("hangup", "caller")
+
+
+def test_an_emergency_intent_without_a_decision_does_not_transfer() -> None:
+    bot = ScriptedBot(lambda text: BotReply([{"text": "请问具体是什么情况？"}], intent="emergency"))
+
+    async def script(call: Call) -> None:
+        await until_listening(call)
+        await call.say("着火了吗")
+        await call.answered(1)
+        await until_listening(call, 2)
+        call.session.hangup()
+
+    _, outcome = run_call(script, Call(bot))
+    assert outcome.outcome == "hangup"
 
 
 def test_bot_down_apologises_and_transfers() -> None:

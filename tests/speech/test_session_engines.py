@@ -15,7 +15,8 @@ import pytest
 from hotline.settings import Settings
 from speech.calls import CallCenter
 from speech.engine import ASREngine, TTSEngine
-from speech.session import GREETING, SessionConfig
+from speech.prompts import GREETING
+from speech.session import SessionConfig
 from tests.conftest import unavailable
 from tests.speech.doubles import MemoryHooks, silence
 from tests.speech.test_audiosocket import Asterisk

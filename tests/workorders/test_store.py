@@ -15,7 +15,7 @@ from hotline.db import Base, session_scope
 from tests.workorders.support import CENTRE, DEPT, T0, UNIT, dispatched, draft, local, new_order
 from workorders import store
 from workorders.model import WorkOrder, WorkOrderCounter, mask_name, mask_phone, mask_text
-from workorders.store import IdempotencyConflict, InvalidField, OrderNotFound, normalise_phone
+from workorders.store import IdempotencyConflict, InvalidField, OrderNotFound
 
 
 def test_create_stores_order_event_and_reply_clock(url: str) -> None:
@@ -81,24 +81,6 @@ def test_invalid_drafts_store_nothing(url: str, over: dict[str, Any], field: str
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(WorkOrder)) == 0
         assert s.scalar(select(func.count()).select_from(WorkOrderCounter)) == 0
-
-
-@pytest.mark.parametrize(
-    ("raw", "stored"),
-    [
-        ("13812345678", "13812345678"),
-        ("138 1234 5678", "13812345678"),
-        ("+86 138-1234-5678", "13812345678"),
-        ("１３８１２３４５６７８", "13812345678"),  # full-width digits from an IME
-        ("0571-88123456", "0571-88123456"),
-        ("057188123456", "0571-88123456"),
-        ("(010)62345678", "010-62345678"),
-        ("021-6123456", "021-6123456"),
-        ("0755 2612 3456", "0755-26123456"),
-    ],
-)
-def test_phone_numbers_are_normalised(raw: str, stored: str) -> None:
-    assert normalise_phone(raw) == stored
 
 
 def test_landline_is_accepted_and_masked(sqlite_db: str) -> None:
