@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 
-from workorders.store import InvalidField, normalise_phone
+from hotline.numbers import InvalidPhone, canonical_phone
 
 CHANNELS = ("web", "wechat", "voice", "api")
 
@@ -24,8 +24,8 @@ def caller_number(tracker: Tracker) -> str | None:
     if not raw:
         return None
     try:
-        return normalise_phone(str(raw))
-    except InvalidField:
+        return canonical_phone(str(raw))
+    except InvalidPhone:
         return None
 
 

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen import caller_number, channel_of, known_phone
 from hotline.conversations import record_handoff
+from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
 from hotline.zh import format_date
 from knowledge.schema import Entry
@@ -34,7 +35,7 @@ from triage import (
 from triage.form import check_field, precise_address
 from triage.wording import announces_report_only
 from workorders import intake, store
-from workorders.citizen_view import spoken_number, status_line
+from workorders.citizen_view import status_line
 from workorders.store import Draft, InvalidField
 
 Events = list[dict[str, Any]]
@@ -45,7 +46,6 @@ FAILURES_SLOT = "wo_failures"
 ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
-SPOKEN_SERVICES = {"110": "幺幺零", "119": "幺幺九", "120": "幺二零"}
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -195,9 +195,9 @@ def _emergency(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
     )
     if voice:
-        said = f"情况紧急，请马上挂断电话，拨打{SPOKEN_SERVICES[decision.number]}。"
+        said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"
         if order:
-            said += f"我们已登记紧急工单，号码是{spoken_number(order.number)}，话务员会马上跟进。"
+            said += f"我们已登记紧急工单，号码是{number_aloud(order.number)}，话务员会马上跟进。"
         dispatcher.utter_message(text=said)
     else:
         service = SERVICES[decision.number]

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hotline.numbers import InvalidPhone, canonical_phone, digits_aloud
 from workorders.config import default_config
 from workorders.routing import resolve_district
-from workorders.store import InvalidField, normalise_phone
 
 FIELDS = {  # slot -> how the read-back and the correction buttons name it
     "wo_what": "反映的问题",
@@ -51,8 +51,8 @@ def check_field(slot: str, value: object) -> str | None:
         return name if 1 <= len(name) <= 20 else None
     if slot == "wo_phone":
         try:
-            return normalise_phone(text)
-        except InvalidField:
+            return canonical_phone(text)
+        except InvalidPhone:
             return None
     raise KeyError(slot)
 
@@ -196,6 +196,6 @@ def summary(filled: Mapping[str, str | None], spell: bool = False) -> str:
     for slot, label in FIELDS.items():
         value = filled.get(slot) or NOT_SAID
         if spell and slot == "wo_phone":
-            value = "".join("零幺二三四五六七八九"[int(c)] if c.isdigit() else c for c in value)
+            value = digits_aloud(value)
         lines.append(f"{label}：{value}")
     return "请核对您要登记的内容：\n" + "\n".join(lines)

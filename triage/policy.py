@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hotline.numbers import canonical_order_number
 from hotline.zh import normalise_text
 from knowledge.service import KnowledgeService, SearchOutcome
 from triage import emergency, wording
@@ -83,8 +84,9 @@ class Triage:
             return Emergency(situation.kind, situation.number, text)
         if wording.asks_for_person(text):
             return Handoff("asked", f"市民要求人工服务：{text}")
-        if found := _ORDER_NUMBER.search(text):
-            return StatusQuery(f"{found.group(1)}-{found.group(2)}")
+        found = _ORDER_NUMBER.search(text)
+        if found and (number := canonical_order_number(found.group())):
+            return StatusQuery(number)
         if wording.about_service_hours(text):
             return ServiceHours()
         outcome = self.knowledge.search(text, k=CANDIDATES, topic=ctx.topic)

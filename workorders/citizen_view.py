@@ -45,10 +45,6 @@ def local_time(value: datetime, timezone: str) -> str:
     return f"{t.month}月{t.day}日{t:%H:%M}"
 
 
-# Kept for actions/, to be removed: they import the order number's spoken form by this name.
-spoken_number = number_aloud
-
-
 def confirmation(order: WorkOrder, timezone: str, voice: bool = False) -> str:
     number = number_aloud(order.number) if voice else order.number
     text = f"您的诉求已登记，工单号是{number}。"
