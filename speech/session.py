@@ -37,8 +37,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from speech.engine import ASREngine, Recognition, TTSEngine
-from speech.lexicon import transcript_for_bot
-from speech.normalize import spoken_digits
+from speech.normalize import normalize_transcript, spoken_digits
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +304,7 @@ class CallSession:
         self.config = config or SessionConfig()
         self.rate = transport.sample_rate
         self._asr, self._tts, self._turn = asr, tts, turn
-        self._normalize = normalize or transcript_for_bot
+        self._normalize = normalize or normalize_transcript
         self._executor = executor
         self._phrases = phrases
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue(self.config.inbox_frames)
