@@ -25,9 +25,10 @@ Reported per engine and rate:
   numbers written as spoken (speech.normalize.to_spoken), so "11点" and "十一点" compare equal,
   and 幺 (how 1 is read in numbers) written 一 on both sides;
 * CER norm: after speech.normalize.normalize_transcript (digit strings, confusion table);
-* CER lex: after speech.lexicon.transcript_for_bot (normalisation, then the hotline-vocabulary
-  correction at the pinyin level), with how many utterances it made better and worse, and how
-  many of the reference texts (correct transcripts) it changes;
+* CER lex: after what a call session sends the bot (speech.lexicon with the gateway's vocabulary,
+  gateway/voice_lexicon.py: normalisation, then the hotline-vocabulary correction at the pinyin
+  level), with how many utterances it made better and worse, and how many of the reference texts
+  (correct transcripts) it changes;
 * digits: phone/order numbers captured exactly, in the raw text, after normalisation, and by
   hotline.numbers.digits_in_answer (the IVR asked for a number: digit homophones count);
 * RTF: recogniser CPU wall time / audio duration; model RSS and RSS per open recogniser.
@@ -52,10 +53,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from gateway.voice_lexicon import hotline_lexicon
 from hotline.numbers import digits_in_answer
 from speech.audio import float_to_pcm, pcm_to_float
 from speech.engine import ASREngine
-from speech.lexicon import correct_transcript, transcript_for_bot
 from speech.normalize import (
     digit_strings,
     edit_distance,
@@ -71,6 +72,7 @@ RECORDINGS = Path(__file__).resolve().parent / "data" / "asr_audio"
 NEURAL = "neural"
 CHUNK_SECONDS = 0.02
 MULAW = ["-t", "raw", "-e", "u-law", "-b", "8", "-c", "1", "-r", "8000"]
+LEXICON = hotline_lexicon()  # what the call sessions correct transcripts with
 
 
 def rss_mb() -> float:
@@ -180,7 +182,7 @@ class Score:
         self.errors_raw += edit_distance(ref_raw, canonical_raw(hyp))
         ref_norm = canonical_norm(u.text)
         errors_norm = edit_distance(ref_norm, canonical_norm(hyp))
-        errors_lex = edit_distance(ref_norm, canonical_norm(transcript_for_bot(hyp)))
+        errors_lex = edit_distance(ref_norm, canonical_norm(LEXICON.transcript_for_bot(hyp)))
         self.errors_norm += errors_norm
         self.errors_lex += errors_lex
         self.lex_better += errors_lex < errors_norm
@@ -198,8 +200,7 @@ class Score:
 def references_changed(utts: list[Utterance]) -> int:
     """How many reference texts (correct transcripts) the lexicon correction changes."""
     return sum(
-        correct_transcript(normalize_transcript(u.text)) != normalize_transcript(u.text)
-        for u in utts
+        LEXICON.correct(normalize_transcript(u.text)) != normalize_transcript(u.text) for u in utts
     )
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.asr_cer import RECORDINGS, load_utterances, phone_quality, read_recording
+from gateway.voice_lexicon import hotline_lexicon
 from hotline.numbers import find_phone_or_order
 from hotline.settings import Settings
 from speech.prompts import SAY_AGAIN
@@ -46,6 +47,7 @@ FRAME = RATE // 50 * 2  # 20 ms of slin16
 ASK_NUMBER = "请再说一下号码，也可以用按键输入，以井号键结束。"
 RECORDED = "好的，号码已记录。"
 KEY_GAP = 0.25  # seconds between a caller's key presses
+LEXICON = hotline_lexicon()  # what the call sessions correct transcripts with
 
 
 def digits_of(text: str) -> str:
@@ -143,7 +145,9 @@ class Caller:
 async def one_call(asr: Any, tts: Any, speech: bytes, truth: str, n: int) -> CallResult:
     caller = Caller(speech, truth)
     config = SessionConfig(greeting="您好，这里是12345。")
-    session = CallSession(f"digits-{n}", caller, asr, tts, caller.turn, config)
+    session = CallSession(
+        f"digits-{n}", caller, asr, tts, caller.turn, config, normalize=LEXICON.transcript_for_bot
+    )
     caller.session = session
     run = asyncio.create_task(session.run())
     tasks = [asyncio.create_task(caller.stream()), asyncio.create_task(caller.behave())]

@@ -282,8 +282,12 @@ async def main(args: argparse.Namespace) -> None:
         hooks: Any = GatewayCallHooks(settings, lambda: rasa)
     else:
         hooks = CannedHooks()
+    from gateway.voice_lexicon import hotline_lexicon
+
     config = SessionConfig.from_settings(settings)
-    center = CallCenter(config, max(args.calls), lambda: asr, lambda: tts, hooks)
+    center = CallCenter(
+        config, max(args.calls), lambda: asr, lambda: tts, hooks, lexicon=hotline_lexicon()
+    )
     await center.warm_up(rates=(8000,))
     # A short call first: model caches and threads warm before anything is measured.
     await level(center, 1, speech, 1)

@@ -26,6 +26,7 @@ from prometheus_client import Counter
 
 from gateway.chat_api import run_turn
 from gateway.rasa_client import RasaClient
+from gateway.voice_lexicon import hotline_lexicon
 from hotline.conversations import conversation_id
 from hotline.settings import Settings
 from speech.calls import CallCenter
@@ -107,6 +108,7 @@ def make_call_center(
         tts or (lambda: load_tts(settings)),
         GatewayCallHooks(settings, rasa),
         phrases=PHRASES,
+        lexicon=hotline_lexicon(),
     )
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from speech.engine import ASREngine, TTSEngine
-from speech.lexicon import hotline_corrector
+from speech.lexicon import Lexicon
 from speech.playback import send_paced, split_sentences
 from speech.prompts import BUSY, PROMPTS
 from speech.session import CallOutcome, CallSession, SessionConfig, Transport, TurnFn
@@ -52,6 +52,7 @@ class CallCenter:
         hooks: CallHooks,
         *,
         phrases: Sequence[str] | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.config = config
         self.max_calls = max_calls
@@ -61,6 +62,7 @@ class CallCenter:
         self._tts: TTSEngine | None = None
         self._lock = asyncio.Lock()
         self._phrases = phrases
+        self.lexicon = lexicon or Lexicon()
         self.active = 0
         self._warming: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(max_calls + 2, thread_name_prefix="speech")
@@ -72,8 +74,8 @@ class CallCenter:
                 loop = asyncio.get_running_loop()
                 self._tts = self._tts or await loop.run_in_executor(self.executor, self._load_tts)
                 self._asr = self._asr or await loop.run_in_executor(self.executor, self._load_asr)
-                # The hotline vocabulary that corrects transcripts (speech/lexicon.py).
-                await loop.run_in_executor(self.executor, hotline_corrector)
+                # The gateway's vocabulary that corrects transcripts (speech/lexicon.py).
+                await loop.run_in_executor(self.executor, self.lexicon.load)
                 log.info(
                     "speech engines ready: ASR %s, TTS %s",
                     getattr(self._asr, "name", "?"),
@@ -129,6 +131,7 @@ class CallCenter:
             self.config,
             caller_number=caller_number,
             channel=channel,
+            normalize=self.lexicon.transcript_for_bot,
             executor=self.executor,
             phrases=self._phrases,
         )

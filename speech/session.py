@@ -54,7 +54,7 @@ from speech.call_types import (
 )
 from speech.engine import ASREngine, TTSEngine
 from speech.hearing import Event, Hearing
-from speech.lexicon import transcript_for_bot
+from speech.normalize import normalize_transcript
 from speech.playback import send_paced, split_sentences, synthesize_pieces
 from speech.prompts import (
     CONFIRM_NUMBER,
@@ -129,7 +129,7 @@ class CallSession:
         self.config = config or SessionConfig()
         self.rate = transport.sample_rate
         self._asr, self._tts, self._turn = asr, tts, turn
-        self._normalize = normalize or transcript_for_bot
+        self._normalize = normalize or normalize_transcript
         self._executor = executor
         self._phrases = phrases
         self._events: asyncio.Queue[Event] = asyncio.Queue()

@@ -1,6 +1,6 @@
 """The conversation benchmark's set itself: schema, size, references, and no copied text.
 
-Fast: nothing is started; the bench that drives these conversations is bench/conversations.py.
+Fast: nothing is started; the bench that drives these conversations is bench/conversations/.
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from bench.conversations import (
+from bench.conversations.driver import Driver, Run
+from bench.conversations.replies import Answers, asked
+from bench.conversations.schema import (
     CONVERSATIONS_DIR,
-    Answers,
     Conversation,
-    Driver,
-    Run,
     SetError,
-    asked,
     load_conversations,
     load_entries,
-    score,
 )
+from bench.conversations.scoring import score
 from hotline.numbers import is_phone
 from hotline.settings import PROJECT_ROOT
 from knowledge.schema import Entry

@@ -22,6 +22,7 @@ from speech.audiosocket import (
     frame,
 )
 from speech.calls import CallCenter
+from speech.lexicon import Lexicon
 from speech.prompts import BUSY, GREETING
 from speech.session import BotReply, CallOutcome, SessionConfig
 from tests.speech.doubles import LengthTTS, MemoryHooks, ScriptedASR, ScriptedBot, tone
@@ -89,11 +90,18 @@ class Asterisk:
 
 
 class Rig:
-    def __init__(self, max_calls: int = 4, bot: Callable[[], ScriptedBot] | None = None) -> None:
+    def __init__(
+        self,
+        max_calls: int = 4,
+        bot: Callable[[], ScriptedBot] | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> None:
         self.asr = ScriptedASR()
         self.tts = LengthTTS(TTS_MS_PER_CHAR)
         self.hooks = MemoryHooks(bot)
-        self.center = CallCenter(CONFIG, max_calls, lambda: self.asr, lambda: self.tts, self.hooks)
+        self.center = CallCenter(
+            CONFIG, max_calls, lambda: self.asr, lambda: self.tts, self.hooks, lexicon=lexicon
+        )
         self.server = AudioSocketServer(self.center, "127.0.0.1", 0)
 
     async def call(self, call_id: str | None = None) -> Asterisk:
@@ -151,6 +159,29 @@ def test_a_call_talks_both_ways_and_zero_transfers_it() -> None:
         assert rig.asr.heard_bytes == len(tone(200))
 
     run(test)
+
+
+def test_every_call_corrects_transcripts_with_the_call_centres_lexicon() -> None:
+    built: list[int] = []
+
+    def vocabulary() -> Callable[[str], str]:
+        built.append(1)
+        return lambda text: text.replace("工单的进读", "工单的进度")
+
+    async def test(rig: Rig) -> None:
+        for _ in range(2):
+            pbx = await rig.call()
+            await pbx.heard(GREETING_SECONDS)
+            rig.asr.hear("我想查一下工单的进读")
+            await pbx.speak(tone(200))
+            while pbx.call_id not in rig.hooks.bots or not rig.hooks.bots[pbx.call_id].texts:
+                await asyncio.sleep(0.01)
+            await pbx.hangup()
+            await rig.outcome(pbx.call_id)
+            assert rig.hooks.bots[pbx.call_id].texts == ["我想查一下工单的进度"]
+
+    run(test, Rig(lexicon=Lexicon(vocabulary)))
+    assert built == [1]  # once per call centre, not per call
 
 
 def test_hangup_frame_ends_the_call() -> None:

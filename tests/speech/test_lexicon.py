@@ -1,4 +1,5 @@
-"""Hotline-vocabulary correction of transcripts (speech/lexicon.py).
+"""Hotline-vocabulary correction of transcripts (speech/lexicon.py), with the vocabulary the
+gateway gives the call centre (gateway/voice_lexicon.py).
 
 The misheard examples are Whisper-base's own output on the ASR benchmark's recordings
 (`python -m bench.asr_cer --verbose`, 16 and 8 kHz).
@@ -6,15 +7,21 @@ The misheard examples are Whisper-base's own output on the ASR benchmark's recor
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from speech.lexicon import bot_texts, correct_transcript, kb_texts, transcript_for_bot
+from gateway.voice_lexicon import hotline_corrector
+from speech.lexicon import Lexicon
 from speech.normalize import normalize_transcript
 
 UTTERANCES = Path(__file__).resolve().parents[2] / "bench" / "data" / "asr_utterances.yml"
+LEXICON = Lexicon(lambda: hotline_corrector().correct)
+transcript_for_bot = LEXICON.transcript_for_bot
+correct_transcript = LEXICON.correct
 
 
 @pytest.mark.parametrize(
@@ -64,10 +71,25 @@ def test_correct_transcripts_are_never_changed() -> None:
     assert [correct_transcript(t) for t in texts] == texts
 
 
-def test_the_lexicon_comes_from_the_hotlines_own_texts() -> None:
-    kb = list(kb_texts())
-    replies = list(bot_texts())
-    assert any("公积金" in t for t in kb)
-    assert any("工单" in t for t in replies)
-    # Alternatives keep citizens' misspellings on purpose: they are not part of the lexicon.
-    assert not any("公基金" in t for t in kb)
+def test_without_a_vocabulary_transcripts_are_only_normalised() -> None:
+    plain = Lexicon()
+    assert plain.transcript_for_bot("我想查一下工单的进读") == "我想查一下工单的进读"
+    assert plain.transcript_for_bot("电话是幺三八零零幺三八零零零") == "电话是13800138000"
+
+
+def test_the_vocabulary_is_built_once_on_first_use() -> None:
+    built: list[int] = []
+
+    def build() -> Callable[[str], str]:
+        built.append(1)
+        return lambda text: text.replace("进读", "进度")
+
+    lexicon = Lexicon(build)
+    assert not built  # building costs seconds: not before a call needs it
+    threads = [threading.Thread(target=lexicon.load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert lexicon.transcript_for_bot("工单的进读") == "工单的进度"
+    assert built == [1]
