@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from hotline.stats import wilson_lower
 from workorders.config import WorkOrderConfig
 
 if TYPE_CHECKING:  # the embedding model loads heavy libraries: only when embedding
@@ -179,14 +180,6 @@ def gate(prediction: Prediction, thresholds: Thresholds) -> Gate:
     return "manual"
 
 
-def _wilson_lower(hits: np.ndarray, n: np.ndarray, z: float = WILSON_Z) -> np.ndarray:
-    """Lower Wilson bound of a proportion: a prefix of 20 lucky predictions is not 100%."""
-    p = hits / n
-    centre = p + z * z / (2 * n)
-    margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - margin) / (1 + z * z / n)
-
-
 def _best_prefix(correct: np.ndarray, conf: np.ndarray, target: float) -> int:
     """Length of the longest confidence-ordered prefix whose precision is >= target with
     some certainty (Wilson lower bound), 0 if none has MIN_SUPPORT predictions. Taking the
@@ -195,7 +188,7 @@ def _best_prefix(correct: np.ndarray, conf: np.ndarray, target: float) -> int:
     hits = np.cumsum(correct)
     sizes = np.arange(1, len(correct) + 1)
     ends = np.r_[conf[1:] < conf[:-1], True]
-    ok = (_wilson_lower(hits, sizes) >= target) & ends & (sizes >= MIN_SUPPORT)
+    ok = (wilson_lower(hits, sizes, WILSON_Z) >= target) & ends & (sizes >= MIN_SUPPORT)
     return int(sizes[ok][-1]) if ok.any() else 0
 
 
