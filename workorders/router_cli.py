@@ -85,9 +85,11 @@ def _default_model_dir() -> Path:
 def _embedder() -> Embedder:
     import torch
 
+    from hotline.settings import model_paths
+
     settings = _settings()
     torch.set_num_threads(settings.embedding_threads)
-    return Embedder(settings.embedding_model, settings.cache_dir)
+    return Embedder(model_paths(settings))
 
 
 def _router(model: Path | None) -> Router:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from hotline.settings import ModelPaths, model_paths
 from hotline.stats import wilson_lower
 from workorders.config import WorkOrderConfig
 
@@ -111,24 +112,28 @@ def _words(text: str) -> list[str]:
 class Embedder:
     """The sentence-embedding model, loaded on first use. It is the process's one instance
     (``knowledge.embedding_model.shared_model``), the same object the knowledge service and
-    repeat detection encode with: loading takes seconds and about 1 GB."""
+    repeat detection encode with: loading takes seconds and about 1 GB. Without `paths`, the
+    configured model and cache (HOTLINE_EMBEDDING_MODEL, HOTLINE_CACHE_DIR)."""
 
-    def __init__(
-        self,
-        model_name: str | None = None,
-        cache_dir: Path | None = None,
-        model: Encoder | None = None,
-    ) -> None:
-        self.model_name = model_name  # None: the offline multilingual-e5-small
-        self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "hotline")
+    def __init__(self, paths: ModelPaths | None = None, model: Encoder | None = None) -> None:
+        self.paths = paths or model_paths()
         self._model = model
+
+    @property
+    def model_name(self) -> str | None:
+        """None: the offline multilingual-e5-small."""
+        return self.paths.embedding_model
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.paths.cache_dir
 
     @property
     def model(self) -> Encoder:
         if self._model is None:
-            from knowledge.embedding_model import shared_model
+            from knowledge.embedding_model import configured_model
 
-            self._model = shared_model(self.model_name, self.cache_dir / "models")
+            self._model = configured_model(self.paths)
         return self._model
 
     def encode(
@@ -432,10 +437,12 @@ class Router:
     ) -> dict[str, Any]:
         import sklearn
 
+        from knowledge.embedding_model import model_label
+
         return {
             "format_version": FORMAT_VERSION,
             "labels": self.labels,
-            "embedding_model": self.embedder.model_name or "intfloat/multilingual-e5-small",
+            "embedding_model": model_label(self.embedder.model_name),
             "embedding_model_setting": self.embedder.model_name,
             "features": f"char 1-3 + jieba word + opening ({HEAD_CHARS} chars) char 1-3 TF-IDF"
             f" + {EMBED_WEIGHT}×e5 ({EMBED_CHARS} chars); LinearSVC C={SVM_C}",
@@ -506,7 +513,8 @@ class Router:
             )
         wanted = meta.get("embedding_model_setting")
         if embedder is None or embedder.model_name != wanted:
-            embedder = Embedder(wanted, cache_dir or (embedder.cache_dir if embedder else None))
+            root = cache_dir or (embedder.cache_dir if embedder else model_paths().cache_dir)
+            embedder = Embedder(ModelPaths(wanted, root))
         router = cls(embedder)
         router.labels = list(meta["labels"])
         router.temperature = float(meta["temperature"])
@@ -560,7 +568,7 @@ def default_router(
 ) -> Router:
     """The trained router in `model_dir` if there is one; else a router trained from the
     table's examples and keywords, cached under cache_dir/router/<hash of the table> (cache_dir
-    defaults to the embedder's, ~/.cache/hotline). A trained router of an earlier format is
+    defaults to the embedder's, HOTLINE_CACHE_DIR). A trained router of an earlier format is
     reported and replaced by the table's until it is retrained: requests keep being routed."""
     embedder = embedder or Embedder()
     if model_dir and (Path(model_dir) / META_FILE).exists():
@@ -568,8 +576,10 @@ def default_router(
             return Router.load(model_dir, embedder)
         except OutdatedRouterError as exc:
             log.error("%s; routing with the responsibility table until then", exc)
-    root = Path(cache_dir) if cache_dir else embedder.cache_dir
-    folder = root / "router" / _table_hash(config, embedder.model_name)
+    routers = (
+        ModelPaths(None, Path(cache_dir)).routers_dir if cache_dir else embedder.paths.routers_dir
+    )
+    folder = routers / _table_hash(config, embedder.model_name)
     if (folder / META_FILE).exists():
         try:
             return Router.load(folder, embedder)

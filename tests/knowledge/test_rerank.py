@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hotline.settings import model_paths
 from knowledge import rerank
 from knowledge.embedding_model import encode_queries, shared_model
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.rerank import FEATURES, Reranker, candidate_features
 
-MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
+MODEL_CACHE = model_paths().models_dir  # the e5 these tests are written for, as configured
 
 # Questions with their answers (the body): the answer carries words the phrasings lack.
 FAQ: list[tuple[str, list[str], str]] = [

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from hotline.settings import ModelPaths, model_paths
 from workorders import router_cli
 from workorders.config import WorkOrderConfig, default_config, load_config
 from workorders.routing import (
@@ -29,7 +30,7 @@ from workorders.routing import (
     table_examples,
 )
 
-CACHE = Path.home() / ".cache" / "hotline"
+CACHE = model_paths().cache_dir
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def embedder() -> Embedder:
     import torch
 
     torch.set_num_threads(1)  # other processes may be busy; 2 threads under contention crawl
-    return Embedder(None, CACHE)
+    return Embedder(ModelPaths(None, CACHE))  # the e5 these tests are written for
 
 
 @pytest.fixture(scope="module")
@@ -167,9 +168,11 @@ def test_router_and_knowledge_service_share_one_model(embedder: Embedder) -> Non
     from knowledge.embedding_model import DEFAULT_MODEL
     from knowledge.service import KnowledgeService
 
-    service = KnowledgeService("sqlite://", None, CACHE, KbThresholds(1.0, 1.0, 1.0))
+    e5 = ModelPaths(None, CACHE)
+    service = KnowledgeService("sqlite://", e5, KbThresholds(1.0, 1.0, 1.0))
     assert service.model is embedder.model  # one model per process, whoever loads it first
-    assert Embedder(DEFAULT_MODEL, CACHE).model is embedder.model  # the default, by its id
+    by_id = Embedder(ModelPaths(DEFAULT_MODEL, CACHE))
+    assert by_id.model is embedder.model  # the default, by its id
     assert service.encode(["路灯不亮"]).shape == (1, embedder.encode(["路灯不亮"]).shape[1])
 
 
