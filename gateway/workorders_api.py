@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from hotline.settings import Settings
 from knowledge.service import get_service
 from workorders import store
+from workorders.queries import OrderFilter
 from workorders.repeats import link_repeats_quietly
 from workorders.states import Actor, IllegalTransition, NotPermitted, WorkOrderError
 
@@ -93,14 +94,15 @@ def list_orders(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    filters: dict[str, Any] = {
-        "status": status, "department": department, "warning": warning,
-        "created_from": created_from, "created_to": created_to, "text": q, "phone": phone,
-        "category": category, "district": district, "conversation_id": conversation_id,
-    }  # fmt: skip
     try:
-        items = store.list_orders(_url(request), limit=limit, offset=offset, now=now, **filters)
-        total = store.count_orders(_url(request), now=now, **filters)
+        where = OrderFilter(
+            status=tuple(status) if status else None, department=department,
+            warning=tuple(warning) if warning else None, created_from=created_from,
+            created_to=created_to, text=q, phone=phone, category=category, district=district,
+            conversation_id=conversation_id, as_of=now,
+        )  # fmt: skip
+        items = store.list_orders(_url(request), where, limit=limit, offset=offset)
+        total = store.count_orders(_url(request), where)
     except WorkOrderError as exc:
         raise _error(exc) from exc
     return {"total": total, "items": [o.to_dict(now=now) for o in items]}
