@@ -16,9 +16,8 @@ from pydantic import BaseModel, Field
 
 from hotline.settings import Settings
 from knowledge.service import get_service
-from workorders import store
+from workorders import intake, store
 from workorders.queries import OrderFilter
-from workorders.repeats import link_repeats_quietly
 from workorders.states import Actor, IllegalTransition, NotPermitted, WorkOrderError
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -62,15 +61,26 @@ def create(
     draft: store.Draft,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """Create an order; a retry with the same Idempotency-Key returns the same order."""
-    url = _url(request)
+    """Create an order the way every channel does (workorders.intake): routed by 智能派单 and
+    dispatched when the router is sure, flagged when it is an emergency, linked to its repeats.
+    A category or department given in the body is kept (the order then waits for an operator).
+    A retry with the same Idempotency-Key returns the same order, routed and linked once."""
+    settings: Settings = request.app.state.settings
+    url = settings.database_url
     try:
-        order = store.create(url, draft, idempotency_key=idempotency_key)
+        order = intake.submit(
+            url,
+            draft,
+            idempotency_key,
+            settings=settings,
+            encode=get_service(settings).encode,
+        )
     except WorkOrderError as exc:
         raise _error(exc) from exc
-    link_repeats_quietly(url, order.number, get_service(request.app.state.settings).encode)
+    first = store.timeline(url, order.number)[0]
     return {
         "order": order.to_dict(now=datetime.now(UTC)),
+        "routing": first.data.get("routing"),
         "related": store.related(url, order.number),
     }
 
