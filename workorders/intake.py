@@ -90,13 +90,15 @@ def submit(
     if routing is None and auto_route:
         routing = _propose(draft, router, settings, cfg)
     chosen = bool(draft.category or draft.department)
-    update, record = _apply(draft, routing)
+    emergency = (routing.emergency if routing else None) or is_emergency(draft.request_text)
+    update, record = _apply(draft, routing, emergency)
     order, created = store.get_or_create(
         url, draft.model_copy(update=update), key, now=now, config=cfg, routing=record
     )
     if not created:  # a concurrent retry of the same key stored it first
         return order
-    if routing and routing.gate == "auto" and not chosen and order.department:
+    sure = routing is not None and routing.gate == "auto"
+    if sure and not emergency and not chosen and order.department:
         order = _dispatch(url, order, now, cfg)
     if encode is not None:
         link_repeats_quietly(url, order.number, encode, now=now)
@@ -114,11 +116,12 @@ def _propose(
     return propose(draft.request_text, router, cfg, draft.address, draft.district)
 
 
-def _apply(draft: Draft, routing: Routing | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _apply(
+    draft: Draft, routing: Routing | None, emergency: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The draft's fields the routing fills (never one the caller gave), the emergency
     priority, and the record of the proposal kept in the order's first event."""
     update: dict[str, Any] = {}
-    emergency = routing.emergency if routing else is_emergency(draft.request_text)
     if emergency:
         update["priority"] = "emergency"
     if routing is None:
@@ -132,7 +135,7 @@ def _apply(draft: Draft, routing: Routing | None) -> tuple[dict[str, Any], dict[
         "department": routing.department,
         "district": routing.district,
         "confidence": round(routing.confidence, 4),
-        "gate": routing.gate,
+        "gate": "manual" if emergency else routing.gate,
         "emergency": emergency,
     }
     return update, record

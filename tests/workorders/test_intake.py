@@ -83,6 +83,14 @@ def test_a_sure_routing_is_dispatched_and_an_unsure_one_waits_for_an_operator(
     assert first_event(module_sqlite, b.number)["routing"]["gate"] == "confirm"  # for the operator
 
 
+def test_an_emergency_is_never_dispatched_even_by_a_sure_routing(module_sqlite: str) -> None:
+    sure = Routing("城市管理", "城东区人民政府", "城东区", "auto", 0.99, (), None)
+    order = intake.submit(module_sqlite, draft("小区配电箱着火了，冒黑烟"), routing=sure)
+    assert (order.priority, order.status) == ("emergency", "待派单")
+    proposal = first_event(module_sqlite, order.number)["routing"]
+    assert (proposal["gate"], proposal["emergency"]) == ("manual", "119")
+
+
 def test_the_callers_category_is_kept_and_left_to_an_operator(module_sqlite: str) -> None:
     sure = Routing("城市管理", "城东区人民政府", "城东区", "auto", 0.99, (), None)
     order = intake.submit(module_sqlite, draft("井盖丢了", category="市容环卫"), routing=sure)
