@@ -4,7 +4,6 @@ is told its number."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -34,9 +33,11 @@ def open_callback(
         citizen_phone=phone,
         conversation_id=tracker.sender_id,
     )
-    key = hashlib.sha256(f"{tracker.sender_id}|callback|{said}|{phone}".encode()).hexdigest()[:32]
+    key = intake.idempotency_key(tracker.sender_id, "callback", said, phone)
     try:
-        order = intake.submit(settings.database_url, draft, idempotency_key=key, auto_route=False)
+        order = intake.submit(
+            settings.database_url, draft, key, settings=settings, auto_route=False
+        )
     except InvalidField as exc:
         dispatcher.utter_message(text=f"抱歉，回电请求没有登记成功：{exc}。")
         return [SlotSet("wo_phone", None)]

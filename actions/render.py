@@ -6,7 +6,6 @@ return the tracker events."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
 from hotline.zh import format_date
 from knowledge.schema import Entry
+from knowledge.service import get_service
 from triage import (
     Abstain,
     Answer,
@@ -186,10 +186,11 @@ def _emergency(
         priority="emergency",
         conversation_id=tracker.sender_id,
     )
-    key = hashlib.sha256(f"{tracker.sender_id}|emergency|{decision.text}".encode()).hexdigest()
+    key = intake.idempotency_key(tracker.sender_id, "emergency", decision.text)
+    encode = get_service(settings).encode
     order = None
     with contextlib.suppress(InvalidField):  # never delay the call to 110/119/120 over a field
-        order = intake.submit(settings.database_url, draft, idempotency_key=key[:32])
+        order = intake.submit(settings.database_url, draft, key, settings=settings, encode=encode)
     number = order.number if order else None
     record_handoff(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number

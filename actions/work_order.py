@@ -7,7 +7,6 @@ the draft is dropped only when the citizen cancels, and stored only once they co
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -36,7 +35,6 @@ from triage.wording import asks_question
 from workorders import intake
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.citizen_view import kind_of
-from workorders.repeats import link_repeats_quietly
 from workorders.store import Draft, InvalidField
 
 Events = list[dict[str, Any]]
@@ -260,10 +258,11 @@ class ActionSubmitWorkOrder(Action):
             conversation_id=tracker.sender_id,
         )
         # Rasa may retry an action call: the same conversation and content make the same key.
-        key = hashlib.sha256(f"{tracker.sender_id}|{draft.model_dump_json()}".encode())
+        key = intake.idempotency_key(tracker.sender_id, draft.model_dump_json())
+        encode = get_service(settings).encode  # repeat detection, inside intake, once
         try:
             order = intake.submit(
-                settings.database_url, draft, idempotency_key=key.hexdigest()[:32]
+                settings.database_url, draft, key, settings=settings, encode=encode
             )
         except InvalidField as exc:
             dispatcher.utter_message(text=f"抱歉，登记没有成功：{exc}。请修改后再提交。")
@@ -271,5 +270,4 @@ class ActionSubmitWorkOrder(Action):
         dispatcher.utter_message(
             text=confirmation_text(order, settings.timezone, is_voice(tracker))
         )
-        link_repeats_quietly(settings.database_url, order.number, get_service(settings).encode)
         return [*(SlotSet(s, None) for s in DRAFT_SLOTS), SlotSet("last_order", order.number)]

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from hotline import db
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.settings import PROJECT_ROOT, Settings, model_paths
 from knowledge.evaluation import label, load_questions, report
 from knowledge.index import HybridConfig
 from knowledge.service import THRESHOLDS, KnowledgeService, import_sample_if_empty
@@ -38,7 +38,7 @@ def main() -> None:
 
     def service(**options: object) -> KnowledgeService:
         return KnowledgeService(
-            url, settings.embedding_model, settings.cache_dir, THRESHOLDS,
+            url, model_paths(settings), THRESHOLDS,
             today=lambda: date.today(), **options,  # type: ignore[arg-type]
         )  # fmt: skip
 

@@ -46,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hotline.settings import model_paths
 from knowledge.index import Doc, EmbeddingCache, HybridIndex
 
 DATA = Path("/work/shared/datasets/ncp_policy_qa")
-MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
+MODEL_CACHE = model_paths().models_dir  # e5 (the default) from the configured cache
 SIZES = (300, 10_000, 100_000)
 PHRASINGS_PER_ENTRY = 5
 QUERIES, WARMUP = 200, 10

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hotline.settings import model_paths
 from knowledge.embedding_model import load_model
 from knowledge.index import Doc, HybridIndex, word_tokens
 
 DATA = Path("/work/shared/datasets")
-CACHE = Path.home() / ".cache" / "hotline" / "models"
+CACHE = model_paths().models_dir  # e5 (the default) from the configured cache
 TITLE_MAX = 60
 OFF_DOMAIN = 100  # off-domain queries taken from the 问政 messages (first N, subject-sized)
 RRF_K = 60

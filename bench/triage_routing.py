@@ -31,7 +31,6 @@ from hotline import db
 from hotline.settings import PROJECT_ROOT, Settings
 from knowledge.service import import_sample_if_empty
 from triage import Context, Emergency, OrderDraft, get_triage
-from workorders import intake
 from workorders.config import WorkOrderConfig, default_config
 from workorders.routing import Routing
 
@@ -86,7 +85,7 @@ def main() -> None:
     for c in complaints:
         decision = triage.decide(c.text, Context(channel="web"))
         kinds[decision.kind] += 1
-        routing = intake.propose(c.text, None)
+        routing = triage.propose(c.text, None)
         ranked = units(routing, config) if routing else []
         first = ranked[0] if ranked else None
         top1 += c.right(first)

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from hotline import db
 from workorders import sla, store
 from workorders.config import default_config
+from workorders.queries import OrderFilter
 from workorders.states import Actor
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -154,14 +155,15 @@ def main() -> None:
         print(f"\nseeded {args.orders:,} orders in {time.perf_counter() - start:.0f} s")
         depts = sorted({c.department for c in default_config().categories})
         queries: dict[str, Callable[[], object]] = {
-            "newest 50": lambda: store.list_orders(pg, now=now),
-            "status 已派单": lambda: store.list_orders(pg, status="已派单", now=now),
-            "department + status": lambda: store.list_orders(
-                pg, department=depts[0], status=["已签收", "办理中"], now=now),
-            "warning red": lambda: store.list_orders(pg, warning="red", now=now),
-            "text 拖欠工资": lambda: store.list_orders(pg, text="拖欠工资", now=now),
-            "phone": lambda: store.list_orders(pg, phone="13800000042", now=now),
-            "count warning orange": lambda: store.count_orders(pg, warning="orange", now=now),
+            "newest 50": lambda: store.list_orders(pg, OrderFilter(as_of=now)),
+            "status 已派单": lambda: store.list_orders(pg, OrderFilter(status="已派单", as_of=now)),
+            "department + status": lambda: store.list_orders(pg, OrderFilter(
+                department=depts[0], status=("已签收", "办理中"), as_of=now)),
+            "warning red": lambda: store.list_orders(pg, OrderFilter(warning="red", as_of=now)),
+            "text 拖欠工资": lambda: store.list_orders(pg, OrderFilter(text="拖欠工资", as_of=now)),
+            "phone": lambda: store.list_orders(pg, OrderFilter(phone="13800000042", as_of=now)),
+            "count warning orange": lambda: store.count_orders(
+                pg, OrderFilter(warning="orange", as_of=now)),
         }  # fmt: skip
         print("\n| list query (1M orders) | p50 ms | p95 ms |\n| --- | ---: | ---: |")
         for label, fn in queries.items():

@@ -31,7 +31,7 @@ from hotline.settings import Settings, get_settings
 from knowledge.service import get_service, import_sample_if_empty
 from speech.audiosocket import AudioSocketServer
 from speech.calls import CallCenter
-from workorders import sla
+from workorders import intake, sla
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,26 @@ async def _scan_sla(database_url: str, every: float) -> None:
         except Exception:
             log.exception("SLA scan failed")
         await asyncio.sleep(every)
+
+
+def _check_router(settings: Settings) -> None:
+    """Say at start when the configured router cannot be used (HOTLINE_ROUTER_DIR wrong or
+    outdated): orders are then stored unrouted, and /health reports it, until it is fixed."""
+    state = intake.router_state(settings)
+    if state["status"] != "ok":
+        log.error("智能派单 router unusable, orders stay unrouted: %s", state.get("error"))
+
+
+def _preload(settings: Settings) -> None:
+    """Model, index and router load in the background; the first request waits for them."""
+    try:
+        get_service(settings).refresh()
+    except Exception:
+        log.exception("knowledge index failed to load")
+    try:
+        intake.process_router(settings)
+    except Exception:
+        log.exception("智能派单 router failed to load; orders stay unrouted")
 
 
 async def _start_audiosocket(center: CallCenter, settings: Settings) -> AudioSocketServer | None:
@@ -63,9 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.upgrade(settings.database_url)  # idempotent; the schema is always current
         import_sample_if_empty(settings.database_url)
         app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        _check_router(settings)
         if settings.knowledge_preload:
-            # Model and index load in the background; the first search waits for them.
-            threading.Thread(target=get_service(settings).refresh, daemon=True).start()
+            threading.Thread(target=_preload, args=(settings,), daemon=True).start()
         scanner = None
         if settings.sla_scan_seconds > 0:
             scanner = asyncio.create_task(

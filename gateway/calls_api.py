@@ -34,6 +34,7 @@ from speech.engine import ASREngine, TTSEngine
 from speech.outcomes import get_call, record_outcome, register_call, registered_caller
 from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
 from workorders import store
+from workorders.queries import OrderFilter
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/calls", tags=["voice"])
@@ -71,9 +72,8 @@ class GatewayCallHooks:
 
         def store_it() -> None:
             if outcome.outcome != "refused":
-                orders = store.list_orders(
-                    url, conversation_id=conversation_id("voice", outcome.call_id), limit=1
-                )
+                call = OrderFilter(conversation_id=conversation_id("voice", outcome.call_id))
+                orders = store.list_orders(url, call, limit=1)
                 outcome.work_order = orders[0].number if orders else None
             record_outcome(url, outcome)
 

@@ -14,6 +14,7 @@ from gateway.rasa_client import RasaClient, RasaUnavailable
 from hotline.db import current_revision, engine_for
 from hotline.settings import Settings
 from knowledge.service import get_service
+from workorders.intake import router_state
 
 router = APIRouter(tags=["operations"])
 
@@ -43,7 +44,12 @@ async def health(request: Request) -> JSONResponse:
         _rasa_state(request.app.state.rasa),
         asyncio.to_thread(_database_state, settings.database_url),
     )
-    deps = {"rasa": rasa, "database": database, "knowledge": get_service(settings).state()}
+    deps = {
+        "rasa": rasa,
+        "database": database,
+        "knowledge": get_service(settings).state(),
+        "router": router_state(settings),  # which 智能派单 router orders are routed with
+    }
     ok = all(d["status"] == "ok" for d in deps.values())
     body = {"status": "ok" if ok else "degraded", "dependencies": deps}
     return JSONResponse(body, status_code=200 if ok else 503)

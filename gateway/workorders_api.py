@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from hotline.settings import Settings
 from knowledge.service import get_service
-from workorders import store
-from workorders.repeats import link_repeats_quietly
+from workorders import intake, store
+from workorders.queries import OrderFilter
 from workorders.states import Actor, IllegalTransition, NotPermitted, WorkOrderError
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -61,15 +61,26 @@ def create(
     draft: store.Draft,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """Create an order; a retry with the same Idempotency-Key returns the same order."""
-    url = _url(request)
+    """Create an order the way every channel does (workorders.intake): routed by 智能派单 and
+    dispatched when the router is sure, flagged when it is an emergency, linked to its repeats.
+    A category or department given in the body is kept (the order then waits for an operator).
+    A retry with the same Idempotency-Key returns the same order, routed and linked once."""
+    settings: Settings = request.app.state.settings
+    url = settings.database_url
     try:
-        order = store.create(url, draft, idempotency_key=idempotency_key)
+        order = intake.submit(
+            url,
+            draft,
+            idempotency_key,
+            settings=settings,
+            encode=get_service(settings).encode,
+        )
     except WorkOrderError as exc:
         raise _error(exc) from exc
-    link_repeats_quietly(url, order.number, get_service(request.app.state.settings).encode)
+    first = store.timeline(url, order.number)[0]
     return {
         "order": order.to_dict(now=datetime.now(UTC)),
+        "routing": first.data.get("routing"),
         "related": store.related(url, order.number),
     }
 
@@ -93,14 +104,15 @@ def list_orders(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    filters: dict[str, Any] = {
-        "status": status, "department": department, "warning": warning,
-        "created_from": created_from, "created_to": created_to, "text": q, "phone": phone,
-        "category": category, "district": district, "conversation_id": conversation_id,
-    }  # fmt: skip
     try:
-        items = store.list_orders(_url(request), limit=limit, offset=offset, now=now, **filters)
-        total = store.count_orders(_url(request), now=now, **filters)
+        where = OrderFilter(
+            status=tuple(status) if status else None, department=department,
+            warning=tuple(warning) if warning else None, created_from=created_from,
+            created_to=created_to, text=q, phone=phone, category=category, district=district,
+            conversation_id=conversation_id, as_of=now,
+        )  # fmt: skip
+        items = store.list_orders(_url(request), where, limit=limit, offset=offset)
+        total = store.count_orders(_url(request), where)
     except WorkOrderError as exc:
         raise _error(exc) from exc
     return {"total": total, "items": [o.to_dict(now=now) for o in items]}

@@ -6,6 +6,7 @@ configuration; `HOTLINE_DATABASE_URL=postgresql://...` switches to PostgreSQL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
 
     # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
+    # Every part reads these two through model_paths() below.
     embedding_model: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "hotline"
     embedding_threads: int = Field(1, ge=1, description="threads of the query encoder")
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     # Work orders: how often this process scans SLA clocks for 催办 reminders (0: never). Safe
     # with several replicas: each reminder is recorded once (workorders/sla.py).
     sla_scan_seconds: float = 60.0
+    # The 智能派单 router: a folder written by `hotline router train`; None = the router trained
+    # from the responsibility table (cached under cache_dir/router).
+    router_dir: Path | None = None
 
     # Voice (speech/): ASR engine "auto" picks Vosk when vosk_model_dir holds a Chinese model,
     # else the offline faster-whisper engine; TTS engine by name; the AudioSocket listener.
@@ -89,6 +94,9 @@ class Settings(BaseSettings):
 
     def model_post_init(self, _context: object) -> None:
         self.var_dir = self.var_dir.resolve()
+        self.cache_dir = self.cache_dir.expanduser().resolve()
+        if self.router_dir is not None:
+            self.router_dir = self.router_dir.expanduser().resolve()
         self.model_dir = (self.model_dir or self.var_dir / "models").resolve()
         self.log_dir = (self.log_dir or self.var_dir / "log").resolve()
         if not self.database_url:
@@ -108,3 +116,37 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Which sentence-embedding model every part loads, and where models and caches live.
+
+    The knowledge service, the router, repeat detection, the speech models, the CLI, the
+    benchmarks and the tests all take these from :func:`model_paths`, so that
+    HOTLINE_EMBEDDING_MODEL and HOTLINE_CACHE_DIR move all of them together.
+    """
+
+    embedding_model: str | None  # sentence-transformers id or path; None: offline e5-small
+    cache_dir: Path
+
+    @property
+    def models_dir(self) -> Path:
+        """Rebuilt and downloaded models (e5, Whisper, Vosk)."""
+        return self.cache_dir / "models"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        """The knowledge index's passage embeddings."""
+        return self.cache_dir / "embeddings"
+
+    @property
+    def routers_dir(self) -> Path:
+        """Routers trained from the responsibility table, one folder per table and model."""
+        return self.cache_dir / "router"
+
+
+def model_paths(settings: Settings | None = None) -> ModelPaths:
+    """The embedding model and cache folder of these settings (default: the process's)."""
+    s = settings or get_settings()
+    return ModelPaths(s.embedding_model, s.cache_dir)

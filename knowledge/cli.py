@@ -14,8 +14,9 @@ from rich.progress import track
 from rich.table import Table
 
 from hotline import db
-from hotline.settings import get_settings
+from hotline.settings import get_settings, model_paths
 from knowledge import decision, rerank, store
+from knowledge.embedding_model import model_label
 from knowledge.evaluation import label, load_questions
 from knowledge.loaders import LoadResult, load_path
 from knowledge.service import (
@@ -136,7 +137,7 @@ def kb_calibrate(
     The reranker is trained first, on the KB's own phrasings only (never on the dev set).
     """
     service = _service()
-    model = get_settings().embedding_model or "multilingual-e5-small (rebuilt offline)"
+    model = model_label(model_paths().embedding_model)
     if train_reranker:
         index = service.refresh().index
         with console.status(f"training the reranker on {len(index.texts)} phrasings"):

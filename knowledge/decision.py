@@ -35,6 +35,8 @@ from typing import Literal
 import numpy as np
 import yaml
 
+from hotline.stats import wilson_lower
+
 Decision = Literal["answer", "clarify", "abstain"]
 
 
@@ -138,18 +140,6 @@ class Outcome:
     abstain_rate: float  # unanswerable questions abstained on / unanswerable
     clarify_hit: float  # clarifications whose three buttons hold the right entry / clarifications
     answered: int = 0  # questions answered outright (the precision's denominator)
-
-
-def wilson_lower(successes: int, n: int, z: float) -> float:
-    """Lower end of the Wilson score interval for a proportion (the rate itself when z = 0)."""
-    if n == 0:
-        return 1.0
-    p = successes / n
-    if z <= 0:
-        return p
-    centre = p + z * z / (2 * n)
-    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float((centre - spread) / (1 + z * z / n))
 
 
 def evaluate(data: Sequence[Labelled], t: Thresholds) -> Outcome:

@@ -19,23 +19,19 @@ No network is needed; the ONNX export needs torch and onnx (both pinned dependen
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import json
-import os
 import shutil
 import struct
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hotline.model_folder import build_folder
 from knowledge.onnx_encoder import export_onnx
 
 MODEL_ID = "intfloat/multilingual-e5-small"
@@ -402,18 +398,6 @@ def is_complete(target_dir: Path, verify_hashes: bool = False) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _build_lock(target_dir: Path) -> Iterator[None]:
-    """Serialise builders of the same folder across processes (workers starting together)."""
-    lock_path = target_dir.parent / f".{target_dir.name}.lock"
-    with lock_path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _write_folder(out: Path, src: SourceFiles, say: _Say) -> None:
     from safetensors.numpy import save_file
 
@@ -474,59 +458,32 @@ def build_e5_small(target_dir: Path, progress: bool = False) -> Path:
     """Build (or reuse) the sentence-transformers folder of multilingual-e5-small.
 
     Idempotent: returns at once when the marker shows a finished build from the installed
-    packages. Otherwise the folder is built in a temporary sibling and renamed into place, so
-    readers never see a half-written model. Takes about 10 s and 1.5 GB of memory on 2 cores.
+    packages. Otherwise the folder is built beside the target and renamed into place
+    (hotline/model_folder.py), so readers never see a half-written model. Takes about 10 s and
+    1.5 GB of memory on 2 cores.
     """
-    target_dir = Path(target_dir).resolve()
-    if is_complete(target_dir):
-        return target_dir
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
     say = _Say(progress)
-    with _build_lock(target_dir):
-        if is_complete(target_dir):  # another process finished while we waited
-            return target_dir
-        # Holding the lock, any build or old folder left beside the target is from a killed
-        # process: remove it so an interrupted build does not leave 470 MB behind.
-        leftovers = (f".{target_dir.name}.build-", f".{target_dir.name}.old-")
-        for stale in target_dir.parent.iterdir():
-            if stale.name.startswith(leftovers) and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+
+    def write(tmp: Path) -> None:
         src = locate_sources()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}.build-", dir=target_dir.parent))
-        try:
-            _write_folder(tmp, src, say)
-            say("exporting onnx/model.onnx")
-            export_onnx(tmp)
-            files = _file_table(tmp)
-            marker = {
-                "model": MODEL_ID,
-                "build_format": BUILD_FORMAT,
-                "sources": src.versions,
-                "files": files,
-                "content_sha256": _content_hash(files),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            # The marker goes in last: its presence means every other file is complete.
-            (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-            # mkdtemp (and safetensors) create owner-only modes; the service may run as
-            # another user than the one who built the cache, so open read access up.
-            tmp.chmod(0o755)
-            for path in tmp.rglob("*"):
-                if path.is_dir():
-                    path.chmod(0o755)
-                    continue
-                path.chmod(0o644)
-                with path.open("rb") as fh:
-                    os.fsync(fh.fileno())
-            old = None
-            if target_dir.exists():  # stale or partial: move aside, swap in, then delete
-                old = target_dir.parent / f".{target_dir.name}.old-{os.getpid()}"
-                os.rename(target_dir, old)
-            os.rename(tmp, target_dir)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    say(f"model ready in {target_dir}")
-    return target_dir
+        _write_folder(tmp, src, say)
+        say("exporting onnx/model.onnx")
+        export_onnx(tmp)
+        files = _file_table(tmp)
+        marker = {
+            "model": MODEL_ID,
+            "build_format": BUILD_FORMAT,
+            "sources": src.versions,
+            "files": files,
+            "content_sha256": _content_hash(files),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        # The marker goes in last: its presence means every other file is complete.
+        (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+    target = Path(target_dir).resolve()
+    if is_complete(target):
+        return target
+    build_folder(target, is_complete, write)
+    say(f"model ready in {target}")
+    return target

@@ -23,6 +23,8 @@ from knowledge.onnx_encoder import OnnxEncoder, has_onnx
 if TYPE_CHECKING:  # importing sentence-transformers pulls in torch: only when loading
     from sentence_transformers import SentenceTransformer
 
+    from hotline.settings import ModelPaths
+
 Encoder: TypeAlias = "SentenceTransformer | OnnxEncoder"
 
 DEFAULT_MODEL = MODEL_ID
@@ -75,6 +77,18 @@ def shared_model(name_or_path: str | None, cache_dir: Path) -> Encoder:
         if model is None:
             model = _shared[key] = load_model(name, cache_dir)
         return model
+
+
+def configured_model(paths: ModelPaths) -> Encoder:
+    """The process's instance of the configured model (``hotline.settings.model_paths``)."""
+    return shared_model(paths.embedding_model, paths.models_dir)
+
+
+def model_label(name_or_path: str | None) -> str:
+    """How reports and metadata name a configured model (None: the offline rebuild)."""
+    if name_or_path in (None, DEFAULT_MODEL):
+        return f"{DEFAULT_MODEL} (rebuilt offline)"
+    return name_or_path
 
 
 def _encode(model: Encoder, texts: Sequence[str] | str, name: str, batch_size: int) -> np.ndarray:

@@ -545,14 +545,15 @@ class HybridIndex:
         return self.corrector.correct(query) if self.corrector is not None else query
 
     def _reranked(self, query: str, k: int, reranker: Reranker) -> list[Hit]:
-        from knowledge.rerank import candidate_features
+        from knowledge.rerank import COLUMN, candidate_features
 
         scores = self.query_scores(query)
         docs, features = candidate_features(self, scores, max(reranker.depth, k))
         probability = reranker.probabilities(features)
         order = np.argsort(-probability, kind="stable")[:k]
         share = self.config.body_share_of_score
-        confidence = (1 - share) * features[:, 1] + share * features[:, 4]  # see HybridConfig
+        dense, body = features[:, COLUMN["dense"]], features[:, COLUMN["body_dense"]]
+        confidence = (1 - share) * dense + share * body  # see HybridConfig
         return [
             replace(
                 self._hit(int(docs[j]), scores.fused, scores.cosine, scores.lexical),

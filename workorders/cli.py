@@ -13,6 +13,7 @@ from rich.table import Table
 from hotline import db
 from hotline.settings import get_settings
 from workorders import sla, store
+from workorders.queries import OrderFilter
 
 app = typer.Typer(help="Work orders (工单).", no_args_is_help=True)
 console = Console()
@@ -35,10 +36,11 @@ def orders_list(
     """Open and recent orders, newest first (contact data masked)."""
     now = datetime.now(UTC)
     try:
-        orders = store.list_orders(
-            _url(), status=status, department=department, warning=warning, text=text,
-            limit=limit, now=now,
+        where = OrderFilter(
+            status=tuple(status) if status else None, department=department,
+            warning=tuple(warning) if warning else None, text=text, as_of=now,
         )  # fmt: skip
+        orders = store.list_orders(_url(), where, limit=limit)
     except store.WorkOrderError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -118,11 +118,14 @@ def link_repeats(
     return linked
 
 
-def link_repeats_quietly(url: str, number: str, encode: Encoder) -> list[str]:
+def link_repeats_quietly(
+    url: str, number: str, encode: Encoder, now: datetime | None = None
+) -> list[str]:
     """link_repeats for a freshly stored order: a failure is logged, never raised, because the
-    order is already stored and confirmed; an operator can still link repeats by hand."""
+    order is already stored and confirmed; an operator can still link repeats by hand.
+    intake.submit calls it for every channel; nothing else should."""
     try:
-        return link_repeats(url, number, encode)
+        return link_repeats(url, number, encode, now=now)
     except Exception:
         log.exception("repeat detection failed for %s", number)
         return []

@@ -1,8 +1,9 @@
 """`hotline router train|predict|eval`: the 智能派单 router from the command line.
 
 A centre trains the router on its own history (a CSV export of past orders with the category
-each one was finally handled under); without a trained model, `predict` uses the router trained
-from the responsibility table in the work-order configuration.
+each one was finally handled under) and points the app at the folder with HOTLINE_ROUTER_DIR.
+Without `--model`, `predict` and `eval` use the router the app uses: that folder, else the
+router trained from the responsibility table in the work-order configuration.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from workorders.routing import Embedder, OutdatedRouterError, Router, default_router
+from workorders.router_model import Embedder, Router, RouterUnavailable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +31,10 @@ err = Console(stderr=True)
 
 ModelOpt = Annotated[
     Path | None,
-    typer.Option("--model", help="trained router folder (default: var/router, else the table)"),
+    typer.Option(
+        "--model",
+        help="trained router folder (default: the app's, HOTLINE_ROUTER_DIR, else the table)",
+    ),
 ]
 CsvOpt = Annotated[Path, typer.Option("--csv", exists=True, dir_okay=False, help="UTF-8 CSV")]
 TextCol = Annotated[str, typer.Option("--text-col", help="column with the request text")]
@@ -78,29 +82,32 @@ def _settings():  # type: ignore[no-untyped-def]
     return get_settings()
 
 
-def _default_model_dir() -> Path:
-    return _settings().var_dir / "router"
+def _default_out() -> Path:
+    settings = _settings()
+    return settings.router_dir or settings.var_dir / "router"
 
 
 def _embedder() -> Embedder:
     import torch
 
+    from hotline.settings import model_paths
+
     settings = _settings()
     torch.set_num_threads(settings.embedding_threads)
-    return Embedder(settings.embedding_model, settings.cache_dir)
+    return Embedder(model_paths(settings))
 
 
 def _router(model: Path | None) -> Router:
     from workorders.config import default_config
+    from workorders.router_source import configured_router
 
-    if model is not None:
-        if not (model / "router.json").exists():
-            raise typer.BadParameter(f"{model} holds no trained router", param_hint="--model")
-        try:
+    try:
+        if model is not None:
             return Router.load(model, _embedder())
-        except OutdatedRouterError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--model") from exc
-    return default_router(default_config(), _default_model_dir(), embedder=_embedder())
+        return configured_router(_settings(), default_config(), _embedder())
+    except RouterUnavailable as exc:
+        hint = "--model" if model is not None else "HOTLINE_ROUTER_DIR"
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
 
 
 def _embed_with_bar(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -124,7 +131,10 @@ def train(
     csv_path: CsvOpt,
     text_col: TextCol,
     label_col: LabelCol,
-    out: Annotated[Path | None, typer.Option(help="where to save (default: var/router)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="where to save (default: HOTLINE_ROUTER_DIR, else var/router)"),
+    ] = None,
 ) -> None:
     """Train on a CSV of past requests; report held-out metrics; save model and metadata."""
     rows = read_rows(csv_path, text_col, label_col)
@@ -142,8 +152,12 @@ def train(
     console.print(_metrics_table(report.per_class))
     console.print(report.format().splitlines()[-2])
     console.print(report.format().splitlines()[-1])
-    folder = router.save(out or _default_model_dir())
+    folder = router.save(out or _default_out()).resolve()
     console.print(f"saved to {folder} ({len(rows.texts)} rows, {rows.skipped} skipped)")
+    if folder == _settings().router_dir:
+        console.print("the app routes with it from its next start")
+    else:
+        console.print(f"the app routes with it once HOTLINE_ROUTER_DIR={folder} (then restart it)")
 
 
 @app.command()

@@ -28,7 +28,8 @@ from hotline.numbers import is_phone
 from hotline.settings import PROJECT_ROOT
 from knowledge.schema import Entry
 from workorders.config import default_config
-from workorders.routing import is_emergency, resolve_district
+from workorders.emergency import is_emergency
+from workorders.routing import resolve_district
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
 from pathlib import Path
 
-from hotline.settings import Settings
+import pytest
+
+from hotline.settings import ModelPaths, Settings, get_settings, model_paths
 
 
 def test_defaults_are_embedded(tmp_path: Path, monkeypatch) -> None:
@@ -28,3 +30,36 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("HOTLINE_MAX_TEXT_CHARS=42\n")
     assert Settings(var_dir=tmp_path).max_text_chars == 42
+
+
+def test_one_embedding_model_and_cache_folder_for_every_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HOTLINE_EMBEDDING_MODEL and HOTLINE_CACHE_DIR reach the knowledge service, the router,
+    the table router's cache and the speech models alike (nothing is loaded here)."""
+    from knowledge.service import KnowledgeService, get_service
+    from speech.models import default_models_dir
+    from workorders.routing import Embedder
+
+    monkeypatch.setenv("HOTLINE_EMBEDDING_MODEL", str(tmp_path / "my-model"))
+    monkeypatch.setenv("HOTLINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'h.db'}")
+    get_settings.cache_clear()
+    try:
+        paths = model_paths()
+        assert paths == ModelPaths(str(tmp_path / "my-model"), tmp_path / "cache")
+        service = get_service(get_settings())
+        assert isinstance(service, KnowledgeService) and service.paths == paths
+        assert Embedder().paths == paths
+        assert default_models_dir() == tmp_path / "cache" / "models"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_cache_folder_defaults_to_the_users_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTLINE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("HOTLINE_EMBEDDING_MODEL", raising=False)
+    paths = model_paths(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert paths.cache_dir == (Path.home() / ".cache" / "hotline").resolve()
+    assert paths.embedding_model is None  # the offline multilingual-e5-small
+    assert paths.models_dir == paths.cache_dir / "models"

@@ -1,5 +1,6 @@
 import pytest
 
+from hotline.stats import wilson_lower
 from knowledge.decision import (
     Labelled,
     Thresholds,
@@ -8,7 +9,6 @@ from knowledge.decision import (
     decide,
     evaluate,
     figure_missing,
-    wilson_lower,
 )
 
 T = Thresholds(answer=0.8, margin=0.05, clarify=0.6)
@@ -35,13 +35,6 @@ def test_calibration_meets_precision_and_abstention_targets() -> None:
 def test_a_runner_up_scoring_higher_means_clarify() -> None:
     # Reranked results need not descend: a negative lead is never an outright answer.
     assert decide([0.85, 0.9], T) == "clarify"
-
-
-def test_wilson_lower_bound() -> None:
-    assert wilson_lower(97, 100, 0.0) == pytest.approx(0.97)
-    assert wilson_lower(97, 100, 1.645) == pytest.approx(0.9273, abs=1e-4)
-    assert wilson_lower(970, 1000, 1.645) > wilson_lower(97, 100, 1.645)  # more evidence
-    assert wilson_lower(0, 0, 1.0) == 1.0
 
 
 def test_calibration_with_a_confidence_bound_is_stricter() -> None:

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from hotline.settings import model_paths
 from knowledge import index as index_module
 from knowledge.embedding_model import load_model
 from knowledge.index import Doc, HybridIndex, SparseBM25, char_bigrams, word_tokens
 
-MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
+MODEL_CACHE = model_paths().models_dir  # the e5 these tests are written for, as configured
 
 # A few dozen service questions, one or two phrasings each, in the style of a 12345 FAQ.
 FAQ: dict[str, list[str]] = {

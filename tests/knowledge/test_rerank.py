@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hotline.settings import model_paths
 from knowledge import rerank
 from knowledge.embedding_model import encode_queries, shared_model
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.rerank import FEATURES, Reranker, candidate_features
 
-MODEL_CACHE = Path.home() / ".cache" / "hotline" / "models"
+MODEL_CACHE = model_paths().models_dir  # the e5 these tests are written for, as configured
 
 # Questions with their answers (the body): the answer carries words the phrasings lack.
 FAQ: list[tuple[str, list[str], str]] = [
@@ -134,12 +135,36 @@ def test_reranked_search_orders_by_probability_and_scores_by_confidence(
         docs, x = candidate_features(index, index.query_scores(index.correct(query)), depth=10)
         j = docs.tolist().index(index.keys.index(hits[0].key))
         assert 0 < share < 1
-        assert hits[0].score == pytest.approx((1 - share) * x[j, 1] + share * x[j, 4])
+        dense, body = x[j, rerank.COLUMN["dense"]], x[j, rerank.COLUMN["body_dense"]]
+        assert hits[0].score == pytest.approx((1 - share) * dense + share * body)
     finally:
         index.reranker = None
     plain = index.search("出入境窗口办护照要带什么", k=3)
     assert all(h.rerank is None for h in plain)
     assert [h.score for h in plain] == sorted((h.score for h in plain), reverse=True)
+
+
+def test_search_does_not_depend_on_the_order_of_the_features(
+    index: HybridIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new feature inserted anywhere in FEATURES (with its weight) changes no other score."""
+    vectors = encode_queries(index.model, index.texts)
+    trained = rerank.fit(*rerank.training_set(index, vectors, depth=4))
+    weight = dict(zip(FEATURES, trained.weights, strict=True))
+    query = "出入境窗口办护照要带什么"
+    try:
+        index.reranker = trained
+        before = [(h.key, h.score, h.rerank) for h in index.search(query, k=3)]
+        shuffled = tuple(reversed(FEATURES))
+        monkeypatch.setattr(rerank, "FEATURES", shuffled)
+        monkeypatch.setattr(rerank, "COLUMN", {n: i for i, n in enumerate(shuffled)})
+        index.reranker = Reranker(tuple(weight[n] for n in shuffled), trained.bias, trained.depth)
+        after = [(h.key, h.score, h.rerank) for h in index.search(query, k=3)]
+    finally:
+        index.reranker = None
+    assert [k for k, _, _ in after] == [k for k, _, _ in before]
+    assert [s for _, s, _ in after] == pytest.approx([s for _, s, _ in before])
+    assert [r for _, _, r in after] == pytest.approx([r for _, _, r in before])
 
 
 def test_search_corrects_misheard_kb_words(index: HybridIndex) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotline import db
-from hotline.settings import Settings
+from hotline.settings import Settings, model_paths
 from knowledge import store
 from knowledge.evaluation import label, load_questions, report
 from knowledge.loaders import load_path
@@ -23,8 +23,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeService:
     url = f"sqlite:///{tmp_path_factory.mktemp('kb') / 'kb.db'}"
     db.upgrade(url)
     import_sample_if_empty(url)
-    settings = Settings()
-    return KnowledgeService(url, None, settings.cache_dir, THRESHOLDS, today=lambda: TODAY)
+    return KnowledgeService(url, model_paths(Settings()), THRESHOLDS, today=lambda: TODAY)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from hotline import db
+from hotline.settings import model_paths
 from knowledge.embedding_model import encode_passages, load_model
 from workorders import repeats, store
 from workorders.states import Actor
@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
 @pytest.fixture(scope="module")
 def encode():  # type: ignore[no-untyped-def]
-    model = load_model(None, Path.home() / ".cache" / "hotline" / "models")
+    model = load_model(None, model_paths().models_dir)  # RepeatPolicy is calibrated on e5
     return lambda texts: encode_passages(model, list(texts))
 
 

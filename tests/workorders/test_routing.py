@@ -1,4 +1,5 @@
-"""智能派单: the out-of-box router, its gate, persistence, districts, emergencies and the CLI.
+"""智能派单: the out-of-box router, its gate, persistence, which router a process uses,
+districts, emergencies and the CLI.
 
 The e5 model is loaded once for the module and the table router trained once (into a temporary
 cache), so the whole file runs in well under a minute once the model is on disk.
@@ -13,23 +14,23 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from hotline.settings import ModelPaths, Settings, model_paths
 from workorders import router_cli
 from workorders.config import WorkOrderConfig, default_config, load_config
-from workorders.routing import (
-    Embedder,
-    Prediction,
-    Router,
-    Thresholds,
-    calibrate,
-    default_router,
-    gate,
-    is_emergency,
-    resolve_district,
-    route,
-    table_examples,
+from workorders.districts import resolve_district
+from workorders.emergency import is_emergency
+from workorders.router_calibration import Prediction, Thresholds, calibrate, gate
+from workorders.router_model import Embedder, OutdatedRouterError, Router, RouterUnavailable
+from workorders.router_source import (
+    configured_router,
+    process_router,
+    router_state,
+    table_folder,
+    table_router,
 )
+from workorders.routing import route, table_examples
 
-CACHE = Path.home() / ".cache" / "hotline"
+CACHE = model_paths().cache_dir
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def embedder() -> Embedder:
     import torch
 
     torch.set_num_threads(1)  # other processes may be busy; 2 threads under contention crawl
-    return Embedder(None, CACHE)
+    return Embedder(ModelPaths(None, CACHE))  # the e5 these tests are written for
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +47,14 @@ def cfg() -> WorkOrderConfig:
 
 
 @pytest.fixture(scope="module")
-def router(
-    cfg: WorkOrderConfig, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-) -> Router:
-    return default_router(cfg, cache_dir=tmp_path_factory.mktemp("router-cache"), embedder=embedder)
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("router-cache")
+
+
+@pytest.fixture(scope="module")
+def router(cfg: WorkOrderConfig, embedder: Embedder, cache: Path) -> Router:
+    """The table's router, trained into a temporary cache with the module's model."""
+    return table_router(cfg, Embedder(ModelPaths(None, cache), model=embedder.model))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,9 +172,11 @@ def test_router_and_knowledge_service_share_one_model(embedder: Embedder) -> Non
     from knowledge.embedding_model import DEFAULT_MODEL
     from knowledge.service import KnowledgeService
 
-    service = KnowledgeService("sqlite://", None, CACHE, KbThresholds(1.0, 1.0, 1.0))
+    e5 = ModelPaths(None, CACHE)
+    service = KnowledgeService("sqlite://", e5, KbThresholds(1.0, 1.0, 1.0))
     assert service.model is embedder.model  # one model per process, whoever loads it first
-    assert Embedder(DEFAULT_MODEL, CACHE).model is embedder.model  # the default, by its id
+    by_id = Embedder(ModelPaths(DEFAULT_MODEL, CACHE))
+    assert by_id.model is embedder.model  # the default, by its id
     assert service.encode(["路灯不亮"]).shape == (1, embedder.encode(["路灯不亮"]).shape[1])
 
 
@@ -188,26 +195,70 @@ def test_save_load_round_trip(router: Router, embedder: Embedder, tmp_path: Path
     assert loaded.thresholds == router.thresholds and loaded.labels == router.labels
 
 
-def test_default_router_reuses_its_cache(
-    cfg: WorkOrderConfig, router: Router, embedder: Embedder, tmp_path: Path
-) -> None:
-    router.save(tmp_path / "trained")
-    assert default_router(cfg, tmp_path / "trained", embedder=embedder).labels == router.labels
-
-
-def test_a_router_of_an_earlier_format_is_replaced_by_the_table_until_retrained(
+def test_the_table_router_is_trained_once_into_its_cache(
     cfg: WorkOrderConfig,
     router: Router,
     embedder: Embedder,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = ModelPaths(None, cache)
+    assert router.source == "table" and router.folder == table_folder(cfg, paths)
+    assert router.folder.parent == cache / "router"
+    monkeypatch.setattr(Router, "train", lambda *a, **k: pytest.fail("retrained"))
+    again = table_router(cfg, Embedder(paths, model=embedder.model))
+    assert again.labels == router.labels and again.thresholds == router.thresholds
+
+
+def test_hotline_router_dir_selects_the_trained_router(
+    cfg: WorkOrderConfig, router: Router, embedder: Embedder, tmp_path: Path
+) -> None:
+    folder = router.save(tmp_path / "trained")
+    settings = Settings(var_dir=tmp_path, router_dir=folder)
+    loaded = configured_router(settings, cfg, embedder)
+    assert (loaded.source, loaded.folder) == ("trained", folder.resolve())
+    assert loaded.labels == router.labels
+    state = router_state(settings, cfg)
+    assert state == {
+        "status": "ok", "source": "trained", "path": str(folder.resolve()),
+        "labels": len(router.labels), "loaded": False,
+    }  # fmt: skip
+    table = router_state(Settings(var_dir=tmp_path, cache_dir=tmp_path / "c"), cfg)
+    assert (table["status"], table["source"], table["labels"]) == (
+        "ok",
+        "table",
+        len(cfg.categories),
+    )
+    assert table["path"].startswith(str(tmp_path / "c" / "router"))
+
+
+def test_a_missing_router_folder_is_an_error_not_the_table(
+    cfg: WorkOrderConfig, tmp_path: Path
+) -> None:
+    settings = Settings(var_dir=tmp_path, router_dir=tmp_path / "no-such-router")
+    with pytest.raises(RouterUnavailable, match="does not exist"):
+        configured_router(settings, cfg)
+    state = router_state(settings, cfg)
+    assert state["status"] == "down" and state["source"] == "trained"
+    assert "hotline router train --out" in state["error"]
+    (tmp_path / "empty").mkdir()
+    empty = Settings(var_dir=tmp_path, router_dir=tmp_path / "empty")
+    with pytest.raises(RouterUnavailable, match="holds no trained router"):
+        process_router(empty, cfg)
+    assert "holds no trained router" in router_state(empty, cfg)["error"]
+
+
+def test_a_router_of_an_earlier_format_must_be_retrained(
+    cfg: WorkOrderConfig, router: Router, embedder: Embedder, tmp_path: Path
 ) -> None:
     folder = router.save(tmp_path / "trained")
     meta = json.loads((folder / "router.json").read_text(encoding="utf-8"))
     (folder / "router.json").write_text(json.dumps({**meta, "format_version": 1}))
-    fallback = default_router(cfg, folder, cache_dir=tmp_path / "cache", embedder=embedder)
-    assert fallback.labels == router.labels and fallback.predict("路灯不亮")[0].label == "城市管理"
-    assert "retrain it with `hotline router train`" in caplog.text
+    settings = Settings(var_dir=tmp_path, router_dir=folder)
+    with pytest.raises(OutdatedRouterError, match="retrain it with `hotline router train`"):
+        configured_router(settings, cfg, embedder)
+    state = router_state(settings, cfg)
+    assert state["status"] == "down" and "retrain" in state["error"]
 
     result = CliRunner().invoke(router_cli.app, ["predict", "路灯不亮", "--model", str(folder)])
     assert result.exit_code == 2 and "retrain" in result.output
@@ -342,6 +393,19 @@ def test_cli_train_reports_bad_rows_by_line_and_saves(
     assert "orders.csv:4: missing text" in result.output
     assert "orders.csv:8: missing label" in result.output
     assert "macro-F1" in result.output and (out / "router.json").exists()
+    unwrapped = "".join(result.output.splitlines())  # rich wraps long lines
+    assert f"HOTLINE_ROUTER_DIR={out.resolve()}" in unwrapped  # how the app gets to use it
+
+    # Without --model, the router the app would use: HOTLINE_ROUTER_DIR's (two labels only).
+    monkeypatch.setattr(router_cli, "_settings", lambda: Settings(var_dir=tmp_path, router_dir=out))
+    app_router = CliRunner().invoke(router_cli.app, ["predict", "路灯不亮"])
+    assert app_router.exit_code == 0, app_router.output
+    top3 = next(line for line in app_router.output.splitlines() if line.startswith("top3:"))
+    assert top3.startswith("top3: 城市管理") and top3.count(",") == 1  # the table has 20 labels
+    missing = Settings(var_dir=tmp_path, router_dir=tmp_path / "gone")
+    monkeypatch.setattr(router_cli, "_settings", lambda: missing)
+    refused = CliRunner().invoke(router_cli.app, ["predict", "路灯不亮"])
+    assert refused.exit_code == 2 and "HOTLINE_ROUTER_DIR" in refused.output
 
     predicted = CliRunner().invoke(router_cli.app, ["predict", "公司欠我工资", "--model", str(out)])
     assert predicted.exit_code == 0, predicted.output

@@ -15,7 +15,12 @@ from hotline.db import Base, session_scope
 from tests.workorders.support import CENTRE, DEPT, T0, UNIT, dispatched, draft, local, new_order
 from workorders import store
 from workorders.model import WorkOrder, WorkOrderCounter, mask_name, mask_phone, mask_text
-from workorders.store import IdempotencyConflict, InvalidField, OrderNotFound
+from workorders.store import (
+    IdempotencyConflict,
+    InvalidField,
+    OrderFilter,
+    OrderNotFound,
+)
 
 
 def test_create_stores_order_event_and_reply_clock(url: str) -> None:
@@ -164,7 +169,11 @@ def test_list_filters_and_paging(url: str) -> None:
     a = dispatched(url, citizen_phone="13900001111")  # 城东区, 已派单 at T0
     b = new_order(url, now=T0 + timedelta(hours=1), kind="咨询", request_text="公积金怎么提取")
     c = new_order(url, now=local(2026, 11, 25, 10), district="城西区", request_text="路灯不亮")
-    numbers = lambda **kw: [o.number for o in store.list_orders(url, **kw)]  # noqa: E731
+
+    def numbers(limit: int = 50, offset: int = 0, **fields: Any) -> list[str]:
+        where = OrderFilter(**fields)
+        return [o.number for o in store.list_orders(url, where, limit=limit, offset=offset)]
+
     assert numbers() == [c, b, a]  # newest first
     assert numbers(status="待派单") == [c, b]
     assert numbers(status=["已派单", "已签收"]) == [a]
@@ -178,15 +187,17 @@ def test_list_filters_and_paging(url: str) -> None:
     assert numbers(created_to=date(2026, 11, 23)) == [b, a]  # the whole local day
     assert numbers(created_from=T0 + timedelta(minutes=30), created_to=local(2026, 11, 25)) == [b]
     assert numbers(limit=2) == [c, b] and numbers(limit=2, offset=2) == [a]
-    assert store.count_orders(url, status="待派单") == 2
+    pending = OrderFilter(status="待派单")
+    assert store.count_orders(url, pending) == len(store.list_orders(url, pending)) == 2
+    assert store.count_orders(url, status="待派单") == 2  # the filter's fields by keyword
     # warnings at injected instants: a's sign-for clock (due 15:00) is the first to run out
-    assert numbers(warning="yellow", now=local(2026, 11, 23, 11)) == [a]
-    assert numbers(warning="red", now=local(2026, 11, 23, 15)) == [a]
-    assert numbers(warning=["orange", "red"], now=local(2026, 11, 23, 14)) == []
-    assert numbers(warning="none", now=local(2026, 11, 23, 15)) == [c, b]
+    assert numbers(warning="yellow", as_of=local(2026, 11, 23, 11)) == [a]
+    assert numbers(warning="red", as_of=local(2026, 11, 23, 15)) == [a]
+    assert numbers(warning=["orange", "red"], as_of=local(2026, 11, 23, 14)) == []
+    assert numbers(warning="none", as_of=local(2026, 11, 23, 15)) == [c, b]
     store.transition(url, a, "签收", DEPT, now=local(2026, 11, 23, 15, 30))
-    assert numbers(warning="red", now=local(2026, 11, 23, 16)) == []  # signed: clock stopped
-    assert numbers(warning="red", now=local(2026, 12, 31, 9)) == [c, b, a]  # reply clocks
+    assert numbers(warning="red", as_of=local(2026, 11, 23, 16)) == []  # signed: clock stopped
+    assert numbers(warning="red", as_of=local(2026, 12, 31, 9)) == [c, b, a]  # reply clocks
     bad_filters: list[dict[str, Any]] = [
         {"limit": 0},
         {"limit": 501},
@@ -219,6 +230,8 @@ def test_models_match_the_migration(url: str) -> None:
     """The ORM classes and migration 0003 describe the same tables."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
+    import speech.outcomes  # noqa: F401  call_outcomes has a work_order column: its model too
 
     with db.engine_for(url).connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)

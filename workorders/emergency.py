@@ -1,5 +1,8 @@
 """Emergencies: someone is in danger now, so the number to call comes before anything else.
 
+The triage layer answers with it first (triage/policy.py); every stored order is flagged by it
+(workorders/routing.py, intake), so an emergency sent through the REST API is flagged too.
+
 A message is read as what is happening, clause by clause, not as a list of alarm words:
 
 * a **danger in progress** (fire, a gas leak, water flooding in, a live wire down, violence), or
@@ -120,6 +123,12 @@ def _hedged(clause: str, match: re.Match[str]) -> bool:
     before = clause[max(0, match.start() - _CUE_WINDOW) : match.start()]
     after = clause[match.end() : match.end() + _CUE_WINDOW]
     return bool(_CUE_BEFORE.search(before) or _CUE_AFTER.search(after))
+
+
+def is_emergency(text: str | None) -> str | None:
+    """The number to call at once (110/119/120), or None: the flag a stored order carries."""
+    found = recognise(text)
+    return found.number if found else None
 
 
 def recognise(text: str | None) -> Situation | None:

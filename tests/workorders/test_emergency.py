@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.emergency import recognise
+from workorders.emergency import recognise
 
 
 @pytest.mark.parametrize(
