@@ -14,7 +14,7 @@ from rich.progress import track
 from rich.table import Table
 
 from hotline import db
-from hotline.settings import get_settings, model_paths
+from hotline.settings import PROJECT_ROOT, get_settings, model_paths
 from knowledge import decision, rerank, store
 from knowledge.embedding_model import model_label
 from knowledge.evaluation import label, load_questions
@@ -26,6 +26,13 @@ from knowledge.service import (
     get_service,
     import_sample_if_empty,
 )
+
+# What `kb calibrate` tunes on by default: the KB's own development set and the tune split of the
+# consultation benchmark (citizens' wording). The benchmark's test split is never tuned on.
+DEV_SETS = [
+    PROJECT_ROOT / "knowledge" / "eval" / "dev.yml",
+    PROJECT_ROOT / "bench" / "data" / "consult" / "tune",
+]
 
 app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 console = Console()
@@ -117,9 +124,10 @@ def kb_stats() -> None:
 
 @app.command("calibrate")
 def kb_calibrate(
-    dev: Annotated[Path, typer.Option(help="labelled questions (YAML)")] = Path(
-        "knowledge/eval/dev.yml"
-    ),
+    dev: Annotated[
+        list[Path] | None,
+        typer.Option(help="labelled questions (YAML file or folder; repeat for several)"),
+    ] = None,
     precision: Annotated[float, typer.Option(help="required share of right answers")] = 0.97,
     abstain: Annotated[
         float, typer.Option(help="required abstention on unanswerable (margin over the 0.94 floor)")
@@ -157,7 +165,8 @@ def kb_calibrate(
                 },
             )
             console.print(f"wrote {RERANKER}")
-    questions = load_questions(dev)
+    dev = dev or DEV_SETS
+    questions = [q for path in dev for q in load_questions(path)]
     with console.status(f"searching {len(questions)} questions"):
         labelled = label(service, questions, k=3)
     t, out = decision.calibrate(labelled, precision, abstain, z)
@@ -165,7 +174,7 @@ def kb_calibrate(
     console.print(f"thresholds {t}\ndev outcome {out}")
     if write:
         evidence = {
-            "dev_set": str(dev),
+            "dev_set": [str(p) for p in dev],
             "answerable": sum(gold is not None for _, gold in questions),
             "unanswerable": sum(gold is None for _, gold in questions),
             "targets": {"precision": precision, "abstain": abstain, "wilson_z": z},

@@ -12,23 +12,39 @@ from knowledge.decision import Labelled, Thresholds, decide, figure_missing
 from knowledge.service import KnowledgeService
 
 
-def load_questions(path: Path) -> list[tuple[str, str | None]]:
-    """(question, gold entry id) pairs; the gold id is None for questions the KB cannot answer."""
+def load_questions(path: Path) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(question, gold entry ids) pairs; None for questions the KB cannot answer.
+
+    Two layouts: the KB's own sets (`answerable: [{q, id}]`, `unanswerable: [q]`) and the
+    benchmark's (a list of `{q, gold: [ids], tags}`, bench/data/consult/); a folder reads every
+    YAML file in it."""
+    if path.is_dir():
+        return [q for p in sorted(path.glob("*.yml")) for q in load_questions(p)]
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    pairs: list[tuple[str, str | None]] = [(q["q"], q["id"]) for q in data["answerable"]]
+    if isinstance(data, list):
+        return [(str(q["q"]), tuple(q.get("gold") or ()) or None) for q in data]
+    pairs: list[tuple[str, tuple[str, ...] | None]] = [
+        (q["q"], (q["id"],)) for q in data["answerable"]
+    ]
     return pairs + [(q, None) for q in data["unanswerable"]]
 
 
 def label(
-    service: KnowledgeService, questions: Iterable[tuple[str, str | None]], k: int = 10
+    service: KnowledgeService,
+    questions: Iterable[tuple[str, tuple[str, ...] | None]],
+    k: int = 10,
 ) -> list[Labelled]:
+    """Each question's hits; where several entries are right, the best-ranked of them is its
+    gold (either answers it)."""
     out = []
-    for text, gold in questions:
+    for text, golds in questions:
         results = service.rank(text, k=k).results
         missing = bool(results) and figure_missing(text, results[0].entry.answer)
-        out.append(
-            Labelled([r.entry.id for r in results], [r.score for r in results], gold, missing)
-        )
+        keys = [r.entry.id for r in results]
+        gold = None
+        if golds:
+            gold = next((key for key in keys if key in golds), golds[0])
+        out.append(Labelled(keys, [r.score for r in results], gold, missing))
     return out
 
 
