@@ -13,11 +13,13 @@ run: setup
 test: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/mypy
 	$(VENV)/pytest
 
 lint: setup
 	$(VENV)/ruff check --fix .
 	$(VENV)/ruff format .
+	$(VENV)/mypy
 
 bench: setup
 	$(VENV)/python -m bench.chat_latency
