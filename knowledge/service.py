@@ -24,6 +24,7 @@ from knowledge.embedding_model import configured_model, encode_passages
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
+from knowledge.synonyms import expand
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class KnowledgeService:
         the entry itself is left out of that search (the citizen already has that answer and
         asks for something else), and the better of the two searches wins.
         """
-        query = query.strip()
+        query = expand(query.strip())
         snap = self.refresh()
         outcome = self._rank(snap, query, k)
         previous = snap.entries.get(topic) if topic else None

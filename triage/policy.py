@@ -41,7 +41,7 @@ from triage.decisions import (
     ServiceHours,
     StatusQuery,
 )
-from triage.grievance import GrievanceModel, load_examples
+from triage.grievance import EXAMPLE_WEIGHT, GrievanceModel, load_examples
 from workorders.citizen_view import kind_of
 from workorders.config import default_config
 from workorders.emergency import recognise as recognise_emergency
@@ -127,12 +127,13 @@ class Triage:
                 examples = load_examples()
                 phrasings = [p for e in self.knowledge.entries() for p in e.phrasings()]
                 table = [x for c in default_config().categories for x in c.examples]
-                model = GrievanceModel(self.knowledge.encode)
-                self._grievance = model.fit(
-                    [*table, *examples.grievances],
-                    [*phrasings, *examples.consultations],
+                self._grievance = GrievanceModel(self.knowledge.encode).fit(
+                    [*((t, 1.0) for t in table),
+                     *((t, EXAMPLE_WEIGHT) for t in examples.grievances)],
+                    [*((t, 1.0) for t in phrasings),
+                     *((t, EXAMPLE_WEIGHT) for t in [*examples.consultations, *examples.other])],
                     embed=self.knowledge.embed_cached,
-                )
+                )  # fmt: skip
             return self._grievance
 
     def draft(self, text: str, outcome: SearchOutcome | None = None) -> OrderDraft:

@@ -123,18 +123,28 @@ _PROCEDURE = re.compile(
 def grievance_by_wording(text: str) -> bool | None:
     """What the wording alone says: True for a request stated outright (我要投诉…, 请有关部门
     处理) or a question whether a concrete case can be reported (无障碍厕所一直锁着 能投诉吗);
-    False for a question how, where or with what to do something (公司拖欠工资怎么申请仲裁: the
-    knowledge base answers it, the work order one button away); None when the wording does not
-    say (a story: 快递十天了还没到 驿站说丢了), for the grievance model to judge."""
+    None otherwise, for the grievance model to judge (triage/grievance.py), which also weighs
+    these cues: a procedural question (公司拖欠工资怎么申请仲裁) is usually a consultation, a
+    story (快递十天了还没到 驿站说丢了) usually a grievance."""
     asks = asks_question(text)
     wants = bool(_ACTION_WANTED.search(text))
     if wants and not asks:
         return True
-    if _PROCEDURE.search(text):
-        return False
-    if wants and (_HARM.search(text) or _SITUATION.search(text)):
+    if wants and not _PROCEDURE.search(text) and (_HARM.search(text) or _SITUATION.search(text)):
         return True
     return None
+
+
+def cues(text: str) -> tuple[float, ...]:
+    """The rules' signals as numbers, for the grievance model: a question, a procedure asked,
+    an action wanted, harm told, the citizen's own situation."""
+    return (
+        float(asks_question(text)),
+        float(bool(_PROCEDURE.search(text))),
+        float(bool(_ACTION_WANTED.search(text))),
+        float(bool(_HARM.search(text))),
+        float(bool(_SITUATION.search(text))),
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ _SOMEONE = (
 )
 # States only a person (or animal) can be in: the state alone says someone is in danger.
 _BODY_STATE = (
-    "晕倒|昏倒|倒地|倒下(了|去)|倒在地上|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|气了|反应|心跳)|"
+    "晕倒|昏倒|倒地|倒下(了|去)|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|反应|心跳)|"
     "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
     "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
     "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
@@ -55,7 +55,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         rf"{_GAS}(管|罐|瓶|阀|表).{{0,4}}(漏|裂|爆)",
     )),
     ("fire", "119", (
-        "着火|起火|失火|火灾|烧起来|火烧|火苗|爆炸|火势",
+        "(?<!打不)(?<!点不)(?<!打)着火|起火|失火|火灾|烧起来|火烧|火苗|爆炸|火势",
         "(电线|电表|电箱|电瓶|电动车|插座|配电|屋|家|楼|厨房|车).{0,4}冒(黑|浓)?烟",
     )),
     ("violence", "110", (
@@ -100,7 +100,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("hurt", "120", (
         _BODY_STATE,
         "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
-        rf"{_SOMEONE}.{{0,3}}快?不行了",
+        rf"{_SOMEONE}.{{0,3}}快?不行了", rf"{_SOMEONE}.{{0,4}}(没气了|倒在地上)",
     )),
     # a cry for help with nothing else said: the police come first and bring what is needed
     ("help", "110", ("救命|快来人|来人啊|救救我|快救",)),
@@ -111,6 +111,8 @@ _COMPILED = tuple((kind, number, re.compile("|".join(alts))) for kind, number, a
 _CUE_BEFORE = re.compile(r"防|避免|万一|担心|如果|一旦|假如|要是|怕|容易|会不会|以前|去年|上次")
 _CUE_AFTER = re.compile(r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话")
 _CUE_WINDOW = 5
+# A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening.
+_PAST = re.compile(r"去年|前年|上个月|上月|几年前|那年|那次|上次")
 # The citizen says nobody is hurt, or that the danger is over (a complaint or a KB question).
 _CALM = {
     "hurt": re.compile(r"没有?人?(受伤|事)|人(都)?没事|都没事|不严重|(要|需要|用|该|得)报警吗"),
@@ -136,7 +138,7 @@ def recognise(text: str | None) -> Situation | None:
     if not text:
         return None
     clean = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    clauses = [c for c in re.split(r"[。！？!?；;]", clean) if c]
+    clauses = [c for c in re.split(r"[。！？!?；;]", clean) if c and not _PAST.search(c)]
     # Clauses, and pairs of neighbouring clauses: "地下车库进水了，我老公下去挪车一直没上来".
     windows = clauses + [a + "，" + b for a, b in itertools.pairwise(clauses)]
     for kind, number, pattern in _COMPILED:

@@ -61,8 +61,8 @@ def test_the_hotlines_own_hours(text: str, ours: bool) -> None:
         ("我要投诉楼下的烧烤店", True),
         ("请有关部门管一管", True),
         ("商场的无障碍厕所一直锁着门 坐轮椅的进不去 能投诉吗", True),
-        ("公司拖欠工资怎么申请劳动仲裁", False),
-        ("社保卡丢了怎么补办 需要带什么", False),
+        ("公司拖欠工资怎么申请劳动仲裁", None),  # the model weighs the procedure asked
+        ("社保卡丢了怎么补办 需要带什么", None),
         ("12345到底是管什么的 投诉举报也受理吗", None),
         ("快递十天了还没到 驿站说丢了", None),  # a story: the model judges it
     ],

@@ -43,6 +43,9 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "公司困难 工资发不出来",  # 困难 is not 困住
         "120急救车收费标准是多少",  # a question about a service
         "我想问一下困难家庭补助怎么申请",
+        "家里的天然气突然没气了",  # the gas supply, not a person
+        "燃气灶打不着火",
+        "去年楼道里电动车烧起来过 现在还堆着",
     ],
 )
 def test_hazards_hypotheses_and_questions_are_not_emergencies(text: str) -> None:
