@@ -92,7 +92,8 @@ class Triage:
             return ServiceHours()
         outcome = self.knowledge.search(text, k=CANDIDATES, topic=ctx.topic)
         if wording.about_own_order(text):
-            if outcome.decision == "answer" and wording.asks_question(text):
+            # 上次反映的事有进展吗 asks for progress; 反映过的问题该找哪个部门 is a question
+            if outcome.decision == "answer" and not wording.asks_progress(text):
                 return self._answer(outcome)
             return StatusQuery()
         if self.is_grievance(text, kb_sure=outcome.decision == "answer"):

@@ -46,6 +46,16 @@ _ABOUT_OWN_ORDER = re.compile(
 )
 
 
+_PROGRESS = re.compile(
+    r"进展|进度|怎么样了|咋样了|结果|回复|回音|答复|办(好|完)|修(好|完)|处理(得|好|完)|到哪|有没有人管|有人管没"
+)
+
+
+def asks_progress(text: str) -> bool:
+    """The message asks how far something has got (进展, 修好了没, 有结果吗)."""
+    return bool(_PROGRESS.search(text))
+
+
 def about_own_order(text: str) -> bool:
     return bool(_ABOUT_OWN_ORDER.search(text))
 

@@ -215,12 +215,13 @@ def test_a_question_filed_as_a_complaint_is_answered_not_made_an_order() -> None
 
 
 def test_no_sure_answer_is_said_honestly_with_the_nearest_entries_to_pick_from() -> None:
-    text = "娃娃才十岁 需不需要去派出所给他办身份证"
+    text = "身份证加急办理要多少钱"  # the KB has the entries, not the local fee
     _, messages = run(ActionTriage(), tracker(text))
     said = messages[0]
+    assert "没有找到" in said["text"]
     titles = [b["title"] for b in said["buttons"]]
-    assert any('"entry_id":"hj-005"' in b["payload"] for b in said["buttons"])
-    assert len(titles) >= 2
+    assert any('"entry_id":"hj-' in b["payload"] for b in said["buttons"])
+    assert titles[-2:] == ["登记工单", "转人工"] and len(titles) >= 3
     # On the phone the options are read out, to be picked by saying 第几个.
     _, spoken = run(ActionTriage(), tracker(text, channel="voice"))
     assert "第1个，" in spoken[0]["text"] and not spoken[0].get("buttons")
