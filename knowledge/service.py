@@ -20,7 +20,7 @@ import numpy as np
 
 from hotline.settings import PROJECT_ROOT, ModelPaths, Settings, model_paths
 from knowledge import decision, rerank, store
-from knowledge.embedding_model import configured_model, encode_passages
+from knowledge.embedding_model import Encoder, configured_model, encode_passages
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
@@ -84,7 +84,7 @@ class KnowledgeService:
         self._index_config = index_config
         self.today = today
         self.paths = paths
-        self._model = None
+        self._model: Encoder | None = None
         self._threads = threads
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
@@ -111,7 +111,7 @@ class KnowledgeService:
             snap.index.reranker = reranker
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> Encoder:
         if self._model is None:
             import torch
 
