@@ -32,9 +32,9 @@ class Duration(BaseModel):
     """One deadline length: exactly one of working hours, working days or wall-clock hours."""
 
     model_config = _Strict
-    working_hours: float | None = Field(None, gt=0)
-    working_days: float | None = Field(None, gt=0)
-    wall_hours: float | None = Field(None, gt=0)
+    working_hours: float | None = Field(default=None, gt=0)
+    working_days: float | None = Field(default=None, gt=0)
+    wall_hours: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Duration:
