@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from sqlalchemy import ColumnElement, and_, case, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -200,9 +200,14 @@ def warning_of(order: WorkOrder, now: datetime) -> Level:
     return max(levels, key=RANK.__getitem__, default="none")
 
 
-def warning_condition(level: Level, now: datetime) -> ColumnElement[bool]:
+def is_level(value: str) -> TypeGuard[Level]:
+    """Whether a string (a filter's value, a ledger row) names a warning level."""
+    return value in RANK
+
+
+def warning_condition(level: str, now: datetime) -> ColumnElement[bool]:
     """SQL for "the order's warning at `now` is exactly `level`" (mirrors warning_of)."""
-    if level not in RANK:
+    if not is_level(level):
         raise ValueError(f"unknown warning level {level!r}; use one of {LEVELS}")
     if level == "none":
         return ~_reached("yellow", now)
