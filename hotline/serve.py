@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 import httpx
 
@@ -25,6 +25,12 @@ from hotline import bot, db
 from hotline.settings import PROJECT_ROOT, Settings
 
 Part = Literal["all", "app", "rasa"]
+PARTS: tuple[Part, ...] = get_args(Part)
+
+
+def is_part(value: str) -> TypeGuard[Part]:
+    """Whether a command-line value names a part `serve` can start."""
+    return value in PARTS
 
 
 @dataclass
