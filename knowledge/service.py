@@ -149,7 +149,9 @@ class KnowledgeService:
             return snap
         # One rebuild at a time; others keep using the old snapshot if there is one.
         if not self._lock.acquire(blocking=snap is None):
-            return snap  # type: ignore[return-value]
+            if snap is None:  # cannot be: without a snapshot the acquire blocks, so it succeeds
+                raise RuntimeError("no knowledge index to use while another thread builds one")
+            return snap
         try:
             snap = self._snapshot
             if snap and snap.version == version and snap.day == day:
