@@ -64,7 +64,9 @@ class ValidateWorkOrderForm(FormValidationAction):
     def name(self) -> str:
         return "validate_work_order_form"
 
-    async def get_validation_events(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> Events:
         asked = tracker.get_slot("requested_slot")
         text = tracker.latest_message.get("text") or ""
         if asked in FIELDS and asked != "wo_what" and _aside(dispatcher, tracker, text):
@@ -77,22 +79,34 @@ class ValidateWorkOrderForm(FormValidationAction):
             return [SlotSet(other, value), SlotSet(asked, None)]
         return await super().get_validation_events(dispatcher, tracker, domain)
 
-    def validate_wo_what(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_what(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_what", value, dispatcher, tracker)
 
-    def validate_wo_where(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_where(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_where", value, dispatcher, tracker)
 
-    def validate_wo_when(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_when(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_when", value, dispatcher, tracker)
 
-    def validate_wo_name(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_name", value, dispatcher, tracker)
 
-    def validate_wo_phone(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_phone", _said(tracker).get("wo_phone") or value, dispatcher, tracker)
 
-    def validate_wo_confirm(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_confirm(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _confirm(str(value or ""), dispatcher, tracker)
 
 
@@ -100,7 +114,9 @@ class ValidateCallbackForm(FormValidationAction):
     def name(self) -> str:
         return "validate_callback_form"
 
-    def validate_wo_phone(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+    def validate_wo_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
         return _checked("wo_phone", _said(tracker).get("wo_phone") or value, dispatcher, tracker)
 
 

@@ -49,6 +49,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 import yaml
@@ -204,7 +205,16 @@ def references_changed(utts: list[Utterance]) -> int:
     )
 
 
-def load_engine(name: str, **kw: object) -> ASREngine:
+class WhisperOptions(TypedDict, total=False):
+    """The WhisperEngine settings the variants change (the rest keep the engine's defaults)."""
+
+    model_dir: Path
+    prompt: str
+    beam_size: int
+    compute_type: str
+
+
+def load_engine(name: str, **kw: Unpack[WhisperOptions]) -> ASREngine:
     if name == "vosk-ko":
         from speech.asr_vosk import VoskEngine
         from speech.models import korean_vosk_model_dir
@@ -212,10 +222,10 @@ def load_engine(name: str, **kw: object) -> ASREngine:
         return VoskEngine(korean_vosk_model_dir())
     from speech.asr_whisper import WhisperEngine
 
-    return WhisperEngine(**kw)  # type: ignore[arg-type]
+    return WhisperEngine(**kw)
 
 
-def run(name: str, utts: list[Utterance], rates: list[int], **kw: object) -> dict:
+def run(name: str, utts: list[Utterance], rates: list[int], **kw: Unpack[WhisperOptions]) -> dict:
     before = rss_mb()
     t0 = time.perf_counter()
     engine = load_engine(name, **kw)

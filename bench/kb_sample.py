@@ -14,17 +14,26 @@ import time
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from hotline import db
 from hotline.settings import PROJECT_ROOT, Settings, model_paths
 from knowledge.evaluation import label, load_questions, report
 from knowledge.index import HybridConfig
+from knowledge.rerank import Reranker
 from knowledge.service import THRESHOLDS, KnowledgeService, import_sample_if_empty
 
 SETS = {
     "dev (calibration)": PROJECT_ROOT / "knowledge" / "eval" / "dev.yml",
     "held-out test": PROJECT_ROOT / "tests" / "knowledge" / "heldout.yml",
 }
+
+
+class Variant(TypedDict, total=False):
+    """What a --compare variant changes in the knowledge service (the rest as in the product)."""
+
+    reranker: Reranker | None
+    index_config: HybridConfig
 
 
 def main() -> None:
@@ -36,11 +45,10 @@ def main() -> None:
     import_sample_if_empty(url)
     settings = Settings()
 
-    def service(**options: object) -> KnowledgeService:
+    def service(**options: Unpack[Variant]) -> KnowledgeService:
         return KnowledgeService(
-            url, model_paths(settings), THRESHOLDS,
-            today=lambda: date.today(), **options,  # type: ignore[arg-type]
-        )  # fmt: skip
+            url, model_paths(settings), THRESHOLDS, today=lambda: date.today(), **options
+        )
 
     product = service()
     product.refresh()

@@ -43,11 +43,15 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from hotline.settings import model_paths
 from knowledge.index import Doc, EmbeddingCache, HybridIndex
+
+if TYPE_CHECKING:
+    from knowledge.embedding_model import Encoder
 
 DATA = Path("/work/shared/datasets/ncp_policy_qa")
 MODEL_CACHE = model_paths().models_dir  # e5 (the default) from the configured cache
@@ -100,6 +104,33 @@ def rss_mb(field: str = "VmRSS") -> float:
     return float("nan")
 
 
+class Measurement(TypedDict, total=False):
+    """One size's figures, as a child process prints them (JSON) for the report.
+
+    Not total: measure() fills it step by step, and the cold build (with its throughput) is
+    only measured when the texts are really embedded."""
+
+    phrasings: int
+    entries: int
+    random: bool  # random unit vectors instead of e5 embeddings
+    rss_model_mb: float
+    cold_build_s: float
+    encoded: int  # texts embedded by the cold build
+    warm_build_s: float
+    rss_mb: float
+    rss_peak_mb: float
+    arrays_mb: float
+    encode_per_s: float
+    p50_ms: float
+    p95_ms: float
+    encode_p50_ms: float
+    encode_p95_ms: float
+    retrieval_p50_ms: float
+    retrieval_p95_ms: float
+    torch_threads: int
+    encoder: str  # the encoder's class name
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -120,7 +151,7 @@ def seed_random_vectors(index: HybridIndex, docs: Sequence[Doc], dim: int) -> No
 
 def measure(
     size: int, random_vectors: bool, threads: int | None, answers: bool = False
-) -> dict[str, float]:
+) -> Measurement:
     """One size, in this process: build times, memory, latency."""
     import torch
 
@@ -139,12 +170,15 @@ def measure(
         from knowledge.service import RERANKER
 
         reranker = rerank.load(RERANKER)
-    out: dict[str, float] = {"phrasings": size, "entries": len(docs), "random": random_vectors}
+    out: Measurement = {"phrasings": size, "entries": len(docs), "random": random_vectors}
     out["rss_model_mb"] = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         index = HybridIndex(model, cache_dir=Path(tmp), reranker=reranker)
         if random_vectors:
-            seed_random_vectors(index, docs, model.get_sentence_embedding_dimension())
+            dim = model.get_sentence_embedding_dimension()
+            if dim is None:  # e5 declares its width; without one there is nothing to seed
+                raise RuntimeError(f"{type(model).__name__} does not declare its dimension")
+            seed_random_vectors(index, docs, dim)
         else:
             t0 = time.perf_counter()
             index.build(docs)
@@ -186,14 +220,20 @@ def measure(
 
 def index_arrays_mb(index: HybridIndex) -> float:
     """Memory of the index's own arrays: vectors, BM25 postings, per-text weights."""
-    arrays = [index.vectors, index.starts, index.owner, index.dense_weight, index.body_vectors]
+    arrays: list[np.ndarray] = [
+        index.vectors,
+        index.starts,
+        index.owner,
+        index.dense_weight,
+        index.body_vectors,
+    ]
     for bm25 in (index.words, index.bigrams, index.body_words, index.body_bigrams):
         p = bm25.postings
         arrays += [p.data, p.indices, p.indptr, bm25.idf]
     return sum(a.nbytes for a in arrays) / 2**20
 
 
-def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str]) -> list[float]:
+def retrieval_only_ms(index: HybridIndex, model: Encoder, queries: Sequence[str]) -> list[float]:
     """search() with the query vectors computed beforehand: the index's own share of latency."""
     import knowledge.index as index_module
     from knowledge.embedding_model import encode_queries
@@ -201,7 +241,14 @@ def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str])
     corrected = [index.correct(q) for q in queries]  # what search() will encode
     vectors = dict(zip(corrected, encode_queries(model, corrected), strict=True))
     real = index_module.encode_queries
-    index_module.encode_queries = lambda _model, q: vectors[q][None, :]
+
+    # encode_queries' signature, names included: search() calls it with its one corrected query
+    def precomputed(model: Encoder, texts: Sequence[str] | str, batch_size: int = 32) -> np.ndarray:
+        if not isinstance(texts, str):
+            raise TypeError("only single queries were computed beforehand")
+        return vectors[texts][None, :]
+
+    index_module.encode_queries = precomputed
     try:
         times = []
         for q in queries:
@@ -215,7 +262,7 @@ def retrieval_only_ms(index: HybridIndex, model: object, queries: Sequence[str])
 
 def run_child(
     size: int, random_vectors: bool, threads: int | None, answers: bool = False
-) -> dict[str, float]:
+) -> Measurement:
     cmd = [sys.executable, "-m", "bench.kb_scale", "--child", str(size)]
     if random_vectors:
         cmd.append("--random-vectors")
@@ -227,7 +274,7 @@ def run_child(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def report(rows: list[dict[str, float]], wall_s: float, argv: Sequence[str]) -> None:
+def report(rows: list[Measurement], wall_s: float, argv: Sequence[str]) -> None:
     throughput = next((r["encode_per_s"] for r in reversed(rows) if "encode_per_s" in r), None)
     print(f"\ncommand: .venv/bin/python -m bench.kb_scale {' '.join(argv)}".rstrip())
     load = Path("/proc/loadavg").read_text().split()[:3]

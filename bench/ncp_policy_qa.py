@@ -130,7 +130,9 @@ def calibration(
 ) -> dict[str, np.ndarray]:
     """Top-1 hybrid scores: right and wrong top documents, gold withheld, off-domain queries."""
     groups = np.asarray(index.groups)
-    right, wrong, withheld = [], [], []
+    right: list[float] = []
+    wrong: list[float] = []
+    withheld: list[float] = []
     for s, q in zip(hybrid, questions, strict=True):
         top = int(np.argmax(s))
         (right if groups[top] == q.docid else wrong).append(s[top])
@@ -150,7 +152,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def threshold_rows(cal: dict[str, np.ndarray]) -> list[list[object]]:
+def threshold_rows(cal: dict[str, np.ndarray]) -> list[list[str]]:
     answerable, wrong = cal["right top document"], cal["wrong top document"]
     withheld, off = cal["gold document withheld"], cal["off-domain messages"]
     rows = []

@@ -130,6 +130,7 @@ def embed(texts: list[str], use_cache: bool) -> np.ndarray:
 # the baselines have no gate.
 
 Out = list[tuple[str, str | None]]
+Labels = Sequence[str] | np.ndarray  # category names; numpy arrays where rows are picked by index
 ROUTER_HELD_OUT: list[float] = []  # the router's own held-out macro-F1 on its training data
 Fit = Callable[[list[str], np.ndarray, np.ndarray, list[str], np.ndarray], Out]
 
@@ -173,7 +174,7 @@ METHODS: dict[str, Fit] = {
 }
 
 
-def scores(truth: Sequence[str], out: Out) -> tuple[float, float]:
+def scores(truth: Labels, out: Out) -> tuple[float, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
     pred = [label for label, _ in out]
@@ -191,7 +192,7 @@ def cross_validate(fit: Fit, texts: list[str], emb: np.ndarray, y: np.ndarray, s
     return out
 
 
-def gate_rows(regime: str, truth: Sequence[str], out: Out) -> list[str]:
+def gate_rows(regime: str, truth: Labels, out: Out) -> list[str]:
     """Share and precision of each gate band (the product's router only)."""
     rows = []
     for g in ("auto", "confirm", "manual"):

@@ -92,7 +92,7 @@ def copy_to(url: str, total: int) -> None:
                 "('id', 'number', 'idempotency_key') ORDER BY ordinal_position"
             ))
         ]  # fmt: skip
-        n = conn.execute(text("SELECT count(*) FROM work_orders")).scalar()
+        n = conn.execute(text("SELECT count(*) FROM work_orders")).scalar_one()
         # Copies are shifted back in time; like a real centre's history, 98% of them are closed
         # (办结) and 2% keep their template's open state.
         shifted = [

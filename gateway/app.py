@@ -111,7 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(
+        RequestValidationError,
+        validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
+    )
     routers = (chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health, pages)
     for module in (*routers, calls_api, voice_ws):
         app.include_router(module.router)

@@ -140,7 +140,7 @@ async def run_turn(
 
 def _respond(outcome: TurnOutcome) -> Any:
     reply = ChatResponse(
-        messages=outcome.messages,
+        messages=[Message.model_validate(m) for m in outcome.messages],  # Rasa's JSON, checked
         state=outcome.state,
         error=outcome.error,
         decision=outcome.decision,

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -75,7 +76,7 @@ class WebSocketTransport:
                 log.debug("voice ws: close failed: %r", exc)
 
 
-def parse_start(message: dict[str, Any], settings: Settings) -> tuple[int, str | None]:
+def parse_start(message: Mapping[str, Any], settings: Settings) -> tuple[int, str | None]:
     """(sample_rate, trusted caller number) from the first message; ProtocolError if invalid."""
     text = message.get("text")
     if text is None:

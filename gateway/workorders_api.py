@@ -44,7 +44,7 @@ def _error(exc: WorkOrderError) -> HTTPException:
 
 class ActorIn(BaseModel):
     role: Literal["centre", "department"] = "centre"
-    department: str | None = Field(None, description="required when role is department")
+    department: str | None = Field(default=None, description="required when role is department")
     name: str = ""
 
     def actor(self) -> Actor:
@@ -136,7 +136,7 @@ def show(request: Request, number: str) -> dict[str, Any]:
 
 class ActionBody(BaseModel):
     actor: ActorIn = Field(default_factory=ActorIn)
-    note: str | None = Field(None, description="reason, reply text or remark")
+    note: str | None = Field(default=None, description="reason, reply text or remark")
     data: dict[str, Any] = Field(
         default_factory=dict,
         description="action inputs, e.g. department for dispatch, satisfaction for rate, "

@@ -32,12 +32,13 @@ def serve(
     ] = "all",
 ) -> None:
     """Start Rasa and the app (setting up model and schema first); Ctrl-C stops both."""
+    from hotline.serve import is_part
     from hotline.serve import serve as run
 
-    if only not in ("all", "app", "rasa"):
+    if not is_part(only):
         raise typer.BadParameter("must be all, app or rasa", param_hint="--only")
     try:
-        code = run(get_settings(), only)  # type: ignore[arg-type]
+        code = run(get_settings(), only)
     except bot.BotError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = 2

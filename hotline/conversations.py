@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.db import Base, engine_for, session_scope
+from hotline.db import Base, engine_for, session_scope, table_of
 
 
 class ConversationTurn(Base):
@@ -80,8 +80,11 @@ def record_turn(database_url: str, turn: Turn) -> int:
         "latency_ms": round((turn.replied_at - turn.received_at).total_seconds() * 1000),
     }
     with engine_for(database_url).begin() as conn:
-        result = conn.execute(insert(ConversationTurn.__table__), values)
-        return int(result.inserted_primary_key[0])
+        result = conn.execute(insert(table_of(ConversationTurn)), values)
+        key = result.inserted_primary_key
+        if key is None:  # a one-row insert into a table with an autoincrement id always has one
+            raise RuntimeError("the database returned no id for the stored turn")
+        return int(key[0])
 
 
 def last_replies(database_url: str, conversation: str) -> list[dict[str, Any]]:

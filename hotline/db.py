@@ -10,14 +10,28 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class Base(DeclarativeBase):
     """Declarative base of every table; the schema itself is owned by the Alembic migrations."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Table a model is mapped to, for Core statements (insert ... on conflict, bulk inserts).
+
+    SQLAlchemy types `__table__` as any FromClause; every model here is declared with
+    __tablename__, so it is a Table, and this checks it instead of trusting a cast.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
 
 
 def normalise_url(url: str) -> str:
@@ -37,7 +51,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             # WAL lets readers run beside the writer. FULL syncs the WAL on every commit, so an
             # order whose number was told to a citizen survives a power cut, not only a crash.
             cur = dbapi_conn.cursor()

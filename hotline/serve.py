@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 import httpx
 
@@ -25,6 +25,12 @@ from hotline import bot, db
 from hotline.settings import PROJECT_ROOT, Settings
 
 Part = Literal["all", "app", "rasa"]
+PARTS: tuple[Part, ...] = get_args(Part)
+
+
+def is_part(value: str) -> TypeGuard[Part]:
+    """Whether a command-line value names a part `serve` can start."""
+    return value in PARTS
 
 
 @dataclass
@@ -36,7 +42,7 @@ class Child:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -48,6 +54,7 @@ class Child:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # own group: we decide when it stops
             )
+        return self.proc
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -118,8 +125,8 @@ def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = 
     children = plan(settings, part)
     try:
         for child in children:
-            child.start()
-            echo(f"started {child.name} (pid {child.proc.pid}), log: {child.log_path}")
+            proc = child.start()
+            echo(f"started {child.name} (pid {proc.pid}), log: {child.log_path}")
         deadline = time.monotonic() + settings.rasa_start_timeout
         waiting = list(children)
         while waiting and not stopping:

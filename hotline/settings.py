@@ -24,22 +24,25 @@ class Settings(BaseSettings):
 
     # Where runtime state lives: databases, trained Rasa models, logs.
     var_dir: Path = PROJECT_ROOT / "var"
-    model_dir: Path | None = None  # trained Rasa models; default var_dir/models
-    log_dir: Path | None = None  # default var_dir/log
-    database_url: str | None = None  # default sqlite:///var_dir/hotline.db
+    # Paths and URLs derived from others are never None, so every reader may use them as they
+    # are: model_post_init resolves the paths and fills an empty URL (as HOTLINE_DATABASE_URL="").
+    # model_dir: trained Rasa models.
+    model_dir: Path = Field(default_factory=lambda data: data["var_dir"] / "models")
+    log_dir: Path = Field(default_factory=lambda data: data["var_dir"] / "log")
+    database_url: str = ""  # empty: sqlite:///var_dir/hotline.db
     redis_url: str | None = None
 
     # The app process (FastAPI).
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str | None = None  # how users reach the app; default http://localhost:port
+    public_url: str = ""  # how users reach the app; empty: http://localhost:port
 
     # The Rasa process.
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
-    rasa_url: str | None = None  # set when Rasa runs elsewhere; default http://rasa_host:port
+    rasa_url: str = ""  # set when Rasa runs elsewhere; empty: http://rasa_host:port
     rasa_env: Path = PROJECT_ROOT / ".venv-rasa"
-    rasa_timeout: float = Field(10.0, gt=0, description="seconds to wait for one bot turn")
+    rasa_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one bot turn")
     rasa_start_timeout: float = 300.0
 
     # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
@@ -47,7 +50,7 @@ class Settings(BaseSettings):
     # Every part reads these two through model_paths() below.
     embedding_model: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "hotline"
-    embedding_threads: int = Field(1, ge=1, description="threads of the query encoder")
+    embedding_threads: int = Field(default=1, ge=1, description="threads of the query encoder")
     knowledge_preload: bool = True  # load the model and index when the app starts
 
     # Work orders: how often this process scans SLA clocks for 催办 reminders (0: never). Safe
@@ -65,25 +68,35 @@ class Settings(BaseSettings):
     # Speech engines (speech/, docs/speech.md). whisper_model_dir: any CTranslate2 Whisper
     # folder; None = Whisper-base joined from its PyPI packages into cache_dir/models.
     whisper_model_dir: Path | None = None
-    asr_threads: int = Field(2, ge=1, description="CPU threads per Whisper decode")
-    asr_workers: int = Field(1, ge=1, description="Whisper decodes that run in parallel")
-    asr_beam_size: int = Field(5, ge=1, description="Whisper beam width (1: greedy, faster)")
-    asr_end_silence: float = Field(0.6, gt=0, description="silence (s) that ends an utterance")
+    asr_threads: int = Field(default=2, ge=1, description="CPU threads per Whisper decode")
+    asr_workers: int = Field(default=1, ge=1, description="Whisper decodes that run in parallel")
+    asr_beam_size: int = Field(
+        default=5, ge=1, description="Whisper beam width (1: greedy, faster)"
+    )
+    asr_end_silence: float = Field(
+        default=0.6, gt=0, description="silence (s) that ends an utterance"
+    )
     asr_partial_interval: float = 0.0  # s between Whisper partial decodes; 0: only a "…" partial
     # Whisper weights in memory: int8 (fast, ~150 MB) or float32 (more accurate, ~300 MB).
     asr_compute_type: Literal["int8", "int16", "float32"] = "int8"
     tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)
-    tts_speed: int = Field(175, ge=80, le=450, description="espeak-ng words per minute")
+    tts_speed: int = Field(default=175, ge=80, le=450, description="espeak-ng words per minute")
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 0  # 0: no AudioSocket listener; Asterisk's usual choice is 9092
-    max_calls: int = Field(8, ge=1, description="concurrent calls before new ones are refused")
+    max_calls: int = Field(
+        default=8, ge=1, description="concurrent calls before new ones are refused"
+    )
     voice_no_input_seconds: float = 6.0  # silence before a reprompt
     # The call session (speech/session.py, docs/voice.md).
-    voice_max_reprompts: int = Field(2, ge=0, description="reprompts before asking for a person")
-    voice_min_confidence: float = Field(0.6, ge=0, le=1, description="finals below: confirm")
+    voice_max_reprompts: int = Field(
+        default=2, ge=0, description="reprompts before asking for a person"
+    )
+    voice_min_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="finals below: confirm"
+    )
     voice_transfer_queue: str = "12345"  # the Asterisk queue a transfer goes to
     voice_barge_in_rms: float = 900.0  # slin16 frame RMS counted as caller speech
-    voice_barge_in_ms: int = Field(200, ge=20, description="speech that stops a prompt")
+    voice_barge_in_ms: int = Field(default=200, ge=20, description="speech that stops a prompt")
     voice_max_call_seconds: float = 1800.0  # then the call goes to a person
     voice_ws_trust_caller_id: bool = False  # WS clients (SIP gateways) may set caller_number
 
@@ -97,8 +110,8 @@ class Settings(BaseSettings):
         self.cache_dir = self.cache_dir.expanduser().resolve()
         if self.router_dir is not None:
             self.router_dir = self.router_dir.expanduser().resolve()
-        self.model_dir = (self.model_dir or self.var_dir / "models").resolve()
-        self.log_dir = (self.log_dir or self.var_dir / "log").resolve()
+        self.model_dir = self.model_dir.resolve()
+        self.log_dir = self.log_dir.resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'hotline.db'}"
         if not self.rasa_url:

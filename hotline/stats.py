@@ -13,7 +13,7 @@ def wilson_lower(successes: int, n: int, z: float) -> float: ...
 def wilson_lower(successes: np.ndarray, n: np.ndarray, z: float) -> np.ndarray: ...
 
 
-def wilson_lower(successes, n, z):  # type: ignore[no-untyped-def]
+def wilson_lower(successes: int | np.ndarray, n: int | np.ndarray, z: float) -> float | np.ndarray:
     """Lower end of the Wilson score interval of a proportion, z standard errors down.
 
     A run of 20 lucky predictions is not 100% right: thresholds calibrated on this bound do not

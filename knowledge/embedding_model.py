@@ -102,14 +102,15 @@ def _encode(model: Encoder, texts: Sequence[str] | str, name: str, batch_size: i
         dim_fn = getattr(model, "get_embedding_dimension", None)
         dim = dim_fn() if dim_fn else model.get_sentence_embedding_dimension()
         return np.zeros((0, dim or 0), dtype=np.float32)
-    prompt_kw = {"prompt_name": name} if name in model.prompts else {"prompt": E5_PROMPTS[name]}
+    own = name in model.prompts  # else the e5 prefix
     emb = model.encode(
         items,
+        prompt_name=name if own else None,
+        prompt=None if own else E5_PROMPTS[name],
         batch_size=batch_size,
         normalize_embeddings=True,
         convert_to_numpy=True,
         show_progress_bar=False,
-        **prompt_kw,
     )
     return np.ascontiguousarray(emb, dtype=np.float32)
 

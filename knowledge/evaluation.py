@@ -65,7 +65,9 @@ def report(data: list[Labelled], t: Thresholds) -> Report:
     unanswerable = [d for d in data if d.gold is None]
     top1 = sum(bool(d.keys) and d.keys[0] == d.gold for d in answerable)
     mrr = sum(
-        1 / (list(d.keys[:10]).index(d.gold) + 1) for d in answerable if d.gold in d.keys[:10]
+        1 / (list(d.keys[:10]).index(gold) + 1)
+        for d in answerable
+        if (gold := d.gold) is not None and gold in d.keys[:10]
     )
     answers = [(d, decide(d.scores, t, d.figure_missing)) for d in data]
     answered = [d for d, verdict in answers if verdict == "answer"]

@@ -178,10 +178,10 @@ class SparseBM25:
         text_ids: list[int] = []
         tfs: list[int] = []
         for i, tokens in enumerate(token_lists):
-            for term, tf in Counter(tokens).items():
+            for term, count in Counter(tokens).items():
                 term_ids.append(self.vocab.setdefault(term, len(self.vocab)))
                 text_ids.append(i)
-                tfs.append(tf)
+                tfs.append(count)
         self.n_texts = len(token_lists)
         terms, texts = np.asarray(term_ids, dtype=np.int64), np.asarray(text_ids, dtype=np.int64)
         tf = np.asarray(tfs, dtype=np.float32)
@@ -221,7 +221,8 @@ class SparseBM25:
 
 def model_fingerprint(model: Encoder) -> str:
     """A stable id of the embedding model, so vectors of another model never mix in."""
-    folder = Path(getattr(model, "folder", None) or getattr(model.tokenizer, "name_or_path", ""))
+    own_folder: Path | None = getattr(model, "folder", None)  # OnnxEncoder's; not a transformer's
+    folder = Path(own_folder or getattr(model.tokenizer, "name_or_path", None) or "")
     marker = read_marker(folder) if folder.is_dir() else None
     if marker:  # the offline e5 rebuild records a hash of everything it wrote
         return f"{marker['model']}@{marker['content_sha256'][:16]}"
@@ -320,7 +321,8 @@ class HybridIndex:
 
     def build(self, docs: Sequence[Doc], progress: bool = False) -> None:
         """(Re)index ``docs``; only texts missing from the embedding cache are encoded."""
-        keys, groups, texts, starts, owner = [], [], [], [], []
+        texts: list[str] = []
+        keys, groups, starts, owner = [], [], [], []
         for i, doc in enumerate(docs):
             phrasings = [t.strip() for t in doc.texts if t.strip()]
             if not phrasings:

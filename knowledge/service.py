@@ -20,7 +20,7 @@ import numpy as np
 
 from hotline.settings import PROJECT_ROOT, ModelPaths, Settings, model_paths
 from knowledge import decision, rerank, store
-from knowledge.embedding_model import configured_model, encode_passages
+from knowledge.embedding_model import Encoder, configured_model, encode_passages
 from knowledge.index import Doc, HybridConfig, HybridIndex
 from knowledge.loaders import load_path
 from knowledge.schema import Entry
@@ -85,7 +85,7 @@ class KnowledgeService:
         self._index_config = index_config
         self.today = today
         self.paths = paths
-        self._model = None
+        self._model: Encoder | None = None
         self._threads = threads
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
@@ -112,7 +112,7 @@ class KnowledgeService:
             snap.index.reranker = reranker
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> Encoder:
         if self._model is None:
             import torch
 
@@ -150,7 +150,9 @@ class KnowledgeService:
             return snap
         # One rebuild at a time; others keep using the old snapshot if there is one.
         if not self._lock.acquire(blocking=snap is None):
-            return snap  # type: ignore[return-value]
+            if snap is None:  # cannot be: without a snapshot the acquire blocks, so it succeeds
+                raise RuntimeError("no knowledge index to use while another thread builds one")
+            return snap
         try:
             snap = self._snapshot
             if snap and snap.version == version and snap.day == day:

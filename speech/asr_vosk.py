@@ -26,9 +26,13 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from speech.engine import Recognition
 from speech.models import ModelError, is_vosk_model
+
+if TYPE_CHECKING:
+    import vosk  # imported where used: the optional engine costs nothing until chosen
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,7 @@ class VoskRecognizer:
         self._pending = b""
         self._rec = self._new_kaldi()
 
-    def _new_kaldi(self):  # type: ignore[no-untyped-def]
+    def _new_kaldi(self) -> vosk.KaldiRecognizer:
         import vosk
 
         if self.phrases:

@@ -70,18 +70,21 @@ class CallCenter:
     async def engines(self) -> tuple[ASREngine, TTSEngine]:
         """Load the ASR and TTS engines once (in a thread; the first call waits for them)."""
         async with self._lock:
-            if self._asr is None or self._tts is None:
+            asr, tts = self._asr, self._tts
+            if asr is None or tts is None:
                 loop = asyncio.get_running_loop()
-                self._tts = self._tts or await loop.run_in_executor(self.executor, self._load_tts)
-                self._asr = self._asr or await loop.run_in_executor(self.executor, self._load_asr)
+                if tts is None:
+                    tts = self._tts = await loop.run_in_executor(self.executor, self._load_tts)
+                if asr is None:
+                    asr = self._asr = await loop.run_in_executor(self.executor, self._load_asr)
                 # The gateway's vocabulary that corrects transcripts (speech/lexicon.py).
                 await loop.run_in_executor(self.executor, self.lexicon.load)
                 log.info(
                     "speech engines ready: ASR %s, TTS %s",
-                    getattr(self._asr, "name", "?"),
-                    getattr(self._tts, "name", "?"),
+                    getattr(asr, "name", "?"),
+                    getattr(tts, "name", "?"),
                 )
-            return self._asr, self._tts
+            return asr, tts
 
     async def warm_up(self, rates: Sequence[int] = (8000, 16000)) -> None:
         """Load the engines and render the fixed prompts before the first call."""

@@ -109,9 +109,10 @@ def whisper_is_complete(target: Path) -> bool:
     try:
         _, versions = _whisper_sources()
     except ModelError:
-        versions = marker.get("sources")  # packages gone: a finished folder still works
-    if marker.get("sources") != versions:
-        return False
+        pass  # packages gone: a finished folder still works
+    else:
+        if marker.get("sources") != versions:
+            return False
     sizes = marker.get("sizes") or {}
     return bool(sizes) and all(
         (target / name).is_file() and (target / name).stat().st_size == size

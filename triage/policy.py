@@ -32,6 +32,7 @@ from knowledge.service import KnowledgeService, SearchOutcome
 from triage import wording
 from triage.decisions import (
     Abstain,
+    AbstainReason,
     Answer,
     Clarify,
     Decision,
@@ -107,7 +108,7 @@ class Triage:
             return Handoff("misunderstood", f"两次未能理解市民的问题，最近一次：{text}")
         floor = self.knowledge.thresholds.suggest
         near = tuple(r.entry for r in outcome.results[:CANDIDATES] if r.score >= floor)
-        reason = "figure_missing" if _figure_missing(outcome) else "no_answer"
+        reason: AbstainReason = "figure_missing" if _figure_missing(outcome) else "no_answer"
         return Abstain(reason, near, misses)
 
     def is_grievance(self, text: str, kb_sure: bool = False) -> bool:

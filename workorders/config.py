@@ -32,9 +32,9 @@ class Duration(BaseModel):
     """One deadline length: exactly one of working hours, working days or wall-clock hours."""
 
     model_config = _Strict
-    working_hours: float | None = Field(None, gt=0)
-    working_days: float | None = Field(None, gt=0)
-    wall_hours: float | None = Field(None, gt=0)
+    working_hours: float | None = Field(default=None, gt=0)
+    working_days: float | None = Field(default=None, gt=0)
+    wall_hours: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Duration:
@@ -82,8 +82,8 @@ class CalendarConfig(BaseModel):
 
 class Warnings(BaseModel):
     model_config = _Strict
-    yellow: float = Field(0.5, gt=0, lt=1)
-    orange: float = Field(0.8, gt=0, lt=1)
+    yellow: float = Field(default=0.5, gt=0, lt=1)
+    orange: float = Field(default=0.8, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Warnings:
@@ -109,7 +109,7 @@ class Deadlines(BaseModel):
     model_config = _Strict
     sign: SignDeadlines
     reply: ReplyDeadlines
-    max_extension_days: int = Field(15, ge=1)
+    max_extension_days: int = Field(default=15, ge=1)
 
 
 class Category(BaseModel):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hotline.db import table_of
 from hotline.numbers import canonical_order_number, format_order_number
 from workorders.model import WorkOrderCounter
 
@@ -29,8 +29,9 @@ def day_key(day: date) -> str:
 
 def next_number(session: Session, day: date) -> str:
     """Take the next number of `day` inside the caller's transaction."""
-    table: Table = WorkOrderCounter.__table__  # type: ignore[assignment]
+    table = table_of(WorkOrderCounter)
     dialect = session.get_bind().dialect.name
+    insert: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         insert = postgresql.insert(table)
     elif dialect == "sqlite":

@@ -60,7 +60,7 @@ class OrderFilter:
             conds.append(WorkOrder.status.in_(self.status))
         if self.warning is not None:
             at = utc(self.as_of)
-            conds.append(or_(*(sla.warning_condition(w, at) for w in self.warning)))  # type: ignore[arg-type]
+            conds.append(or_(*(sla.warning_condition(w, at) for w in self.warning)))
         for column, value in (
             (WorkOrder.department, self.department),
             (WorkOrder.category, self.category),

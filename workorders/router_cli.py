@@ -23,6 +23,8 @@ from workorders.router_model import Embedder, Router, RouterUnavailable
 if TYPE_CHECKING:
     import numpy as np
 
+    from hotline.settings import Settings
+
 app = typer.Typer(
     help="智能派单: route requests to a category and department.", no_args_is_help=True
 )
@@ -76,7 +78,7 @@ def read_rows(path: Path, text_col: str, label_col: str) -> Rows:
     return Rows(texts, labels, skipped)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from hotline.settings import get_settings
 
     return get_settings()

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from sqlalchemy import ColumnElement, and_, case, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hotline.db import session_scope
+from hotline.db import session_scope, table_of
 from workorders.calendar import WorkCalendar
 from workorders.config import Duration, Warnings, WorkOrderConfig, default_config
 from workorders.model import (
@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 Level = Literal["none", "yellow", "orange", "red"]
 LEVELS: tuple[Level, ...] = ("none", "yellow", "orange", "red")
-RANK = {level: i for i, level in enumerate(LEVELS)}
+# Keyed by str: levels read back from the reminder ledger's column are plain strings.
+RANK: dict[str, int] = {level: i for i, level in enumerate(LEVELS)}
 ClockName = Literal["sign", "reply"]
+Basis = Literal["working", "wall"]  # a clock counts working time or wall-clock time
 CLOCKS: tuple[ClockName, ...] = ("sign", "reply")
 CLOCK_ZH = {"sign": "签收", "reply": "办理"}
 LEVEL_ZH = {"yellow": "黄色", "orange": "橙色", "red": "红色"}
@@ -50,7 +52,7 @@ SCAN_ACTOR = "系统:sla"
 
 @dataclass(frozen=True)
 class Clock:
-    basis: Literal["working", "wall"]
+    basis: Basis
     started_at: datetime
     yellow_at: datetime
     orange_at: datetime
@@ -71,7 +73,7 @@ def clock_until(
     cal: WorkCalendar,
     start: datetime,
     due: datetime,
-    basis: Literal["working", "wall"],
+    basis: Basis,
     warnings: Warnings,
 ) -> Clock:
     """A clock from `start` to `due` with its warning instants at the configured shares."""
@@ -96,7 +98,7 @@ def start_clock(
 
 def elapsed_share(
     cal: WorkCalendar,
-    basis: Literal["working", "wall"],
+    basis: Basis,
     start: datetime,
     due: datetime,
     now: datetime,
@@ -198,9 +200,14 @@ def warning_of(order: WorkOrder, now: datetime) -> Level:
     return max(levels, key=RANK.__getitem__, default="none")
 
 
-def warning_condition(level: Level, now: datetime) -> ColumnElement[bool]:
+def is_level(value: str) -> TypeGuard[Level]:
+    """Whether a string (a filter's value, a ledger row) names a warning level."""
+    return value in RANK
+
+
+def warning_condition(level: str, now: datetime) -> ColumnElement[bool]:
     """SQL for "the order's warning at `now` is exactly `level`" (mirrors warning_of)."""
-    if level not in RANK:
+    if not is_level(level):
         raise ValueError(f"unknown warning level {level!r}; use one of {LEVELS}")
     if level == "none":
         return ~_reached("yellow", now)
@@ -342,7 +349,7 @@ def _record(
     s: Session, order: WorkOrder, clock: ClockName, level: Level, due: datetime, now: datetime
 ) -> bool:
     """Insert the ledger row; False when it already exists (the unique key decides)."""
-    table = WorkOrderReminder.__table__
+    table = table_of(WorkOrderReminder)
     dialect = s.get_bind().dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = (

@@ -156,8 +156,9 @@ class IllegalTransition(WorkOrderError):
 
     def __init__(self, status: Status | str, action: Action | str, why: str = "") -> None:
         self.status, self.action = str(status), str(action)
-        st_en = STATUS_EN.get(_member(Status, status), status)
-        ac_en = ACTION_EN.get(_member(Action, action), action)
+        known_status, known_action = _member(Status, status), _member(Action, action)
+        st_en = status if known_status is None else STATUS_EN.get(known_status, status)
+        ac_en = action if known_action is None else ACTION_EN.get(known_action, action)
         extra = f"（{why}）" if why else ""
         super().__init__(
             f"工单当前状态为「{status}」，不能执行「{action}」{extra} / "
@@ -206,7 +207,7 @@ class Actor:
         return f"{self.role.value}:{who}"
 
 
-def _member(enum: type[_E], value: object) -> _E | None:
+def _member(enum: type[_E], value: str) -> _E | None:
     """The member with this value, or None (`value in Enum` raises on Python 3.11)."""
     try:
         return enum(value)

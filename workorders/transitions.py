@@ -285,7 +285,7 @@ def _approve_extension(c: _Ctx) -> dict[str, Any]:
         new = cal.add_working_time(old, days=_extension_days(days, c.cfg))
     if new <= old:
         raise InvalidField("until", "新时限须晚于原时限", "the new deadline must be later")
-    basis = "wall" if o.reply_basis == "wall" else "working"
+    basis: sla.Basis = "wall" if o.reply_basis == "wall" else "working"
     sla.set_clock(o, "reply", sla.clock_until(cal, start, new, basis, c.cfg.warnings))
     return {"old_reply_due": iso(old), "reply_due": iso(new)}
 

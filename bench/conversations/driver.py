@@ -29,12 +29,13 @@ from bench.conversations.schema import FIELD_LABELS, FIELDS, Conversation, Injec
 MAX_TURNS = 12  # citizen messages per conversation
 NUDGE = "我要反映一下"  # said once when a complaint ends without a form: an opening, no content
 LOOP_REPEATS = 3  # the same bot reply this many times in a row is a loop
+By = Literal["script", "answer", "inject", "nudge"]  # who wrote what the citizen said
 
 
 @dataclass
 class Exchange:
     said: str
-    by: Literal["script", "answer", "inject", "nudge"]
+    by: By
     script_index: int  # the scripted turn this exchange follows (or is)
     messages: list[dict[str, Any]]
     state: str
@@ -148,7 +149,7 @@ class Driver:
         self.rated = False
         self.outside_form = 0
 
-    def send(self, text: str, by: Literal["script", "answer", "inject", "nudge"], idx: int) -> None:
+    def send(self, text: str, by: By, idx: int) -> None:
         status, body = self.stack.chat(self.run, text)
         messages = body.get("messages") or []
         if body.get("error"):
@@ -273,6 +274,7 @@ class Driver:
         while True:
             last = run.exchanges[-1] if run.exchanges else None
             move = self.reply_to(last) if last else None
+            by: By
             if move is not None:
                 text, by = move
                 idx = last.script_index if last else 0
@@ -287,7 +289,7 @@ class Driver:
             if said >= MAX_TURNS:
                 run.loop = f"cap of {MAX_TURNS} citizen turns reached while the bot still asks"
                 return
-            self.send(text, by, idx)  # type: ignore[arg-type]
+            self.send(text, by, idx)
             said += 1
             if by == "inject" and self.cancelled and run.cancel_reply is None:
                 run.cancel_reply = run.exchanges[-1].messages

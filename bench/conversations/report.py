@@ -66,7 +66,8 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     for key, label, _, target in MEASURES:
         group = groups.get(key, [])
         passed = sum(r.passed for r in group)
-        sub, applies = Counter(), Counter()
+        sub: Counter[str] = Counter()  # checks passed, by name
+        applies: Counter[str] = Counter()  # runs the check applied to
         for r in group:
             for name, ok in r.checks.items():
                 sub[name] += int(ok)

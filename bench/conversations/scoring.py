@@ -58,15 +58,15 @@ def score(run: Run, answers: Answers) -> None:
             ok = any(answers.has(joined(x.messages), eid) for x in window)
             checks[f"turn {idx + 1}"] = ok
             if not ok:
-                first = window[0].messages if window else []
-                got = answers.found(joined(first))
-                options = [o for o, _ in clarify_options(first)]
-                if got:
-                    why = f"answered {','.join(got)}"
+                replies = window[0].messages if window else []
+                found = answers.found(joined(replies))
+                options = [o for o, _ in clarify_options(replies)]
+                if found:
+                    why = f"answered {','.join(found)}"
                 elif options:
                     why = f"clarify without it ({','.join(options)})"
                 else:
-                    why = behaviour(joined(first))
+                    why = behaviour(joined(replies))
                 reasons.append(f"turn {idx + 1}: expected {eid}: {why}")
     elif conv.kind == "no_answer":
         for idx in range(len(conv.turns)):
@@ -190,8 +190,10 @@ def conv_phone(run: Run) -> str:
 
 
 def _phone_matches(masked: str | None, phone: str) -> bool:
+    if not masked:
+        return False
     digits = re.sub(r"\D", "", phone)
-    return bool(masked) and masked.endswith(digits[-4:]) and masked[:3] == phone[:3]
+    return masked.endswith(digits[-4:]) and masked[:3] == phone[:3]
 
 
 def _last_reply(run: Run) -> str:

@@ -5,6 +5,8 @@ from alembic import context
 from hotline.db import make_engine
 
 url = context.config.get_main_option("sqlalchemy.url")
+if url is None:  # hotline.db.alembic_config always sets it; a bare `alembic` run would not
+    raise RuntimeError("run migrations through hotline.db.upgrade (sqlalchemy.url is not set)")
 engine = make_engine(url)
 try:
     with engine.connect() as connection:
