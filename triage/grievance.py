@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from triage import wording
 
@@ -77,8 +79,8 @@ class GrievanceModel:
         self._embed = embed
         self.threshold = threshold
         self.sure = sure
-        self._model = None
-        self._ngrams = None
+        self._model: LogisticRegression | None = None
+        self._ngrams: TfidfVectorizer | None = None
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> sparse.csr_matrix:
         assert self._ngrams is not None
@@ -93,9 +95,6 @@ class GrievanceModel:
     ) -> GrievanceModel:
         """Train on (text, weight) rows; classes balanced (the KB has far more phrasings).
         `embed` may differ from the model's own (a cached one: the same vectors, stored)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
         rows = [*grievances, *consultations]
         texts = [t for t, _ in rows]
         y = np.array([1] * len(grievances) + [0] * len(consultations))
@@ -104,8 +103,9 @@ class GrievanceModel:
             weights[y == label] *= len(y) / (2 * weights[y == label].sum())
         self._ngrams = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2,
                                        sublinear_tf=True).fit(texts)  # fmt: skip
-        self._model = LogisticRegression(C=C, max_iter=3000)
-        self._model.fit(self._features(texts, (embed or self._embed)(texts)), y, weights)
+        model = LogisticRegression(C=C, max_iter=3000)
+        model.fit(self._features(texts, (embed or self._embed)(texts)), y, weights)
+        self._model = model
         log.info("grievance model: %d grievances, %d consultations",
                  len(grievances), len(consultations))  # fmt: skip
         return self

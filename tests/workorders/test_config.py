@@ -12,11 +12,16 @@ from pydantic import ValidationError
 from workorders.config import DEFAULTS, KINDS, WorkOrderConfig, load_config
 
 
-def test_the_22_types_of_the_duty_table(cfg: WorkOrderConfig) -> None:
+def test_the_types_of_the_duty_table_cover_the_units_complaints_go_to(
+    cfg: WorkOrderConfig,
+) -> None:
     names = [c.name for c in cfg.categories]
-    assert len(names) == 22 == len(set(names))
+    assert len(names) == 31 == len(set(names))  # the seeds' 22 and 9 more units
     for expected in ("城市管理", "市容环卫", "物业管理", "公安交管", "劳动保障", "供电", "其他"):
         assert expected in names
+    units = {c.department for c in cfg.categories}
+    for unit in ("市邮政管理局", "市公安局", "市医疗保障局", "市文化和旅游局", "市消防救援支队"):
+        assert unit in units
     assert {c.level for c in cfg.categories} == {"市直", "区县"}
     for c in cfg.categories:
         assert c.department in cfg.all_departments
