@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen import channel_of, form_in_progress, resume_form
@@ -51,4 +52,9 @@ class ActionTriage(Action):
         decision = get_triage(get_settings()).decide(text, context_of(tracker))
         if form_in_progress(tracker) and not isinstance(decision, Emergency | Handoff):
             return resume_form(tracker)  # the NLU took an answer to the form for an interruption
-        return render(decision, dispatcher, tracker)
+        events = render(decision, dispatcher, tracker)
+        if not any(e.get("event") == "followup" for e in events):
+            # The decision is complete: listen, whatever the rule for the NLU's intent would
+            # have run next (report_problem's rule opens the form; an answer must not).
+            events.append(FollowupAction("action_listen"))
+        return events

@@ -206,8 +206,10 @@ def test_a_policy_question_the_nlu_took_for_a_request_for_a_person_is_answered()
 
 
 def test_a_question_filed_as_a_complaint_is_answered_not_made_an_order() -> None:
-    d = decision(ActionTriage(), tracker("想辞职，需要提前多久告诉单位？", intent="report_problem"))
-    assert d["kind"] == "answer"
+    t = tracker("想辞职，需要提前多久告诉单位？", intent="report_problem")
+    assert decision(ActionTriage(), t)["kind"] == "answer"
+    events, _ = run(ActionTriage(), t)  # and no form after it, whatever report_problem's rule
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
     # A grievance that asks nothing opens the form, prefilled with what was said.
     events, _ = run(ActionTriage(), tracker("楼下烧烤店天天半夜吵", intent="consult"))
     assert {e.get("name"): e.get("value") for e in events}["wo_what"] == "楼下烧烤店天天半夜吵"
