@@ -37,13 +37,11 @@ from triage import wording
 log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).with_name("grievance_examples.yml")
-# P(grievance) from which a message without explicit wording becomes an order draft; chosen on
-# the tune splits (BENCHMARKS.md, "Triage"): consultations wrongly made orders vs complaints
-# left as articles.
+# P(grievance) from which a message without explicit wording becomes an order draft (with the
+# KB's answer as guidance when it has a sure one); chosen on the tune splits (BENCHMARKS.md,
+# "Triage"): consultations wrongly made orders vs complaints left as articles. A separate,
+# higher bar where the KB is sure changed nothing for consultations and lost complaints.
 THRESHOLD = 0.7
-# ... and from which it overrides a sure knowledge-base answer (the message then reads like a
-# question the KB holds; the answer is still shown, as guidance, before the form).
-SURE = 0.95
 C = 1.0  # inverse regularisation of the logistic regression
 EXAMPLE_WEIGHT = 3.0  # rows of the examples file against the KB's and the table's
 
@@ -75,10 +73,9 @@ def cues(texts: Sequence[str]) -> np.ndarray:
 
 
 class GrievanceModel:
-    def __init__(self, embed: Embed, threshold: float = THRESHOLD, sure: float = SURE) -> None:
+    def __init__(self, embed: Embed, threshold: float = THRESHOLD) -> None:
         self._embed = embed
         self.threshold = threshold
-        self.sure = sure
         self._model: LogisticRegression | None = None
         self._ngrams: TfidfVectorizer | None = None
 

@@ -97,7 +97,7 @@ class Triage:
             if outcome.decision == "answer" and not wording.asks_progress(text):
                 return self._answer(outcome)
             return StatusQuery()
-        if self.is_grievance(text, kb_sure=outcome.decision == "answer"):
+        if self.is_grievance(text):
             return self.draft(text, outcome)
         if outcome.decision == "answer":
             return self._answer(outcome)
@@ -111,15 +111,13 @@ class Triage:
         reason: AbstainReason = "figure_missing" if _figure_missing(outcome) else "no_answer"
         return Abstain(reason, near, misses)
 
-    def is_grievance(self, text: str, kb_sure: bool = False) -> bool:
-        """A grievance or request for action (a work order), not a request for information.
-        `kb_sure`: the knowledge base has a sure answer, so the message reads like a question it
-        holds; the model must then be surer to make it an order (GrievanceModel.sure)."""
+    def is_grievance(self, text: str) -> bool:
+        """A grievance or request for action (a work order), not a request for information."""
         said = wording.grievance_by_wording(text)
         if said is not None:
             return said
         model = self.grievance_model()
-        return model.probability(text) >= (model.sure if kb_sure else model.threshold)
+        return model.probability(text) >= model.threshold
 
     def grievance_model(self) -> GrievanceModel:
         """Trained on first use from the knowledge base's phrasings, the responsibility table's

@@ -198,7 +198,7 @@ def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, cha
 
 def test_a_question_in_the_middle_of_the_form_is_answered_then_the_form_resumes(chat) -> None:
     sender = "wo-4"
-    chat(sender, "小区里的垃圾好几天没人清运了")
+    chat(sender, "我要反映 小区里的垃圾好几天没人清运了")
     aside = chat(sender, "对了 请问荆州门诊慢性病报销比例是多少？")["messages"]
     first = aside[0]  # answered, or clarified with the right entry among the buttons
     assert "50%" in first["text"] or any("报销比例" in b["title"] for b in first["buttons"])
