@@ -151,7 +151,12 @@ def _start_order(
 def _handoff(
     dispatcher: CollectingDispatcher, tracker: Tracker, decision: Handoff, voice: bool
 ) -> Events:
-    if voice:  # the voice session transfers the call on this decision
+    if voice:  # the voice session transfers the call on this decision; recorded for the centre
+        settings = get_settings()
+        said = tracker.latest_message.get("text") or ""
+        record_handoff(
+            settings.database_url, tracker.sender_id, "voice", decision.reason, said, None
+        )
         dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
     if decision.reason == "misunderstood":

@@ -13,7 +13,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import channel_of
+from actions.citizen import channel_of, form_in_progress
 from actions.render import FAILURES_SLOT, is_voice, render
 from hotline.settings import get_settings
 from knowledge.service import get_service
@@ -232,6 +232,8 @@ class ActionCorrectField(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
+        if not form_in_progress(tracker):  # no draft to correct: 号码 in a question
+            return [FollowupAction("action_triage")]
         field = next(tracker.get_latest_entity_values("field"), None)
         text = tracker.latest_message.get("text") or ""
         if field not in FIELDS:  # said in words: 电话说错了 / 地址不对

@@ -14,7 +14,7 @@ import re
 _ASKS = re.compile(
     r"[？?]|吗|呢$|么$|不$|没$|怎么|咋|怎样|如何|多少|多久|多长|几天|几个|哪里|哪儿|哪个|哪些|在哪|几点|"
     r"能不能|可不可以|可以.{0,8}吗|是否|要不要|需不需要|是不是|有没有|找谁|什么|啥|请问|问一下|问下|"
-    r"想问|想知道|咨询"
+    r"想问|想知道|咨询|百分之几|几成|几折|([\u4e00-\u9fff])不\1"  # A-not-A: 给不给, 行不行
 )
 
 
@@ -25,9 +25,9 @@ def asks_question(text: str) -> bool:
 # A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that
 # asks for a person, the citizen saying the bot does not understand, or the button's payload.
 _ASKS_FOR_PERSON = re.compile(
-    r"转人工|人工服务|人工客服|人工台|(找|要|接|换|叫)(个)?人工|"
-    r"(转|找|要|接|叫|换)(个)?(真人|话务员|接线员|客服|坐席|工作人员)|"
-    r"(不要|别用|不想跟|不跟)(跟)?机器人|你(们)?(根本)?听不(懂|明白)|说不清楚?(了)?$|"
+    r"人工(?!智能|湖|费|降雨|成本|岛|草坪)|真人(?!秀)|活人|话务员|"
+    r"(转|找|要|接|叫|换)(个)?(接线员|客服|坐席)|(叫|找|要|换)(你们)?的?(工作人员|领导|负责人)|"
+    r"(叫|找)(个)?人来|(不要|别用|不想跟|不跟)(跟)?机器|听不(懂|明白)|说不清楚?(了)?$|"
     r"(打|回)(个)?电话给我|给我回(个)?电(话)?|^/request_human"
 )
 
@@ -42,7 +42,8 @@ _ABOUT_OWN_ORDER = re.compile(
     r"工单(号|进度|进展|办|处理|怎么样|咋样|到哪|有结果|有回复)|我的(工单|投诉|举报|反映)|"
     r"(反映|投诉|举报)(的|过)|(之前|上次|以前|前几天|上个月|上周|昨天)(打电话)?"
     r"(反映|投诉|举报|报)|(反映|投诉|举报)的(事|问题).{0,6}(怎么样|咋样|结果|回复)|"
-    r"怎么样了|咋样了|(修|办|弄|处理)(好|完)了?没|回音|^/query_status|^(查|查询|查一下)?进度$"
+    r"怎么样了|咋样了|(修|办|弄|处理)(好|完)了?没|回音|^/query_status|^(查|查询|查一下)?进度$|"
+    r"(登记|报|提交|反映|投诉|举报)的(这个|那个)?(单子|工单|事|问题)|单子.{0,6}(进度|进展|怎么样|到哪)"
 )
 
 
@@ -136,6 +137,8 @@ def grievance_by_wording(text: str) -> bool | None:
     None otherwise, for the grievance model to judge (triage/grievance.py), which also weighs
     these cues: a procedural question (公司拖欠工资怎么申请仲裁) is usually a consultation, a
     story (快递十天了还没到 驿站说丢了) usually a grievance."""
+    if announces_report_only(text):  # 我想求助一下: the form asks what happened
+        return True
     asks = asks_question(text)
     wants = bool(_ACTION_WANTED.search(text))
     if wants and not asks:

@@ -268,19 +268,28 @@ def test_service_hours_only_for_the_hotline_itself() -> None:
     assert "24小时" not in (pool[0].get("text") or "")
 
 
+def test_a_question_the_nlu_took_for_a_correction_goes_to_triage_when_there_is_no_draft() -> None:
+    events, _ = run(ActionCorrectField(), tracker("想打电话问移民局的事有没有个统一的号码"))
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_triage"}]
+
+
 def test_a_correction_with_the_new_value_is_taken_at_once() -> None:
     said = [{"entity": "phone", "value": "13907160000"}]
-    events, _ = run(ActionCorrectField(), tracker("电话说错了 是13907160000", entities=said))
+    drafting = {"wo_kind": "投诉"}
+    t = tracker("电话说错了 是13907160000", entities=said, slots=drafting)
+    events, _ = run(ActionCorrectField(), t)
     assert events[0]["name"] == "wo_phone" and events[0]["value"] == "13907160000"
-    events, _ = run(ActionCorrectField(), tracker("地址说错了 应该是创业路28号"))
+    events, _ = run(ActionCorrectField(), tracker("地址说错了 应该是创业路28号", slots=drafting))
     assert events[0]["name"] == "wo_where" and events[0]["value"] == "创业路28号"
-    events, _ = run(ActionCorrectField(), tracker("电话说错了"))
+    events, _ = run(ActionCorrectField(), tracker("电话说错了", slots=drafting))
     assert events[0]["value"] is None  # asked again
 
 
 def test_a_correction_of_one_part_keeps_the_rest_of_the_address() -> None:
     where = "经济开发区创业路18号 华信电子厂"
-    t = tracker("等下 地址说错了 是创业路28号不是18号", slots={"wo_where": where})
+    t = tracker(
+        "等下 地址说错了 是创业路28号不是18号", slots={"wo_where": where, "wo_kind": "投诉"}
+    )
     events, _ = run(ActionCorrectField(), t)
     assert events[0]["value"] == "经济开发区创业路28号 华信电子厂"
 

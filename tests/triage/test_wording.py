@@ -8,7 +8,18 @@ import pytest
 from triage import wording
 
 
-@pytest.mark.parametrize("text", ["转人工", "我要找话务员", "不要机器人 给我接个真人", "你听不懂"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "转人工",
+        "我要找话务员",
+        "不要机器人 给我接个真人",
+        "你听不懂",
+        "有没有话务员啊 我想跟真人说",
+        "说了你也听不懂 叫个人来跟我说",
+        "我要投诉你们这个机器人 问啥都答不上来 叫你们的工作人员来",
+    ],
+)
 def test_a_person_asked_for(text: str) -> None:
     assert wording.asks_for_person(text)
 
@@ -20,6 +31,7 @@ def test_a_person_asked_for(text: str) -> None:
         "你们接线员回答的那些政策是从哪里来的",
         "哪个牌子的扫地机器人好用",
         "郑工说下午来修",
+        "装修的人工费怎么算",
     ],
 )
 def test_a_person_mentioned_is_not_asked_for(text: str) -> None:
