@@ -13,7 +13,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import channel_of, form_in_progress
+from actions.citizen import channel_of, form_in_progress, resume_form
 from actions.render import FAILURES_SLOT, is_voice, render
 from hotline.settings import get_settings
 from knowledge.service import get_service
@@ -23,6 +23,7 @@ from triage.form import (
     MAX_FAILURES,
     NO_PHONE,
     NOT_SAID,
+    cancels,
     check_field,
     confirmation,
     give_up_value,
@@ -107,7 +108,9 @@ class ValidateWorkOrderForm(FormValidationAction):
     def validate_wo_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return _confirm(str(value or ""), dispatcher, tracker)
+        if not value:  # cleared when a draft starts or a field changes: nothing was said yet
+            return {}
+        return _confirm(str(value), dispatcher, tracker)
 
 
 class ValidateCallbackForm(FormValidationAction):
@@ -217,6 +220,9 @@ class ActionCancelWorkOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
+        text = tracker.latest_message.get("text") or ""
+        if form_in_progress(tracker) and not cancels(text):
+            return resume_form(tracker)  # 都不是我要问的 is no reason to drop the draft
         dispatcher.utter_message(response="utter_wo_cancelled")
         return [SlotSet(s, None) for s in DRAFT_SLOTS]
 

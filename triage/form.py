@@ -190,6 +190,17 @@ def confirmation(
     return Confirmation("unclear")
 
 
+_CANCELS = re.compile(
+    r"算了|不办了|不登记|不用了|不要了|取消|不弄了|不反映了|不投诉了|撤销|先不|以后再说|^/cancel"
+)
+
+
+def cancels(text: str) -> bool:
+    """The citizen gives the draft up in so many words (算了 不办了); the NLU's cancel intent
+    alone ("都不是我要问的" after a choice) is not enough to drop it."""
+    return bool(_CANCELS.search(text))
+
+
 def summary(filled: Mapping[str, str | None], spell: bool = False) -> str:
     """The read-back of the draft; `spell` reads the phone digit by digit (the phone)."""
     lines = []

@@ -308,6 +308,12 @@ def test_a_name_corrected_when_the_phone_is_asked_is_changed_and_the_phone_asked
     assert "谢女士" in dispatcher.messages[0]["text"]
 
 
+def test_a_reply_the_nlu_took_for_a_cancel_keeps_the_draft() -> None:
+    t = _asking("wo_phone", "都不是我要问的", "cancel")
+    events, messages = run(ActionCancelWorkOrder(), t)
+    assert messages == [] and events[-1]["name"] == "work_order_form"
+
+
 def test_cancelling_forgets_the_half_filled_form() -> None:
     events, messages = run(ActionCancelWorkOrder(), tracker("算了", slots={"wo_kind": "投诉"}))
     assert messages[0]["response"] == "utter_wo_cancelled"
