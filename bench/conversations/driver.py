@@ -41,6 +41,7 @@ class Exchange:
     state: str
     status: int
     asked: str | None = None
+    handoff: bool = False  # the triage decision said a person must take over
 
 
 @dataclass
@@ -154,7 +155,11 @@ class Driver:
         messages = body.get("messages") or []
         if body.get("error"):
             messages = [*messages, {"text": f"[error: {body['error']}]", "buttons": []}]
-        ex = Exchange(text, by, idx, messages, body.get("state") or "bot", status)
+        decision = body.get("decision") or {}
+        ex = Exchange(
+            text, by, idx, messages, body.get("state") or "bot", status,
+            handoff=bool(decision.get("handoff")),
+        )  # fmt: skip
         ex.asked = asked(messages, self.answers)
         self.run.exchanges.append(ex)
         if ORDER_TOLD.search(joined(messages)):

@@ -161,12 +161,16 @@ def score(run: Run, answers: Answers) -> None:
         window = _last_script_onwards(run)[:2]
         text = "\n".join(joined(x.messages) for x in window)
         offered = bool(PERSON.search(text))
-        recorded = any(x.state in ("waiting_human", "human") for x in run.exchanges) or bool(orders)
+        # a person took over, a callback order was stored, or (the phone) the call was handed
+        # over on the decision, which the app records as a handoff request
+        recorded = any(
+            x.state in ("waiting_human", "human") or x.handoff for x in run.exchanges
+        ) or bool(orders)
         checks.update(person_offered=offered, recorded=recorded)
         if not offered:
             reasons.append(f"no person offered ({snippet_text(text)})")
         if not recorded:
-            reasons.append("the request was not recorded (state stayed bot, no callback order)")
+            reasons.append("the request was not recorded (no handoff, no callback order)")
     elif conv.kind == "smalltalk":
         answered = all(x.status == 200 and joined(x.messages).strip() for x in run.exchanges)
         checks.update(answered=answered, no_order=not orders)
