@@ -47,7 +47,7 @@ _BODY_STATE = (
     "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
     "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
     "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
-    "被车撞|撞伤|撞倒|中毒|喝了?(农药|敌敌畏|百草枯)|吞了?(药|安眠药)|割腕|触电|被电(到|了|击)"
+    "中毒|喝了?(农药|敌敌畏|百草枯)|吞了?(药|安眠药)|割腕|触电|被电(到|了|击)"
 )
 _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("gas_leak", "119", (
@@ -85,7 +85,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "(塌|倒塌|塌方).{0,10}(压|埋)(住|了)?(人|他|她)",
     )),
     ("flood", "119", (
-        "(水|洪水|河水|大水).{0,4}(淹|漫|灌|冲).{0,6}(屋|家|房|车|人|楼|进来)",
+        "(水|洪水|河水|大水).{0,6}(淹|漫|灌|冲).{0,6}(屋|家|房|车|人|楼|进来)",
         "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)(河|水|湖|塘|江)|溺水",
         # someone went where the water is and is not back: a flooded garage, a river bank
         "(淹|进水|灌水|积水|涨水|发大水|水漫|水很深|洪水).{0,24}"
@@ -101,6 +101,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         _BODY_STATE,
         "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
         rf"{_SOMEONE}.{{0,3}}快?不行了", rf"{_SOMEONE}.{{0,4}}(没气了|倒在地上)",
+        rf"{_SOMEONE}.{{0,6}}(被车撞|被撞|撞伤|撞倒|撞飞)",
     )),
     # a cry for help with nothing else said: the police come first and bring what is needed
     ("help", "110", ("救命|快来人|来人啊|救救我|快救",)),
@@ -108,9 +109,12 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 _COMPILED = tuple((kind, number, re.compile("|".join(alts))) for kind, number, alts in _RULES)
 
 # A hazard, a hypothesis, prevention or the past is a complaint or a question, not a call now.
-_CUE_BEFORE = re.compile(r"防|避免|万一|担心|如果|一旦|假如|要是|怕|容易|会不会|以前|去年|上次")
+_CUE_BEFORE = re.compile(
+    r"防|避免|万一|担心|如果|一旦|假如|要是|怕|容易|会不会|以前|去年|上次|会|可能|听说|差点|险些|差一点"
+)
 _CUE_AFTER = re.compile(r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话")
 _CUE_WINDOW = 5
+_CUE_INSIDE = re.compile(r"差点|险些|差一点|万一|会不会")  # 小孩差点掉下去: it did not happen
 # A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening.
 _PAST = re.compile(r"去年|前年|上个月|上月|几年前|那年|那次|上次")
 # The citizen says nobody is hurt, or that the danger is over (a complaint or a KB question).
@@ -124,7 +128,10 @@ _CALM = {
 def _hedged(clause: str, match: re.Match[str]) -> bool:
     before = clause[max(0, match.start() - _CUE_WINDOW) : match.start()]
     after = clause[match.end() : match.end() + _CUE_WINDOW]
-    return bool(_CUE_BEFORE.search(before) or _CUE_AFTER.search(after))
+    inside = match.group()
+    return bool(
+        _CUE_BEFORE.search(before) or _CUE_AFTER.search(after) or _CUE_INSIDE.search(inside)
+    )
 
 
 def is_emergency(text: str | None) -> str | None:
@@ -137,15 +144,19 @@ def recognise(text: str | None) -> Situation | None:
     """The kind of emergency and the number to call, or None for an ordinary message."""
     if not text:
         return None
-    clean = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    clauses = [c for c in re.split(r"[。！？!?；;]", clean) if c and not _PAST.search(c)]
-    # Clauses, and pairs of neighbouring clauses: "地下车库进水了，我老公下去挪车一直没上来".
+    clean = unicodedata.normalize("NFKC", text).strip()
+    tokens = clean.split()
+    if tokens and sum(len(t) == 1 for t in tokens) * 2 > len(tokens):
+        clean = "".join(tokens)  # a transcript spaced character by character: one text
+    # Otherwise citizens type spaces where punctuation would be: a clause break (倒 地沟 is not
+    # 倒地). Each clause is read alone and with its neighbour, so that a situation told over
+    # two clauses is seen (地下车库进水了，我老公下去挪车一直没上来), one told in the past is not.
+    clauses = [c for c in re.split(r"[。！？!?；;，,\s]+", clean) if c and not _PAST.search(c)]
     windows = clauses + [a + "，" + b for a, b in itertools.pairwise(clauses)]
     for kind, number, pattern in _COMPILED:
         if kind in _CALM and _CALM[kind].search(clean):
             continue
         for window in windows:
-            for part in re.split(r"[，,]", window) if kind != "flood" else [window]:
-                if any(not _hedged(part, m) for m in pattern.finditer(part)):
-                    return Situation(kind, number)
+            if any(not _hedged(window, m) for m in pattern.finditer(window)):
+                return Situation(kind, number)
     return None

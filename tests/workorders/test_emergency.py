@@ -46,6 +46,10 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "家里的天然气突然没气了",  # the gas supply, not a person
         "燃气灶打不着火",
         "去年楼道里电动车烧起来过 现在还堆着",
+        "修车铺把废机油往门口的地沟里倒 地沟通着小河",  # 倒 地 is two clauses, not 倒地
+        "车间粉尘特别大 听说这种粉尘会爆炸",  # a hazard
+        "井盖翻了 刚才一个小孩差点掉下去",  # almost: a complaint about the manhole
+        "公交站的站牌被车撞倒了 三天了还倒在地上",  # a sign, not a person
     ],
 )
 def test_hazards_hypotheses_and_questions_are_not_emergencies(text: str) -> None:
