@@ -164,6 +164,14 @@ def test_a_question_in_the_middle_of_the_form_is_answered_and_the_field_asked_ag
     assert dispatcher.messages[-1]["text"] == "我们接着登记刚才的问题。"
 
 
+def test_a_question_without_a_question_mark_is_not_taken_for_the_address() -> None:
+    t = tracker("户照过期了去哪办", slots={"requested_slot": "wo_where", "wo_what": "不交公积金"})
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ValidateWorkOrderForm().get_validation_events(dispatcher, t, {}))
+    assert {"event": "slot", "timestamp": None, "name": "wo_where", "value": None} in events
+    assert dispatcher.messages[-1]["text"] == "我们接着登记刚才的问题。"
+
+
 def test_an_address_is_never_taken_for_a_question() -> None:
     t = tracker("城西区人民路8号", slots={"requested_slot": "wo_where", "wo_what": "路灯坏了"})
     dispatcher = CollectingDispatcher()
