@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from gateway.choices import ordinal, resolve
+from gateway.errors import CitizenText, check_length
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
 from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from hotline.conversations import Turn, conversation_id, last_replies, record_turn
@@ -27,18 +28,12 @@ APOLOGY = (
 
 
 class ChatRequest(BaseModel):
-    sender: str = Field(min_length=1, max_length=128, description="the citizen's id on the channel")
-    text: str = Field(description="what the citizen typed or said")
+    sender: CitizenText = Field(
+        min_length=1, max_length=128, description="the citizen's id on the channel"
+    )
+    text: CitizenText = Field(description="what the citizen typed or said")
     channel: Channel = "api"
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("sender", "text")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty or whitespace")
-        return value
 
 
 class Button(BaseModel):
@@ -74,10 +69,7 @@ class ChatResponse(BaseModel):
 )
 async def chat(body: ChatRequest, request: Request) -> Any:
     settings: Settings = request.app.state.settings
-    if len(body.text) > settings.max_text_chars:
-        raise HTTPException(
-            422, f"text is {len(body.text)} characters; the limit is {settings.max_text_chars}"
-        )
+    check_length("text", body.text, settings.max_text_chars)
     outcome = await run_turn(
         settings, request.app.state.rasa, body.channel, body.sender, body.text, body.metadata
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from gateway.errors import check_length
 from hotline.settings import Settings
 from knowledge.service import get_service
 
@@ -44,10 +45,7 @@ def search(
     q = q.strip()
     if not q:
         raise HTTPException(422, "q: must not be empty or whitespace")
-    if len(q) > settings.max_text_chars:
-        raise HTTPException(
-            422, f"q is {len(q)} characters; the limit is {settings.max_text_chars}"
-        )
+    check_length("q", q, settings.max_text_chars)
     outcome = get_service(settings).search(q, k=k)
     return SearchOut(
         decision=outcome.decision,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
+from gateway.errors import CitizenText, check_length
 from hotline.settings import Channel, Settings
 from triage import Context, get_triage
 
@@ -21,18 +22,10 @@ router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 
 class TriageRequest(BaseModel):
-    text: str = Field(description="what the citizen typed or said")
+    text: CitizenText = Field(description="what the citizen typed or said")
     channel: Channel = "api"
     topic: str | None = Field(default=None, description="id of the entry answered last")
     misses: int = Field(default=0, ge=0, le=10, description="misunderstandings in a row so far")
-
-    @field_validator("text")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty or whitespace")
-        return value
 
 
 @router.post(
@@ -43,10 +36,7 @@ async def triage(body: TriageRequest, request: Request) -> dict[str, Any]:
     """The decision (kind: answer, clarify, abstain, order_draft, handoff, emergency, status,
     service_hours; handoff: whether a person must take over) with the kind's fields."""
     settings: Settings = request.app.state.settings
-    if len(body.text) > settings.max_text_chars:
-        raise HTTPException(
-            422, f"text is {len(body.text)} characters; the limit is {settings.max_text_chars}"
-        )
+    check_length("text", body.text, settings.max_text_chars)
     context = Context(channel=body.channel, topic=body.topic, misses=body.misses)
     decision = await asyncio.to_thread(get_triage(settings).decide, body.text, context)
     return decision.public()
