@@ -33,7 +33,6 @@ from triage import (
     StatusQuery,
 )
 from triage.form import check_field, precise_address
-from triage.wording import announces_report_only
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.store import Draft, InvalidField
@@ -133,11 +132,10 @@ def _start_order(
     if draft.guidance:
         say_entry(dispatcher, draft.guidance, voice)
     dispatcher.utter_message(response="utter_wo_start")
-    text = draft.request_text
     events: Events = [SlotSet("wo_kind", draft.order_kind), SlotSet(FAILURES_SLOT, 0),
                       SlotSet("wo_confirm", None), SlotSet(MISSES_SLOT, 0)]  # fmt: skip
-    if text and not text.startswith("/") and not announces_report_only(text) and len(text) >= 6:
-        events.append(SlotSet("wo_what", text))  # the first message already says what
+    if draft.what:
+        events.append(SlotSet("wo_what", draft.what))
     for entity, slot in (("address", "wo_where"), ("date", "wo_when"), ("person", "wo_name")):
         value = next(tracker.get_latest_entity_values(entity), None)
         if value and (slot != "wo_where" or precise_address(value)):

@@ -46,6 +46,7 @@ class SearchOutcome:
     decision: decision.Decision
     results: list[Result] = field(default_factory=list)
     query: str = ""  # what was searched (the follow-up with its topic, when that won)
+    figure_missing: bool = False  # a detail is asked that the best answer lacks (search only)
 
 
 @dataclass
@@ -180,8 +181,12 @@ class KnowledgeService:
         """Rank, then decide answer/clarify/abstain on the scores (see knowledge/decision.py)."""
         outcome = self.rank(query, k, topic)
         results = outcome.results
-        missing = bool(results) and decision.figure_missing(query, results[0].entry.answer)
-        outcome.decision = decision.decide([r.score for r in results], self.thresholds, missing)
+        outcome.figure_missing = bool(results) and decision.figure_missing(
+            query, results[0].entry.answer
+        )
+        outcome.decision = decision.decide(
+            [r.score for r in results], self.thresholds, outcome.figure_missing
+        )
         return outcome
 
     def rank(self, query: str, k: int = 5, topic: str | None = None) -> SearchOutcome:

@@ -8,7 +8,7 @@ fields, without the citizen's personal data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from knowledge.schema import Entry
@@ -71,21 +71,22 @@ class Abstain:
 class OrderDraft:
     """A grievance or a request for action: a work order to write with the citizen.
 
-    `request_text` is what they said; the routing preview says where it would go (the order is
-    routed again, with the final text and address, when it is stored). `guidance` is a KB entry
-    that helps meanwhile (劳动监察 for unpaid wages), shown before the form starts."""
+    `request_text` is what they said; `what` is the same when it already says what happened (the
+    form does not ask it again), None for an opening such as 我要投诉. The routing preview says
+    where it would go; the order is routed again, with the final text and address, when it is
+    stored, and linked to its repeats then (workorders.intake). An emergency never gets here: it
+    is its own decision. `guidance` is a KB entry that helps meanwhile (劳动监察 for unpaid
+    wages), shown before the form starts."""
 
     request_text: str
+    what: str | None
     order_kind: str  # 投诉 / 举报 / 求助 / 建议 / 表扬 (workorders.citizen_view.kind_of)
     category: str | None = None
     department: str | None = None
     routing_confidence: float | None = None
     gate: str | None = None  # the router's auto / confirm / manual
     top3: tuple[tuple[str, float], ...] = ()
-    emergency: str | None = None  # 110/119/120 when the request is also an emergency
     guidance: Entry | None = None
-    repeat_of: tuple[str, ...] = ()  # open orders of the same citizen on the same matter
-    fields: dict[str, str] = field(default_factory=dict)  # form fields the message already gives
     kind: Literal["order_draft"] = "order_draft"
     handoff: bool = False
 
@@ -101,9 +102,7 @@ class OrderDraft:
             ),
             "gate": self.gate,
             "top3": [[c, round(p, 4)] for c, p in self.top3],
-            "emergency": self.emergency,
             "guidance": _entry(self.guidance) if self.guidance else None,
-            "repeat_of": list(self.repeat_of),
         }
 
 

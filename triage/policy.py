@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 3  # entries offered in a clarification (buttons on chat, numbers on the phone)
 MISSES_FOR_HANDOFF = 2  # the second misunderstanding in a row hands over to a person
+MIN_WHAT_CHARS = 6  # a first message this long says what happened: the form does not ask it
 _ORDER_NUMBER = re.compile(r"(?<!\d)(20\d{6})-?(\d{4})(?!\d)")
 
 Propose = Callable[[str, str | None], Routing | None]
@@ -108,7 +109,7 @@ class Triage:
             return Handoff("misunderstood", f"两次未能理解市民的问题，最近一次：{text}")
         floor = self.knowledge.thresholds.suggest
         near = tuple(r.entry for r in outcome.results[:CANDIDATES] if r.score >= floor)
-        reason: AbstainReason = "figure_missing" if _figure_missing(outcome) else "no_answer"
+        reason: AbstainReason = "figure_missing" if outcome.figure_missing else "no_answer"
         return Abstain(reason, near, misses)
 
     def is_grievance(self, text: str) -> bool:
@@ -139,17 +140,20 @@ class Triage:
     def draft(self, text: str, outcome: SearchOutcome | None = None) -> OrderDraft:
         """An order draft for `text`: its kind, the routing preview, and guidance when the
         knowledge base is sure of an answer on it."""
-        routing = self.propose(text, None)
+        says_what = len(text) >= MIN_WHAT_CHARS and not (
+            text.startswith("/") or wording.announces_report_only(text)
+        )  # not the 登记工单 button's payload, not 我要投诉
+        routing = self.propose(text, None) if says_what else None
         guidance = outcome.results[0].entry if outcome and outcome.decision == "answer" else None
         return OrderDraft(
             request_text=text,
+            what=text if says_what else None,
             order_kind=kind_of(text),
             category=routing.category if routing else None,
             department=routing.department if routing else None,
             routing_confidence=routing.confidence if routing else None,
             gate=routing.gate if routing else None,
             top3=routing.top3 if routing else (),
-            emergency=routing.emergency if routing else None,
             guidance=guidance,
         )
 
@@ -157,9 +161,3 @@ class Triage:
     def _answer(outcome: SearchOutcome) -> Answer:
         best = outcome.results[0]
         return Answer(best.entry, best.score, outcome.query)
-
-
-def _figure_missing(outcome: SearchOutcome) -> bool:
-    from knowledge.decision import figure_missing
-
-    return bool(outcome.results) and figure_missing(outcome.query, outcome.results[0].entry.answer)
