@@ -13,7 +13,9 @@ or 的时候 is written as the texts write it), (2) for two characters, it is no
 dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the replacement is
 several times more frequent in the texts than the stretch, and (4) the stretch starts and ends
 where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no grammatical character
-(的, 了, 在, 个…). Nothing is learned from questions.
+(的, 了, 在, 个…) unless the replacement has that same character there and two other
+characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
+Nothing is learned from questions.
 """
 
 from __future__ import annotations
@@ -89,16 +91,19 @@ class HomophoneCorrector:
         """The KB word ``stretch`` was probably meant to be, or None."""
         if all(pair in self.seen_pairs for pair in char_bigrams(stretch)):
             return None  # written as the texts write things: not a typo of theirs
-        if FUNCTION_CHARS.intersection(stretch):
-            return None
         short = len(stretch) == 2
         if short and self._dictionary.get(stretch, 0) > 0:
             return None
         floor = max(MIN_COUNT_SHORT if short else MIN_COUNT, DOMINANCE * self.counts[stretch])
+        # A grammatical character may stand in a stretch only where the word has it too
+        # (个体互 -> 个体户, 就一备按 -> 就医备案): then it is not the misheard part.
+        kept = [i for i, c in enumerate(stretch) if c in FUNCTION_CHARS]
+        if len(stretch) - len(kept) < 2:
+            return None  # 锁在 -> 所在: one sound of its own is too little to go on
         candidates = [
             w
             for w in self.by_sound.get(sound(stretch), ())
-            if w != stretch and self.counts[w] >= floor
+            if w != stretch and self.counts[w] >= floor and all(w[i] == stretch[i] for i in kept)
         ]
         if not candidates:
             return None

@@ -22,6 +22,13 @@ TEXTS = [
     "就医地",
     "就医流程",
     "我想知道能不能办",
+    "个体户营业执照在哪里办",
+    "个体户营业执照要带什么",
+    "个体户营业执照怎么注销",
+    "个体户开店",
+    "所在地的派出所",
+    "户籍所在地",
+    "居住所在地",
 ]
 
 
@@ -40,6 +47,7 @@ def test_sound_is_toneless_pinyin() -> None:
         ("公基金贷款能贷多少", "公积金贷款能贷多少"),
         ("设保卡丢了", "社保卡丢了"),
         ("我的公鸡金账户", "我的公积金账户"),
+        ("个体互营业执照在哪办", "个体户营业执照在哪办"),  # 个 kept: 体互 is the misheard part
     ],
 )
 def test_misheard_kb_words_are_put_right(
@@ -55,6 +63,7 @@ def test_misheard_kb_words_are_put_right(
         "这是什么意思",  # 意思 is a dictionary word, not a misspelt 遗失
         "那我就一直等着吧",  # 就一 sounds like the KB word 就医, but it spans two words
         "公积金怎么提取",
+        "钥匙锁在家里了",  # 锁在 sounds like 所在, but only 锁 would be misheard
     ],
 )
 def test_real_words_are_left_alone(corrector: HomophoneCorrector, text: str) -> None:
