@@ -59,7 +59,7 @@ def hotline_corrector(kb_dir: Path = SAMPLE_KB, domain: Path = DOMAIN) -> Homoph
         texts += kb_texts(kb_dir)
     if domain.is_file():
         texts += bot_texts(domain)
-    corrector = HomophoneCorrector(texts)
+    corrector = HomophoneCorrector(texts, fuzzy=True)  # near sounds too: phone lines blur
     if not len(corrector):
         log.warning("no hotline texts in %s or %s: transcripts kept as heard", kb_dir, domain)
     return corrector

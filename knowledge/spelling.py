@@ -16,6 +16,11 @@ where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no
 (的, 了, 在, 个…) unless the replacement has that same character there and two other
 characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
 Nothing is learned from questions.
+
+Phone transcripts (``fuzzy=True``, speech only) may also be a near sound off: a narrowband line
+blurs the hissing initials (驾驶证 heard as 下时正: j as x), n and l, f and h, and the nasal
+endings -n/-ng. A stretch of three or more characters that differs from a KB word in one
+syllable only, and only by such a blur, is replaced under the same rules.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import jieba
-from pypinyin import lazy_pinyin
+from pypinyin import Style, lazy_pinyin
 
 from knowledge.index import char_bigrams
 
@@ -38,6 +43,14 @@ MIN_COUNT_SHORT = 6  # ... and a two-character one this often
 DOMINANCE = 3  # the replacement is at least this many times more frequent than the stretch
 # Grammatical characters: a stretch holding one is a phrase (锁在, 加个), not a misspelt term.
 FUNCTION_CHARS = frozenset("的了是在个有吗呢吧就都也还把被给着过")
+FUZZY_MIN_CHARS = 3  # a near sound is trusted only in a word this long
+# What an 8 kHz line blurs: initials mapped to one class, endings to the -ng form.
+_BLURRED_INITIAL = {
+    **dict.fromkeys(("j", "q", "x", "z", "c", "s", "zh", "ch", "sh"), "S"),
+    **dict.fromkeys(("n", "l"), "N"),
+    **dict.fromkeys(("f", "h"), "F"),
+}
+_BLURRED_FINAL = {"in": "ing", "en": "eng", "an": "ang", "ian": "iang", "uan": "uang"}
 
 
 @lru_cache(maxsize=65536)
@@ -51,11 +64,25 @@ def sound(text: str) -> tuple[str, ...]:
     return tuple(_syllable(c) for c in text)
 
 
-class HomophoneCorrector:
-    """Replaces stretches of a question that sound like a KB word but are not written like one."""
+@lru_cache(maxsize=65536)
+def _blurred(char: str) -> tuple[str, str]:
+    initial = lazy_pinyin(char, style=Style.INITIALS, strict=False)[0]
+    final = lazy_pinyin(char, style=Style.FINALS, strict=False)[0]
+    return _BLURRED_INITIAL.get(initial, initial), _BLURRED_FINAL.get(final, final)
 
-    def __init__(self, texts: Iterable[str]) -> None:
+
+def blurred_sound(text: str) -> tuple[tuple[str, str], ...]:
+    """Each character's sound as a phone line may blur it (see the module doc)."""
+    return tuple(_blurred(c) for c in text)
+
+
+class HomophoneCorrector:
+    """Replaces stretches of a question that sound like a KB word but are not written like one
+    (with ``fuzzy``: or sound nearly like one, for phone transcripts)."""
+
+    def __init__(self, texts: Iterable[str], fuzzy: bool = False) -> None:
         texts = list(texts)
+        self.fuzzy = fuzzy
         self._fit([jieba.lcut(t) for t in texts], [char_bigrams(t) for t in texts])
 
     @classmethod
@@ -69,6 +96,7 @@ class HomophoneCorrector:
         `written`: the character bigrams of the texts whose spelling is authoritative (default:
         all of `pairs`); a stretch written like them is never replaced."""
         corrector = cls.__new__(cls)
+        corrector.fuzzy = False
         corrector._fit(words, pairs if written is None else written)
         return corrector
 
@@ -79,9 +107,12 @@ class HomophoneCorrector:
         self.counts = counts
         self.seen_pairs: set[str] = {pair for text in pairs for pair in text}
         self.by_sound: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        self.by_blur: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
         for word, n in counts.items():
             if n >= MIN_COUNT:
                 self.by_sound[sound(word)].append(word)
+                if self.fuzzy and len(word) >= FUZZY_MIN_CHARS:
+                    self.by_blur[blurred_sound(word)].append(word)
         self._dictionary = jieba.dt.FREQ  # jieba's own words (prefixes are stored with 0)
 
     def __len__(self) -> int:
@@ -100,9 +131,17 @@ class HomophoneCorrector:
         kept = [i for i, c in enumerate(stretch) if c in FUNCTION_CHARS]
         if len(stretch) - len(kept) < 2:
             return None  # 锁在 -> 所在: one sound of its own is too little to go on
+        heard = sound(stretch)
+        alike = list(self.by_sound.get(heard, ()))
+        if not alike and self.fuzzy and len(stretch) >= FUZZY_MIN_CHARS:
+            alike = [
+                w
+                for w in self.by_blur.get(blurred_sound(stretch), ())
+                if sum(a != b for a, b in zip(sound(w), heard, strict=True)) <= 1
+            ]
         candidates = [
             w
-            for w in self.by_sound.get(sound(stretch), ())
+            for w in alike
             if w != stretch and self.counts[w] >= floor and all(w[i] == stretch[i] for i in kept)
         ]
         if not candidates:

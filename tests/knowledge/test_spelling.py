@@ -74,3 +74,19 @@ def test_a_rare_stretch_is_not_replaced_by_an_equally_rare_word() -> None:
     few = HomophoneCorrector(["公积金贷款"])  # seen once: below the minimum count
     assert few.correct("公基金贷款") == "公基金贷款"
     assert len(HomophoneCorrector([])) == 0
+
+
+def test_phone_transcripts_may_be_a_blurred_sound_off() -> None:
+    texts = [*TEXTS, "驾驶证到期换证", "驾驶证丢了补办", "驾驶证扣分查询", "新生儿户口登记"]
+    texts = [*texts, "社保缴费", "社保转移", "社保停缴"] * 2
+    phone = HomophoneCorrector(texts, fuzzy=True)
+    # j heard as x (驾 jia / 下 xia): one syllable, one blur, in a three-character word
+    assert phone.correct("下时正到期了去哪换") == "驾驶证到期了去哪换"
+    # typed text is never corrected by a near sound, only by the same sound
+    assert HomophoneCorrector(texts).correct("下时正到期了") == "下时正到期了"
+    # two syllables off (新生儿 xin-sheng-er / 牺牲完 xi-sheng-wan) is too far
+    assert phone.correct("牺牲完户口登记") == "牺牲完户口登记"
+    # a two-character word is never matched by a near sound (社保 she-bao / 色宝 se-bao) ...
+    assert phone.correct("色宝缴费") == "色宝缴费"
+    # ... a three-character one is
+    assert phone.correct("色宝卡丢了") == "社保卡丢了"
