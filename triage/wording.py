@@ -75,10 +75,16 @@ _OTHER = re.compile(
 
 
 def about_service_hours(text: str) -> bool:
-    """The hotline's own hours (你们几点上班, 12345晚上有人接吗) or today's date."""
+    """The hotline's own hours (你们几点上班, 12345晚上有人接吗) or today's date; asked, not
+    told (一到晚上就冒黑烟 你们来看看 is a grievance that mentions the night)."""
     if re.search(r"今天几号|今天星期几|今天礼拜几|今天几月几", text):
         return True
-    return bool(_US.search(text) and _ABOUT_HOURS.search(text) and not _OTHER.search(text))
+    return bool(
+        asks_question(text)
+        and _US.search(text)
+        and _ABOUT_HOURS.search(text)
+        and not _OTHER.search(text)
+    )
 
 
 # A message that only announces a report without saying what ("我要投诉"): the form asks what.

@@ -61,6 +61,8 @@ def test_an_earlier_order_of_the_citizen(text: str, own: bool) -> None:
         ("体育中心的游泳馆暑假开放到晚上几点", False),
         ("心理援助热线12356是不是24小时都有人接", False),
         ("我不会用手机 能不能打个电话给你们就把残疾证给我代办了", False),
+        ("一到晚上隔壁饭店就排油烟 你们派人过来看看", False),  # a grievance, asks nothing
+        ("半夜楼上还在装修 你们管一管", False),
     ],
 )
 def test_the_hotlines_own_hours(text: str, ours: bool) -> None:
