@@ -243,7 +243,8 @@ class Driver:
             number = fill(self.facts.get("order_number", ""), self.run)
             if number and not self.gave_number:
                 self.gave_number = True
-                return number, "answer"
+                phone = self.facts.get("phone")  # the proof that the order is this citizen's
+                return (f"{number} 电话{phone}" if phone else number), "answer"
             return None
         if what == "yes_no":
             if self.wants_form():
