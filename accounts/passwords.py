@@ -7,6 +7,8 @@ with other parameters still verify and are re-hashed at the next successful sign
 
 from __future__ import annotations
 
+import threading
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -17,6 +19,11 @@ HASH_LEN = 32
 SALT_LEN = 16
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 takes any length; this bounds the work one request can cause
+
+# Each hash holds 64 MiB while it runs: at most this many at once per process, so a burst of
+# sign-ins (or an attacker's) queues instead of exhausting memory.
+CONCURRENT_HASHES = 4
+_SLOTS = threading.BoundedSemaphore(CONCURRENT_HASHES)
 
 HASHER = PasswordHasher(
     time_cost=TIME_COST,
@@ -47,7 +54,8 @@ def check_policy(password: str, name: str = "") -> None:
 
 
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    with _SLOTS:
+        return HASHER.hash(password)
 
 
 def verify(stored: str | None, password: str) -> bool:
@@ -55,7 +63,8 @@ def verify(stored: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return HASHER.verify(stored or _DUMMY, password) and stored is not None
+        with _SLOTS:
+            return HASHER.verify(stored or _DUMMY, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -198,8 +198,9 @@ async def token(
         user = await sign_in(request, form.username, form.password)
     except SignInRefused as exc:
         if exc.locked:
+            wait = str(settings_of(request).signin_lockout_minutes * 60)
             raise HTTPException(429, "too many failed sign-ins; try again later",
-                                headers={"Retry-After": "900"}) from None  # fmt: skip
+                                headers={"Retry-After": wait}) from None  # fmt: skip
         raise HTTPException(401, "wrong name or password",
                             headers={"WWW-Authenticate": "Bearer"}) from None  # fmt: skip
     settings = settings_of(request)

@@ -4,6 +4,7 @@ lockout; /docs shows the scheme; no password or token in any log line."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,3 +96,16 @@ def test_openapi_shows_the_password_flow(client: TestClient) -> None:
     assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
     assert {name: []} in spec["paths"]["/api/v1/work-orders"]["get"]["security"]
     assert client.get("/docs").status_code == 200
+
+
+def test_each_failure_waits_longer(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, signin_failure_delay=0.2)
+    with TestClient(create_app(settings)) as client:
+        took = []
+        for attempt in range(3):
+            started = time.monotonic()
+            assert _token(client, "nobody", f"wrong-{attempt}-guess").status_code == 401
+            took.append(time.monotonic() - started)
+        locked = _token(client, "nobody", "wrong-9-guess")  # not counted: no longer delayed
+    assert took[0] >= 0.2 and took[1] >= 0.4 and took[2] >= 0.6
+    assert locked.status_code == 401  # the default limit is 5

@@ -4,19 +4,24 @@ Cookie flags (HttpOnly, SameSite, Secure under HTTPS) are checked without a brow
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import update
 
+from accounts.model import AuthToken
 from gateway.app import create_app
+from hotline.db import session_scope
 from hotline.serve import free_port
 from hotline.settings import Settings
 from tests import signin
@@ -138,7 +143,8 @@ def test_repeated_failures_lock_the_account(server: Server, browser: Browser) ->
     page.close()
 
 
-def test_cookies_are_secure_under_https(tmp_path: Path) -> None:
+def test_cookies_are_secure_under_https(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = Settings(var_dir=tmp_path, knowledge_preload=False,
                         public_url="https://12345.example.gov.cn")  # fmt: skip
     with TestClient(create_app(settings), base_url="https://testserver") as client:
@@ -153,3 +159,21 @@ def test_cookies_are_secure_under_https(tmp_path: Path) -> None:
     flags = {f.strip().lower() for f in session.split(";")[1:]}
     assert {"httponly", "secure", "samesite=lax", "path=/"} <= flags
     assert "max-age=28800" in flags
+    secret = session.split(";")[0].split("=", 1)[1]
+    for record in caplog.records:  # no password, session or CSRF token in any log line
+        assert not any(s in record.getMessage() for s in (signin.PASSWORD, secret, csrf))
+
+
+def test_an_expired_session_signs_out(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        signin.add(settings.database_url, "operator", name="sun")
+        client.get("/login")
+        form = {"username": "sun", "password": signin.PASSWORD,
+                "csrf": client.cookies["hotline_login_csrf"]}  # fmt: skip
+        assert client.post("/login", data=form).status_code == 303
+        assert client.get("/console").status_code == 200
+        with session_scope(settings.database_url) as s:
+            s.execute(update(AuthToken).values(expires_at=datetime.now(UTC)))
+        gone = client.get("/console")
+    assert gone.status_code == 303 and gone.headers["location"] == "/login?next=/console"
