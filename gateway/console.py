@@ -97,7 +97,7 @@ async def login(
 ) -> Response:
     target = _safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
+    if not csrf or not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         return _login_page(request, 403, error=EXPIRED, username=username, target=target)
     try:
         user = await sign_in(request, username, password)
@@ -124,7 +124,7 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = 
     if session is None:
         return RedirectResponse("/login", status_code=303)
     user, expected = session
-    if not csrf or not hmac.compare_digest(csrf, expected):
+    if not csrf or not hmac.compare_digest(csrf.encode(), expected.encode()):
         return HTMLResponse("<p>页面已过期，请返回刷新后再退出。</p>", status_code=403)
     cookie = request.cookies.get(SESSION_COOKIE) or ""
     await asyncio.to_thread(tokens.revoke, settings_of(request).database_url, cookie)

@@ -5,6 +5,7 @@ Cookie flags (HttpOnly, SameSite, Secure under HTTPS) are checked without a brow
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
@@ -177,3 +178,23 @@ def test_an_expired_session_signs_out(tmp_path: Path) -> None:
             s.execute(update(AuthToken).values(expires_at=datetime.now(UTC)))
         gone = client.get("/console")
     assert gone.status_code == 303 and gone.headers["location"] == "/login?next=/console"
+
+
+def test_api_calls_with_the_session_cookie_need_its_csrf_token(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        signin.add(settings.database_url, "manager", name="he")
+        client.get("/login")
+        form = {"username": "he", "password": signin.PASSWORD,
+                "csrf": client.cookies["hotline_login_csrf"]}  # fmt: skip
+        client.post("/login", data=form)
+        page = client.get("/console").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)[1]  # type: ignore[index]
+        assert client.get("/api/v1/auth/me").json()["name"] == "he"  # reading needs none
+        assert client.post("/api/v1/auth/revoke").status_code == 403
+        odd = client.post("/api/v1/auth/revoke", headers={"X-CSRF-Token": "令牌".encode()})
+        assert odd.status_code == 403
+        ok = client.post("/api/v1/auth/revoke", headers={"X-CSRF-Token": csrf})
+        assert ok.status_code == 204
+        logout = client.post("/logout", data={"csrf": "令牌"})
+        assert logout.status_code == 403
