@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pages_ = (pages, console)
     for module in (*routers, *pages_, calls_api, voice_ws):
         app.include_router(module.router)
+    app.include_router(auth.audit_router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
 

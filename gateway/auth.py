@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -213,6 +213,26 @@ async def token(
 async def me(user: Annotated[Principal, Depends(allow(*Role))]) -> dict[str, Any]:
     """The signed-in user: name, role, department."""
     return user.to_dict()
+
+
+audit_router = APIRouter(prefix="/api/v1/audit", tags=["auth"])
+
+
+@audit_router.get("")
+async def audit_log(
+    request: Request,
+    _: Annotated[Principal, Depends(allow(Role.ADMIN, Role.MANAGER))],
+    target: Annotated[
+        str | None, Query(max_length=64, description="order number or account")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=64, description="who acted")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The audit log, newest first: `{"items": [{"at", "actor", "role", "action", "target",
+    "detail", "address"}]}` (admins and managers)."""
+    url = settings_of(request).database_url
+    items = await asyncio.to_thread(audit.entries, url, target=target, actor=actor, limit=limit)
+    return {"items": items}
 
 
 @router.post("/revoke", status_code=204)

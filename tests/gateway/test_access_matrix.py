@@ -73,6 +73,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     # Accounts.
     ("/api/v1/auth/me", "GET"): Case("GET", "/api/v1/auth/me", signed_in(200)),
     ("/api/v1/auth/revoke", "POST"): Case("POST", "/api/v1/auth/revoke", signed_in(204)),
+    ("/api/v1/audit", "GET"): Case("GET", "/api/v1/audit", signed_in(403, admin=200, manager=200)),
     # Work orders: centre staff create; everyone signed in reads (a department its own);
     # who acts is the role's business (the department signs, the centre may not).
     ("/api/v1/work-orders", "POST"): Case(

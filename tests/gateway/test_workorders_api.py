@@ -242,3 +242,7 @@ def test_reveals_and_changes_are_in_the_audit_log(client: TestClient) -> None:
     assert reveal["role"] == "operator" and reveal["actor"].startswith("operator-")
     assert reveal["detail"]["fields"] == ["citizen_name", "citizen_phone"]
     assert log[0]["role"] == "department" and log[0]["at"] >= reveal["at"]
+    manager = staff(client, "manager")
+    over_http = client.get("/api/v1/audit", params={"target": number}, headers=manager).json()
+    assert over_http["items"] == log
+    assert client.get("/api/v1/audit", headers=city).status_code == 403
