@@ -193,3 +193,17 @@ def test_route_answers_each_caller_as_expected(
     assert got == case.expect
     if case.public:
         assert len(set(got.values())) == 1 and not set(got.values()) & {401, 403}
+
+
+def test_a_new_route_is_noticed(tmp_path: Path) -> None:
+    """The enumeration sees routes however they are added (directly or by an included router,
+    with its prefix), so a route without an entry cannot slip past the first test."""
+    from fastapi import APIRouter
+
+    app = create_app(Settings(var_dir=tmp_path, knowledge_preload=False))
+    extra = APIRouter(prefix="/api/v1/reports")
+    extra.add_api_route("/monthly", lambda: {}, methods=["GET"])
+    app.include_router(extra)
+    app.add_api_route("/api/v1/direct", lambda: {}, methods=["DELETE"])
+    added = routes_of(app) - set(MATRIX)
+    assert added == {("/api/v1/reports/monthly", "GET"), ("/api/v1/direct", "DELETE")}
