@@ -7,8 +7,10 @@ VENV := .venv/bin
 setup:
 	@$(PYTHON) tools/bootstrap.py
 
+# `make run ADMIN=name` first creates that admin account (asking for its password) if it does
+# not exist yet; no account, and no default password, exists otherwise.
 run: setup
-	$(VENV)/hotline serve
+	$(if $(ADMIN),$(VENV)/hotline users add --name "$(ADMIN)" --role admin --if-absent &&) $(VENV)/hotline serve
 
 test: setup
 	$(VENV)/ruff check .

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -34,6 +36,27 @@ def known_phone(tracker: Tracker) -> str | None:
     return tracker.get_slot("wo_phone") or caller_number(tracker)
 
 
+# A mobile number (3-4-4 groups may be spaced), or a landline with its area code, written in
+# digits; digits run on either side (as in an order number) make it no phone.
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![0-9])(1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[0-9]{2,3}-?[0-9]{7,8})(?![0-9])"
+)
+
+
+def phones_given(tracker: Tracker) -> set[str]:
+    """Numbers that show whose orders this conversation may see: the caller's number from the
+    PBX (trusted: only the voice transport sets it), the phone given in this conversation's
+    form, and phones written in the latest message ("20261206-0001 13812345678")."""
+    found = {caller_number(tracker), tracker.get_slot("wo_phone")}
+    text = unicodedata.normalize("NFKC", tracker.latest_message.get("text") or "")
+    for raw in _PHONE_IN_TEXT.findall(text):
+        try:
+            found.add(canonical_phone(raw))
+        except InvalidPhone:
+            continue
+    return {p for p in found if p}
+
+
 def recent_user_texts(tracker: Tracker, n: int = 3) -> list[str]:
     """The citizen's last n messages (button payloads left out), oldest first."""
     texts = [
@@ -64,7 +87,7 @@ def resume_form(tracker: Tracker) -> list[dict[str, Any]]:
         ),
         None,
     )
-    text = tracker.latest_message.get("text") or ""
+    text = unicodedata.normalize("NFKC", tracker.latest_message.get("text") or "")
     events: list[dict[str, Any]] = []
     if asked in FORM_SLOTS and text and not text.startswith("/"):
         events.append(SlotSet(asked, text))

@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of, known_phone
+from actions.citizen import caller_number, channel_of, known_phone, phones_given
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
@@ -35,9 +35,15 @@ from triage import (
 from triage.form import check_field, precise_address
 from workorders import intake, store
 from workorders.citizen_view import status_line
+from workorders.model import WorkOrder
 from workorders.store import Draft, InvalidField
 
 Events = list[dict[str, Any]]
+
+ASK_PHONE = (
+    "为保护您的隐私，查询工单请提供工单号和登记时留的电话号码，例如：20261122-0001 13812345678。"
+)
+ASK_PHONE_VOICE = "为保护您的隐私，请说出工单号和登记时留的电话号码。"
 
 TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
 MISSES_SLOT = "misses"  # misunderstandings in a row (the triage context of the next turn)
@@ -218,16 +224,28 @@ def _status(
     dispatcher: CollectingDispatcher, tracker: Tracker, decision: StatusQuery, voice: bool
 ) -> Events:
     """The state of the order named, else of the citizen's own recent orders (by the caller's
-    number on the phone, else by this conversation)."""
+    number on the phone, else by this conversation). An order named by number is told only to
+    whoever shows it is theirs: it was made in this conversation, or its phone is the caller's
+    or one given here; without a phone the citizen is asked for it, and a number that does not
+    match answers as an unknown one, so no other citizen's order is revealed or confirmed."""
     settings = get_settings()
     url = settings.database_url
     number = decision.order_number or tracker.get_slot("last_order")
     if number:
-        try:
-            orders = [store.get(url, number)]
-        except (store.OrderNotFound, InvalidField):
+        order: WorkOrder | None = None
+        with contextlib.suppress(store.OrderNotFound, InvalidField):
+            order = store.get(url, number)
+        phones = phones_given(tracker)
+        mine = order is not None and (
+            order.conversation_id == tracker.sender_id or order.citizen_phone in phones
+        )
+        if not mine and not phones:
+            dispatcher.utter_message(text=ASK_PHONE_VOICE if voice else ASK_PHONE)
+            return [SlotSet(MISSES_SLOT, 0)]
+        if not mine or order is None:
             dispatcher.utter_message(response="utter_order_not_found")
             return []
+        orders = [order]
     else:
         caller = caller_number(tracker)
         own = {"phone": caller} if caller else {"conversation_id": tracker.sender_id}

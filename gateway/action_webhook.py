@@ -1,14 +1,16 @@
 """Rasa's action webhook served by the app with rasa_sdk's own executor.
 
 Running the actions in this process means the embedding model and the stores are loaded once.
-Status codes follow rasa_sdk's action server, which Rasa understands.
+Status codes follow rasa_sdk's action server, which Rasa understands. Only Rasa may call it
+(gateway.auth.rasa_only: loopback or the shared HOTLINE_ACTION_SECRET): the actions store work
+orders and read citizens' orders.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import (
@@ -17,9 +19,10 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
+from gateway.auth import rasa_only
 from gateway.metrics import ACTION_CALLS
 
-router = APIRouter(tags=["rasa actions"])
+router = APIRouter(tags=["rasa actions"], dependencies=[Depends(rasa_only)])
 
 
 def make_executor() -> ActionExecutor:

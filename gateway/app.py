@@ -14,8 +14,10 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import (
     action_webhook,
+    auth,
     calls_api,
     chat_api,
+    console,
     health,
     knowledge_api,
     pages,
@@ -115,9 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
     )
-    routers = (chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health, pages)
-    for module in (*routers, calls_api, voice_ws):
+    routers = (auth, chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health)
+    pages_ = (pages, console)
+    for module in (*routers, *pages_, calls_api, voice_ws):
         app.include_router(module.router)
+    app.include_router(auth.audit_router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
 

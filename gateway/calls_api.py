@@ -20,10 +20,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import Counter
 
+from gateway.auth import public
 from gateway.chat_api import run_turn
 from gateway.rasa_client import RasaClient
 from gateway.voice_lexicon import hotline_lexicon
@@ -37,7 +38,8 @@ from workorders import store
 from workorders.queries import OrderFilter
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/calls", tags=["voice"])
+# The PBX calls these without an account (its network is the boundary: docs/operations.md).
+router = APIRouter(prefix="/api/v1/calls", tags=["voice"], dependencies=[Depends(public)])
 
 VOICE_CALLS = Counter(
     "hotline_voice_calls_total",

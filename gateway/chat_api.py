@@ -6,14 +6,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from accounts.users import Principal
+from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
+from gateway.identity import citizen_channel
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
 from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from hotline.conversations import Turn, conversation_id, last_replies, record_turn
@@ -67,11 +70,18 @@ class ChatResponse(BaseModel):
         503: {"model": ChatResponse, "description": "the bot is unavailable; body has an apology"},
     },
 )
-async def chat(body: ChatRequest, request: Request) -> Any:
+async def chat(
+    body: ChatRequest,
+    request: Request,
+    user: Annotated[Principal | None, Depends(optional_user)],
+) -> Any:
+    """Open to every citizen; the channel (wechat, voice) and identity metadata (caller number,
+    openid) are taken only from a signed-in operator's or admin's client (gateway/identity.py)."""
     settings: Settings = request.app.state.settings
     check_length("text", body.text, settings.max_text_chars)
+    channel, metadata = citizen_channel(body.channel, body.metadata, user)
     outcome = await run_turn(
-        settings, request.app.state.rasa, body.channel, body.sender, body.text, body.metadata
+        settings, request.app.state.rasa, channel, body.sender, body.text, metadata
     )
     return _respond(outcome)
 

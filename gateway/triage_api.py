@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from gateway.auth import public
 from gateway.errors import CitizenText, check_length
 from hotline.settings import Channel, Settings
 from triage import Context, get_triage
 
-router = APIRouter(prefix="/api/v1", tags=["triage"])
+router = APIRouter(prefix="/api/v1", tags=["triage"], dependencies=[Depends(public)])
 
 
 class TriageRequest(BaseModel):

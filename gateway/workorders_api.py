@@ -1,24 +1,38 @@
 """/api/v1/work-orders: create (idempotent), list with filters, show with timeline, act on one.
 
-Who acts is named in the request body (`actor`) until the console issue brings authentication
-(department names are Chinese, which HTTP headers cannot carry). The store already refuses a
-department acting on another department's order.
+Every route needs a signed-in user (gateway/auth.py). Who acts is the signed-in user, never the
+request body: a department user acts as its department, admins and operators as the centre; a
+manager reads everything and changes nothing. A department user sees its own department's
+orders only, and another department's order answers 404, as an unknown one does, so numbers
+cannot be probed. Contact data is masked unless `reveal=true` by a role that handles the order;
+every reveal and every change is in the audit log.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from accounts.roles import CHANGE, REVEAL, Role
+from accounts.users import Principal
+from gateway.auth import allow, audit_of
 from hotline.settings import Settings
 from knowledge.service import get_service
 from workorders import intake, store
+from workorders.model import WorkOrder
 from workorders.queries import OrderFilter
-from workorders.states import Actor, IllegalTransition, NotPermitted, WorkOrderError
+from workorders.states import (
+    ACTION_EN,
+    Actor,
+    IllegalTransition,
+    NotPermitted,
+    WorkOrderError,
+    parse_action,
+)
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
 
@@ -42,22 +56,29 @@ def _error(exc: WorkOrderError) -> HTTPException:
     return HTTPException(status, detail)
 
 
-class ActorIn(BaseModel):
-    role: Literal["centre", "department"] = "centre"
-    department: str | None = Field(default=None, description="required when role is department")
-    name: str = ""
+Reader = Annotated[Principal, Depends(allow(*Role))]
+Operator = Annotated[Principal, Depends(allow(Role.ADMIN, Role.OPERATOR))]
+Changer = Annotated[Principal, Depends(allow(*CHANGE))]
 
-    def actor(self) -> Actor:
-        if self.role == "centre":
-            return Actor.centre(self.name or "centre")
-        if not self.department:
-            raise HTTPException(422, "actor.department is required when actor.role is department")
-        return Actor.of_department(self.department, self.name)
+
+def actor_of(user: Principal) -> Actor:
+    """The work-order actor of a signed-in user (a manager is never one)."""
+    if user.role is Role.DEPARTMENT and user.department:
+        return Actor.of_department(user.department, user.name)
+    return Actor.centre(user.name)
+
+
+def _visible(user: Principal, order: WorkOrder) -> WorkOrder:
+    """The order, unless the user is another department's: then 404 as for an unknown one."""
+    if user.role is Role.DEPARTMENT and order.department != user.department:
+        raise HTTPException(404, f"no work order {order.number}")
+    return order
 
 
 @router.post("", status_code=201)
 def create(
     request: Request,
+    user: Operator,
     draft: store.Draft,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -78,6 +99,7 @@ def create(
     except WorkOrderError as exc:
         raise _error(exc) from exc
     first = store.timeline(url, order.number)[0]
+    audit_of(request, user, "order.create", order.number, channel=order.channel)
     return {
         "order": order.to_dict(now=datetime.now(UTC)),
         "routing": first.data.get("routing"),
@@ -88,6 +110,7 @@ def create(
 @router.get("")
 def list_orders(
     request: Request,
+    user: Reader,
     status: Annotated[list[str] | None, Query()] = None,
     department: str | None = None,
     warning: Annotated[list[str] | None, Query(description="none|yellow|orange|red")] = None,
@@ -103,7 +126,13 @@ def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
+    """Newest first, contact data masked. A department user's list is its own department's
+    (asking for another department gives an empty list)."""
     now = datetime.now(UTC)
+    if user.role is Role.DEPARTMENT:
+        if department and department != user.department:
+            return {"total": 0, "items": []}
+        department = user.department
     try:
         where = OrderFilter(
             status=tuple(status) if status else None, department=department,
@@ -118,24 +147,36 @@ def list_orders(
     return {"total": total, "items": [o.to_dict(now=now) for o in items]}
 
 
-@router.get("/{number}")
-def show(request: Request, number: str) -> dict[str, Any]:
+@router.get("/{number}", responses={403: {"description": "reveal=true by a manager"}})
+def show(
+    request: Request,
+    user: Reader,
+    number: str,
+    reveal: Annotated[
+        bool, Query(description="unmasked contact data (handling roles only; audited)")
+    ] = False,
+) -> dict[str, Any]:
     url = _url(request)
+    if reveal and user.role not in REVEAL:
+        raise HTTPException(403, f"the {user.role.value} role may not reveal contact data")
     try:
-        order = store.get(url, number)
+        order = _visible(user, store.get(url, number))
         events = store.timeline(url, order.number)
         related = store.related(url, order.number)
     except WorkOrderError as exc:
         raise _error(exc) from exc
+    if reveal:
+        fields = ("citizen_name", "citizen_phone", "wechat_openid")
+        shown = [f for f in fields if getattr(order, f)]
+        audit_of(request, user, "order.reveal", order.number, fields=shown)
     return {
-        "order": order.to_dict(now=datetime.now(UTC)),
+        "order": order.to_dict(reveal=reveal, now=datetime.now(UTC)),
         "timeline": [e.to_dict() for e in events],
         "related": related,
     }
 
 
 class ActionBody(BaseModel):
-    actor: ActorIn = Field(default_factory=ActorIn)
     note: str | None = Field(default=None, description="reason, reply text or remark")
     data: dict[str, Any] = Field(
         default_factory=dict,
@@ -147,17 +188,22 @@ class ActionBody(BaseModel):
 @router.post("/{number}/{action}")
 def act(
     request: Request,
+    user: Changer,
     number: str,
     action: str,
     body: Annotated[ActionBody, Body()] = ActionBody(),  # noqa: B008
 ) -> JSONResponse:
     """sign, feedback, close, rate (回访), merge, dispatch, return (退单), extension… (English
-    or Chinese names). Illegal in the current state → 409; not this actor's order → 403."""
-    actor = body.actor.actor()
+    or Chinese names), by the signed-in user. Illegal in the current state → 409; an action of
+    another role → 403; another department's order → 404."""
+    url = _url(request)
     try:
-        order = store.transition(_url(request), number, action, actor, body.note, **body.data)
+        _visible(user, store.get(url, number))
+        order = store.transition(url, number, action, actor_of(user), body.note, **body.data)
     except WorkOrderError as exc:
         raise _error(exc) from exc
     except (TypeError, ValueError) as exc:  # unknown action, or an input it does not take
         raise HTTPException(422, str(exc)) from exc
+    done = ACTION_EN[parse_action(action)].replace(" ", "_")
+    audit_of(request, user, f"order.{done}", order.number, note=body.note, data=body.data)
     return JSONResponse({"order": order.to_dict(now=datetime.now(UTC))})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -103,6 +104,7 @@ def render_endpoints(settings: Settings) -> Path:
     template = Template((BOT_DIR / "endpoints.yml").read_text())
     text = template.substitute(
         action_url=settings.action_webhook_url,
+        action_headers=_action_headers(settings),
         tracker_store=_indent(_tracker_store(settings)),
         lock_store=_indent(_lock_store(settings)),
     )
@@ -110,6 +112,14 @@ def render_endpoints(settings: Settings) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out
+
+
+def _action_headers(settings: Settings) -> str:
+    """The shared secret the app's action webhook asks of non-loopback callers (may be empty)."""
+    if not settings.action_secret:
+        return ""
+    secret = json.dumps(settings.action_secret.get_secret_value())  # a JSON string is YAML
+    return f"  headers:\n    X-Hotline-Action-Secret: {secret}\n"
 
 
 def _tracker_store(settings: Settings) -> dict[str, object]:

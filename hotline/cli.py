@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from accounts.cli import app as users_app
 from hotline import bot, db
 from hotline.settings import get_settings
 from knowledge.cli import app as kb_app
@@ -23,6 +24,7 @@ app.add_typer(voice_app, name="voice")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
 app.add_typer(router_app, name="router")
+app.add_typer(users_app, name="users")
 
 
 @app.command()

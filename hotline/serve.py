@@ -214,6 +214,7 @@ class Isolated:
     rasa_url: str
     var_dir: Path
     proc: subprocess.Popen[bytes]
+    database_url: str = ""  # the app's database (accounts for tests and benchmarks)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -237,4 +238,6 @@ def start_isolated(var_dir: Path, **settings: str) -> Isolated:
         **{f"HOTLINE_{name.upper()}": value for name, value in settings.items()},
     }
     proc = spawn(env, var_dir / "serve.log")
-    return Isolated(f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}", var_dir, proc)
+    database_url = settings.get("database_url") or f"sqlite:///{var_dir / 'hotline.db'}"
+    app, rasa = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{rasa_port}"
+    return Isolated(app, rasa, var_dir, proc, database_url)

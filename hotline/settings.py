@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +100,25 @@ class Settings(BaseSettings):
     voice_max_call_seconds: float = 1800.0  # then the call goes to a person
     voice_ws_trust_caller_id: bool = False  # WS clients (SIP gateways) may set caller_number
 
+    # Accounts (accounts/, docs/operations.md). Bearer tokens and browser sessions expire; a
+    # disabled user's end at once. Sign-in failures within the window lock the account name
+    # (per_name) or the client address (per_address); each failure waits failure_delay seconds
+    # times the account's failures so far (at most 5 s) before answering.
+    token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
+    signin_max_failures: int = Field(default=5, ge=1)
+    signin_max_failures_address: int = Field(default=20, ge=1)
+    signin_lockout_minutes: int = Field(default=15, ge=1)
+    signin_failure_delay: float = Field(default=0.5, ge=0, le=5)
+    # The action webhook (/webhook) answers Rasa only: calls from a loopback address, or with
+    # this shared secret in the X-Hotline-Action-Secret header (hotline serve gives it to Rasa).
+    # Behind a reverse proxy on the same host every call looks local: set the secret and
+    # action_webhook_loopback=false there.
+    action_secret: SecretStr | None = None
+    action_webhook_loopback: bool = True
+    # Cookies: secure (HTTPS only) when public_url is https, unless forced here.
+    cookie_secure: bool | None = None
+
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000
     timezone: str = "Asia/Shanghai"
@@ -118,6 +137,12 @@ class Settings(BaseSettings):
             self.rasa_url = f"http://{self.rasa_host}:{self.rasa_port}"
         if not self.public_url:
             self.public_url = f"http://localhost:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.startswith("https://")
 
     @property
     def action_webhook_url(self) -> str:

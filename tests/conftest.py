@@ -64,14 +64,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
         running.stop()
 
 
+@pytest.fixture(scope="session")
+def staff(stack: Isolated) -> dict[str, str]:
+    """Authorization headers of an operator of the running stack (work-order API, and the
+    chat API's wechat/voice channels, which only a trusted client may speak for)."""
+    from accounts.service_accounts import service_token
+
+    return {"Authorization": f"Bearer {service_token(stack.database_url)}"}
+
+
 @pytest.fixture
-def chat(stack: Isolated):  # type: ignore[no-untyped-def]
-    """Send one turn to the running stack; returns the decoded JSON reply."""
+def chat(stack: Isolated, staff: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Send one turn to the running stack; returns the decoded JSON reply. A web turn is sent
+    as a citizen's browser sends it; other channels as their trusted transport would."""
 
     def send(sender: str, text: str, channel: str = "web") -> dict:
         resp = httpx.post(
             f"{stack.url}/api/v1/chat",
             json={"sender": sender, "text": text, "channel": channel},
+            headers=staff if channel in ("wechat", "voice") else {},
             timeout=30,
         )
         assert resp.status_code == 200, resp.text

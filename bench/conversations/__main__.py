@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         description=(bench.conversations.__doc__ or "").splitlines()[0],
     )
     parser.add_argument("--url", help="a running app (default: start an isolated stack)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("HOTLINE_TOKEN"),
+        help="with --url: an operator's bearer token (default $HOTLINE_TOKEN)",
+    )
     parser.add_argument("--dir", type=Path, default=CONVERSATIONS_DIR, help="conversation files")
     parser.add_argument("--kind", action="append", help="only conversations of this kind")
     parser.add_argument("--id", action="append", dest="ids", help="only these conversation ids")
@@ -38,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     isolated = None
     if args.url:
-        stack = Stack(args.url)
+        stack = Stack(args.url, token=args.token)
     else:
         from hotline.serve import start_isolated
 
@@ -46,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(isolated.url)
     try:
         stack.wait_ready()
+        if isolated is not None:  # after the app has migrated its database
+            from accounts.service_accounts import service_token
+
+            stack.token = service_token(isolated.database_url)
         started = time.monotonic()
         runs = run_all(stack, conversations, answers, progress=not args.json)
         took = time.monotonic() - started

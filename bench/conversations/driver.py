@@ -62,17 +62,29 @@ class Run:
 
 
 class Stack:
-    def __init__(self, url: str, timeout: float = 60) -> None:
+    """A running app. `token`: a bearer token of an operator account, for the work-order API
+    and for speaking as the voice channel (which an anonymous client cannot claim)."""
+
+    def __init__(self, url: str, timeout: float = 60, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.token = token
+
+    @property
+    def staff(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def chat(self, run: Run, text: str) -> tuple[int, dict[str, Any]]:
         metadata: dict[str, Any] = {}
         if run.conv.channel == "voice" and run.conv.facts.get("phone"):
             metadata["caller"] = run.conv.facts["phone"]
         body = {"sender": run.sender, "text": text, "channel": run.conv.channel}
+        # Web turns go as a citizen's browser sends them; voice as the trusted phone gateway.
+        headers = self.staff if run.conv.channel in ("voice", "wechat") else {}
         try:
-            resp = self.http.post("/api/v1/chat", json={**body, "metadata": metadata})
+            resp = self.http.post(
+                "/api/v1/chat", json={**body, "metadata": metadata}, headers=headers
+            )
         except httpx.HTTPError as exc:
             return 0, {"messages": [], "state": "bot", "error": f"{type(exc).__name__}"}
         try:
@@ -92,7 +104,7 @@ class Stack:
         if conv.facts.get("phone"):
             draft.setdefault("citizen_phone", conv.facts["phone"])
         resp = self.http.post(
-            "/api/v1/work-orders", json=draft, headers={"Idempotency-Key": run.sender}
+            "/api/v1/work-orders", json=draft, headers={"Idempotency-Key": run.sender, **self.staff}
         )
         resp.raise_for_status()
         return resp.json()["order"]["number"]
@@ -107,7 +119,8 @@ class Stack:
     def all_orders(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            resp = self.http.get("/api/v1/work-orders", params={"limit": 200, "offset": len(items)})
+            page = {"limit": 200, "offset": len(items)}
+            resp = self.http.get("/api/v1/work-orders", params=page, headers=self.staff)
             resp.raise_for_status()
             page = resp.json()
             items += page["items"]
@@ -230,7 +243,8 @@ class Driver:
             number = fill(self.facts.get("order_number", ""), self.run)
             if number and not self.gave_number:
                 self.gave_number = True
-                return number, "answer"
+                phone = self.facts.get("phone")  # the proof that the order is this citizen's
+                return (f"{number} 电话{phone}" if phone else number), "answer"
             return None
         if what == "yes_no":
             if self.wants_form():

@@ -14,6 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionSubmitCallback
+from actions.render import ASK_PHONE
 from actions.satisfaction import ActionAskSatisfaction, ActionStoreRating
 from actions.triage_turn import ActionTriage
 from actions.work_order import (
@@ -245,6 +246,9 @@ def test_asking_after_an_earlier_report_is_a_status_query_whatever_the_nlu_said(
 
 def test_an_order_number_on_its_own_is_looked_up_whatever_the_nlu_said() -> None:
     _, messages = run(ActionTriage(), tracker("20261122-0999", intent="nlu_fallback"))
+    assert messages[0]["text"] == ASK_PHONE  # the lookup, asking whose order it is
+    with_phone = tracker("20261122-0999 13812345678", intent="nlu_fallback")
+    _, messages = run(ActionTriage(), with_phone)
     assert messages[0]["response"] == "utter_order_not_found"
 
 

@@ -12,6 +12,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.render import ASK_PHONE
 from actions.triage_turn import ActionTriage
 from actions.work_order import (
     ActionAskWoConfirm,
@@ -45,11 +46,14 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def tracker(
-    text: str = "", slots: dict[str, Any] | None = None, entities: list | None = None
+    text: str = "",
+    slots: dict[str, Any] | None = None,
+    entities: list | None = None,
+    sender: str = "web:u1",
 ) -> Tracker:
     latest = {"text": text, "intent": {"name": "x"}, "entities": entities or [], "metadata": {}}
     events = [{"event": "user", "text": text, "input_channel": "web"}]
-    return Tracker("web:u1", slots or {}, latest, events, False, None, {}, "action_listen")
+    return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
 
 
 def run(action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
@@ -145,9 +149,24 @@ def test_status_query_by_number_and_by_conversation() -> None:
     assert number in said and ("已受理" in said or "已转交" in said)  # 智能派单 may dispatch
     _, mine = run(ActionTriage(), tracker("我的投诉怎么样了"))
     assert number in mine[0]["text"]
-    missing = [{"entity": "order_number", "value": "20200101-0001"}]
-    _, none = run(ActionTriage(), tracker("查20200101-0001", entities=missing))
+    _, none = run(ActionTriage(), tracker("查20200101-0001 13812345678"))
     assert none[0]["response"] == "utter_order_not_found"
+
+
+def test_another_conversation_needs_the_phone_given_at_filing() -> None:
+    """The number alone tells nothing, known or not; a wrong phone answers as an unknown
+    number; the phone given at filing shows the order (and no other)."""
+    _, messages = run(ActionSubmitWorkOrder(), tracker("确认", FILLED))
+    number = re.search(r"工单号是(\d{8}-\d{4})", messages[0]["text"])[1]
+    for text in (f"查询{number}", "查询20200101-0001"):
+        _, asked = run(ActionTriage(), tracker(text, sender="web:stranger"))
+        assert asked[0]["text"] == ASK_PHONE and number not in asked[0]["text"]
+    _, wrong = run(ActionTriage(), tracker(f"{number} 13900001111", sender="web:stranger"))
+    assert wrong[0]["response"] == "utter_order_not_found"
+    for phone in ("13812345678", "138 1234 5678", "１３８１２３４５６７８"):
+        said = f"{number}，电话{phone}"
+        _, right = run(ActionTriage(), tracker(said, sender="web:stranger"))
+        assert len(right) == 1 and number in right[0]["text"], said
 
 
 # ---- the read-back: the last step of the form; the draft survives whatever is said there ----

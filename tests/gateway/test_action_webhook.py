@@ -1,4 +1,4 @@
-"""Rasa's action webhook served by the app with rasa_sdk's executor."""
+"""Rasa's action webhook served by the app with rasa_sdk's executor, for Rasa only."""
 
 from pathlib import Path
 
@@ -6,6 +6,8 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from hotline.settings import Settings
+
+RASA = ("127.0.0.1", 41234)  # Rasa calls from the same host
 
 
 def action_call(name: str) -> dict:
@@ -28,7 +30,8 @@ def action_call(name: str) -> dict:
 
 
 def test_runs_a_registered_action(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as client:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False)
+    with TestClient(create_app(settings), client=RASA) as client:
         resp = client.post("/webhook", json=action_call("action_triage"))
         names = {a["name"] for a in client.get("/actions").json()}
     assert resp.status_code == 200
@@ -37,9 +40,41 @@ def test_runs_a_registered_action(tmp_path: Path) -> None:
 
 
 def test_unknown_action_is_404_and_bad_json_is_400(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as client:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False)
+    with TestClient(create_app(settings), client=RASA) as client:
         missing = client.post("/webhook", json=action_call("action_nope"))
         broken = client.post("/webhook", content=b"{", headers={"content-type": "application/json"})
     assert missing.status_code == 404
     assert missing.json()["action_name"] == "action_nope"
     assert broken.status_code == 400
+
+
+def test_only_the_bot_may_call_it(tmp_path: Path) -> None:
+    """From elsewhere: only with the shared secret; behind a local proxy the secret alone."""
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, action_secret="s3cret-x")
+    outside = ("203.0.113.7", 5555)
+    with TestClient(create_app(settings), client=outside) as client:
+        refused = client.post("/webhook", json=action_call("action_triage"))
+        listing = client.get("/actions")
+        wrong = client.post("/webhook", json=action_call("action_triage"),
+                            headers={"X-Hotline-Action-Secret": "guess"})  # fmt: skip
+        right = client.post("/webhook", json=action_call("action_triage"),
+                            headers={"X-Hotline-Action-Secret": "s3cret-x"})  # fmt: skip
+    assert (refused.status_code, listing.status_code, wrong.status_code) == (403, 403, 403)
+    assert right.status_code == 200
+    proxied = Settings(var_dir=tmp_path / "p", knowledge_preload=False, action_secret="s3cret-x",
+                       action_webhook_loopback=False)  # fmt: skip
+    with TestClient(create_app(proxied), client=RASA) as client:
+        assert client.post("/webhook", json=action_call("action_triage")).status_code == 403
+
+
+def test_hotline_serve_gives_rasa_the_secret(tmp_path: Path) -> None:
+    from hotline.bot import render_endpoints
+
+    plain = render_endpoints(Settings(var_dir=tmp_path)).read_text()
+    assert "headers" not in plain
+    text = render_endpoints(Settings(var_dir=tmp_path, action_secret='a"b: c')).read_text()
+    import yaml
+
+    endpoint = yaml.safe_load(text)["action_endpoint"]
+    assert endpoint["headers"] == {"X-Hotline-Action-Secret": 'a"b: c'}

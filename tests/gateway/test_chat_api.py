@@ -21,6 +21,7 @@ from gateway.chat_api import APOLOGY
 from hotline.conversations import turns_of
 from hotline.serve import free_port
 from hotline.settings import Settings
+from tests import signin
 
 
 class FakeRasa(ThreadingHTTPServer):
@@ -73,9 +74,11 @@ def client_for(tmp_path: Path, rasa_url: str, **overrides: object) -> TestClient
 
 def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_rasa) -> None:
     with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        operator = signin.bearer(client.app.state.settings.database_url, "operator")
         resp = client.post(
             "/api/v1/chat",
             json={"sender": "u1", "text": " 你好 ", "channel": "wechat", "metadata": {"k": 1}},
+            headers=operator,  # a trusted client may speak for the WeChat channel
         )
         url = client.app.state.settings.database_url
     assert resp.status_code == 200
@@ -93,6 +96,26 @@ def test_turn_is_relayed_with_namespaced_sender_and_logged(tmp_path: Path, fake_
     ]
     [turn] = turns_of(url, "wechat:u1")
     assert (turn.user_text, turn.intent, turn.confidence) == ("你好", "greet", 0.97)
+
+
+def test_an_anonymous_client_cannot_claim_a_channel_or_a_citizen(tmp_path: Path, fake_rasa) -> None:
+    """A web page saying it is the phone channel for someone's number is a web chat of nobody;
+    the same from a department user (not a channel client) too."""
+    claim = {"caller_number": "13912345678", "caller": "13912345678", "openid": "oX1", "k": 1}
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        url = client.app.state.settings.database_url
+        for channel in ("voice", "wechat"):
+            body = {"sender": "u9", "text": "我之前反映的问题办得怎么样了", "channel": channel}
+            resp = client.post("/api/v1/chat", json={**body, "metadata": claim})
+            assert resp.status_code == 200
+        department = signin.bearer(url, "department", "市城市管理局")
+        client.post("/api/v1/chat", json={**body, "metadata": claim}, headers=department)
+        forged = signin.bearer(url, "operator") | {"Authorization": "Bearer hl_forged"}
+        client.post("/api/v1/chat", json={**body, "metadata": claim}, headers=forged)
+    assert [r["channel"] for r in fake_rasa.requests] == ["web"] * 4
+    assert all(r["metadata"] == {"k": 1} for r in fake_rasa.requests)
+    assert {r["sender"] for r in fake_rasa.requests} == {"web:u9"}
+    assert turns_of(url, "voice:u9") == [] and turns_of(url, "wechat:u9") == []
 
 
 def test_the_triage_decision_is_returned_and_not_shown_as_a_message(

@@ -1,4 +1,7 @@
-"""/api/v1/work-orders over HTTP: idempotent create, filters, timeline, permissions, errors."""
+"""/api/v1/work-orders over HTTP: idempotent create, filters, timeline, permissions, errors.
+
+The client signs in as an operator; department staff and managers have their own headers.
+(Who may call what at all is tests/gateway/test_access_matrix.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from hotline import db
 from hotline.settings import Settings
+from tests import signin
 from workorders import intake
 from workorders.config import default_config
 from workorders.store import Draft
@@ -25,13 +29,19 @@ DRAFT = {
     "district": "城东区",
     "address": "城东区幸福路口",
 }
-CITY = {"actor": {"role": "department", "department": "市城市管理局", "name": "王工"}}
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(var_dir=tmp_path, knowledge_preload=False))) as c:
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False)
+    with TestClient(create_app(settings)) as c:
+        c.headers.update(signin.bearer(settings.database_url, "operator"))
         yield c
+
+
+def staff(client: TestClient, role: str, department: str | None = None) -> dict[str, str]:
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    return signin.bearer(url, role, department)
 
 
 def test_create_is_idempotent_and_masks_contact_data(client: TestClient) -> None:
@@ -48,15 +58,22 @@ def test_create_is_idempotent_and_masks_contact_data(client: TestClient) -> None
 def test_lifecycle_with_permissions_and_illegal_steps(client: TestClient) -> None:
     number = client.post("/api/v1/work-orders", json=DRAFT).json()["order"]["number"]
     url = f"/api/v1/work-orders/{number}"
-    early = client.post(f"{url}/sign", json=CITY)
-    assert early.status_code == 409  # not dispatched yet
+    city = staff(client, "department", "市城市管理局")
+    other = staff(client, "department", "市交通运输局")
+    assert client.post(f"{url}/sign", headers=city).status_code == 404  # not theirs yet
+    early = client.post(f"{url}/rate", json={"data": {"satisfaction": "满意"}})
+    assert early.status_code == 409  # not dispatched, let alone closed
     dispatched = client.post(f"{url}/dispatch", json={"data": {"department": "市城市管理局"}})
     assert dispatched.status_code == 200 and dispatched.json()["order"]["status"] == "已派单"
-    other = {"actor": {"role": "department", "department": "市交通运输局"}}
-    assert client.post(f"{url}/sign", json=other).status_code == 403
-    assert client.post(f"{url}/sign", json=CITY).json()["order"]["status"] == "已签收"
-    reply = {"note": "已更换灯泡，路灯恢复照明。", **CITY}
-    assert client.post(f"{url}/feedback", json=reply).status_code == 200
+    assert client.post(f"{url}/sign").status_code == 403  # the centre does not sign
+    assert client.post(f"{url}/sign", headers=other).status_code == 404  # not even seen
+    # Who acts is the signed-in user; an actor in the body is ignored.
+    claim = {"actor": {"role": "department", "department": "市城市管理局"}}
+    assert client.post(f"{url}/sign", json=claim, headers=other).status_code == 404
+    signed = client.post(f"{url}/sign", headers=city).json()["order"]
+    assert signed["status"] == "已签收"
+    reply = {"note": "已更换灯泡，路灯恢复照明。"}
+    assert client.post(f"{url}/feedback", json=reply, headers=city).status_code == 200
     assert client.post(f"{url}/close").json()["order"]["status"] == "已办结"
     rated = client.post(f"{url}/rate", json={"data": {"satisfaction": "满意"}})
     assert rated.json()["order"]["satisfaction"] == "满意"
@@ -79,10 +96,6 @@ def test_bad_input_is_refused_and_nothing_is_stored(client: TestClient) -> None:
     assert client.get("/api/v1/work-orders/20260101-0001").status_code == 404
     number = client.post("/api/v1/work-orders", json=DRAFT).json()["order"]["number"]
     assert client.post(f"/api/v1/work-orders/{number}/fly").status_code == 422
-    no_dept = client.post(
-        f"/api/v1/work-orders/{number}/sign", json={"actor": {"role": "department"}}
-    )
-    assert no_dept.status_code == 422
 
 
 def test_orders_of_one_conversation_category_and_district(client: TestClient) -> None:
@@ -163,7 +176,8 @@ def test_health_names_the_router_in_use(client: TestClient, tmp_path: Path) -> N
     broken = Settings(var_dir=tmp_path / "b", knowledge_preload=False, router_dir=tmp_path / "x")
     with TestClient(create_app(broken)) as c:
         health = c.get("/health")
-        made = c.post("/api/v1/work-orders", json=LAMP)
+        operator = signin.bearer(broken.database_url, "operator")
+        made = c.post("/api/v1/work-orders", json=LAMP, headers=operator)
     assert health.status_code == 503
     router = health.json()["dependencies"]["router"]
     assert (router["status"], router["source"], router["path"]) == (
@@ -171,3 +185,64 @@ def test_health_names_the_router_in_use(client: TestClient, tmp_path: Path) -> N
     )  # fmt: skip
     assert "hotline router train --out" in router["error"]
     assert made.status_code == 201 and made.json()["order"]["department"] is None  # kept unrouted
+
+
+# Accounts: department scope, read-only managers, audited reveals and changes.
+
+
+def _dispatched(client: TestClient, department: str) -> str:
+    number = client.post("/api/v1/work-orders", json=DRAFT).json()["order"]["number"]
+    client.post(f"/api/v1/work-orders/{number}/dispatch", json={"data": {"department": department}})
+    return str(number)
+
+
+def test_department_staff_see_and_act_on_their_own_orders_only(client: TestClient) -> None:
+    mine, theirs = _dispatched(client, "市城市管理局"), _dispatched(client, "市交通运输局")
+    city = staff(client, "department", "市城市管理局")
+    listed = client.get("/api/v1/work-orders", headers=city).json()
+    assert [o["number"] for o in listed["items"]] == [mine] and listed["total"] == 1
+    asked = client.get(
+        "/api/v1/work-orders", params={"department": "市交通运输局"}, headers=city
+    ).json()
+    assert asked == {"total": 0, "items": []}
+    assert client.get(f"/api/v1/work-orders/{theirs}", headers=city).status_code == 404
+    assert client.get(f"/api/v1/work-orders/{mine}", headers=city).status_code == 200
+    signed = client.post(f"/api/v1/work-orders/{mine}/sign", headers=city)
+    timeline = client.get(f"/api/v1/work-orders/{mine}").json()["timeline"]
+    assert signed.status_code == 200 and timeline[-1]["actor"].startswith("部门:市城市管理局/")
+
+
+def test_a_manager_reads_everything_and_changes_nothing(client: TestClient) -> None:
+    number = _dispatched(client, "市城市管理局")
+    manager = staff(client, "manager")
+    assert client.get("/api/v1/work-orders", headers=manager).json()["total"] == 1
+    shown = client.get(f"/api/v1/work-orders/{number}", headers=manager).json()["order"]
+    assert shown["citizen_phone"] == "138****5678"
+    assert (
+        client.get(f"/api/v1/work-orders/{number}?reveal=true", headers=manager).status_code == 403
+    )
+    assert client.post(f"/api/v1/work-orders/{number}/close", headers=manager).status_code == 403
+    assert client.post("/api/v1/work-orders", json=DRAFT, headers=manager).status_code == 403
+
+
+def test_reveals_and_changes_are_in_the_audit_log(client: TestClient) -> None:
+    from accounts import audit
+
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    number = _dispatched(client, "市城市管理局")
+    shown = client.get(f"/api/v1/work-orders/{number}", params={"reveal": "true"}).json()
+    assert shown["order"]["citizen_phone"] == "13812345678"
+    assert shown["order"]["citizen_name"] == "张三"
+    city = staff(client, "department", "市城市管理局")
+    client.post(f"/api/v1/work-orders/{number}/签收", headers=city)
+    log = audit.entries(url, target=number)
+    assert [e["action"] for e in log] == ["order.sign", "order.reveal", "order.dispatch",
+                                          "order.create"]  # fmt: skip
+    reveal = log[1]
+    assert reveal["role"] == "operator" and reveal["actor"].startswith("operator-")
+    assert reveal["detail"]["fields"] == ["citizen_name", "citizen_phone"]
+    assert log[0]["role"] == "department" and log[0]["at"] >= reveal["at"]
+    manager = staff(client, "manager")
+    over_http = client.get("/api/v1/audit", params={"target": number}, headers=manager).json()
+    assert over_http["items"] == log
+    assert client.get("/api/v1/audit", headers=city).status_code == 403

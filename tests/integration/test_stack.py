@@ -123,7 +123,9 @@ def test_unknown_policy_gets_an_honest_answer_not_an_invention(chat) -> None:
     assert "来源：" not in text
 
 
-def test_complaint_becomes_a_stored_work_order_with_its_number(stack: Isolated, chat) -> None:
+def test_complaint_becomes_a_stored_work_order_with_its_number(
+    stack: Isolated, chat, staff: dict[str, str]
+) -> None:
     sender = "wo-1"
     first = chat(sender, "我要投诉小区门口的路灯坏了一个星期了晚上很黑")
     assert first["decision"]["kind"] == "order_draft"
@@ -140,7 +142,8 @@ def test_complaint_becomes_a_stored_work_order_with_its_number(stack: Isolated, 
     assert [b["title"] for b in readback["buttons"]] == ["确认提交", "修改"]
     done = chat(sender, "确认")["messages"][0]["text"]
     number = re.search(r"工单号是(\d{8}-\d{4})", done)[1]
-    order = httpx.get(f"{stack.url}/api/v1/work-orders/{number}", timeout=10).json()["order"]
+    shown = httpx.get(f"{stack.url}/api/v1/work-orders/{number}", headers=staff, timeout=10)
+    order = shown.json()["order"]
     assert order["kind"] == "投诉" and order["citizen_phone"] == "138****5678"
     assert order["conversation_id"] == f"web:{sender}"
     assert "路灯" in order["request_text"] and order["address"].startswith("城东区")
@@ -168,8 +171,12 @@ def test_the_form_can_be_cancelled(chat) -> None:
 
 
 def _orders_of(stack: Isolated, sender: str) -> list[dict]:
+    from accounts.service_accounts import service_token
+
     params = {"conversation_id": f"web:{sender}"}
-    return httpx.get(f"{stack.url}/api/v1/work-orders", params=params, timeout=10).json()["items"]
+    staff = {"Authorization": f"Bearer {service_token(stack.database_url, 'manager')}"}
+    resp = httpx.get(f"{stack.url}/api/v1/work-orders", params=params, headers=staff, timeout=10)
+    return resp.json()["items"]
 
 
 def test_an_emergency_gets_119_first_and_an_urgent_order(stack: Isolated, chat) -> None:

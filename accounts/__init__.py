@@ -1,0 +1,1 @@
+"""Accounts: users and roles, password hashing, tokens and sessions, sign-in throttling, audit."""
