@@ -31,6 +31,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 SESSION_COOKIE = "hotline_session"
 CSRF_HEADER = "X-CSRF-Token"
 ACTION_SECRET_HEADER = "X-Hotline-Action-Secret"
+PBX_SECRET_HEADER = "X-Hotline-PBX-Secret"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The scheme /docs shows; its Authorize button posts the password form to the token route.
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -135,6 +136,29 @@ async def rasa_only(request: Request) -> None:
     if settings.action_webhook_loopback and is_loopback(request):
         return
     raise HTTPException(403, "the action webhook answers the Rasa server only")
+
+
+async def pbx_only(request: Request) -> None:
+    """The rule of the PBX's endpoints (a caller's number, a call's outcome): a caller number
+    registered here is trusted to name the citizen on the phone, so only the PBX may register
+    one — from loopback (when allowed), an address in HOTLINE_PBX_NETWORKS, or with
+    HOTLINE_PBX_SECRET in X-Hotline-PBX-Secret."""
+    settings = settings_of(request)
+    secret = settings.pbx_secret.get_secret_value() if settings.pbx_secret else ""
+    sent = request.headers.get(PBX_SECRET_HEADER) or ""
+    if secret and hmac.compare_digest(sent.encode(), secret.encode()):
+        return
+    if settings.pbx_loopback and is_loopback(request):
+        return
+    try:
+        address = ipaddress.ip_address(client_address(request))
+    except ValueError:
+        address = None
+    if address is not None and any(
+        address in ipaddress.ip_network(net, strict=False) for net in settings.pbx_networks
+    ):
+        return
+    raise HTTPException(403, "these endpoints answer the hotline's PBX only")
 
 
 def signin_limits(settings: Settings) -> throttle.Limits:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import Counter
 
-from gateway.auth import public
+from gateway.auth import pbx_only
 from gateway.chat_api import run_turn
 from gateway.rasa_client import RasaClient
 from gateway.voice_lexicon import hotline_lexicon
@@ -38,8 +38,8 @@ from workorders import store
 from workorders.queries import OrderFilter
 
 log = logging.getLogger(__name__)
-# The PBX calls these without an account (its network is the boundary: docs/operations.md).
-router = APIRouter(prefix="/api/v1/calls", tags=["voice"], dependencies=[Depends(public)])
+# The PBX calls these without an account; gateway.auth.pbx_only says how it is recognised.
+router = APIRouter(prefix="/api/v1/calls", tags=["voice"], dependencies=[Depends(pbx_only)])
 
 VOICE_CALLS = Counter(
     "hotline_voice_calls_total",

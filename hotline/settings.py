@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     # action_webhook_loopback=false there.
     action_secret: SecretStr | None = None
     action_webhook_loopback: bool = True
+    # The PBX's endpoints (/api/v1/calls: a caller's number, a call's outcome) answer the PBX
+    # only: loopback, an address in pbx_networks (CIDRs, e.g. ["10.0.0.0/24"]), or the shared
+    # secret in the X-Hotline-PBX-Secret header (Asterisk: CURLOPT(httpheader)).
+    pbx_secret: SecretStr | None = None
+    pbx_networks: list[str] = Field(default_factory=list)
+    pbx_loopback: bool = True
     # Cookies: secure (HTTPS only) when public_url is https, unless forced here.
     cookie_secure: bool | None = None
 

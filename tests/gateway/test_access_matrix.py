@@ -57,17 +57,18 @@ class Case:
 # (route path, method) → the request made and what each caller gets. Order matters where a call
 # changes the order: the department signs it last.
 MATRIX: dict[tuple[str, str], Case] = {
-    # Citizen channels and the PBX: open, refused on their content only.
+    # Citizen channels: open, refused on their content only.
     ("/api/v1/chat", "POST"): Case("POST", "/api/v1/chat", everyone(422),
                                    body={"sender": "u", "text": " "}, public=True),
     ("/api/v1/triage", "POST"): Case("POST", "/api/v1/triage", everyone(422),
                                      body={"text": ""}, public=True),
     ("/api/v1/knowledge/search", "GET"): Case("GET", "/api/v1/knowledge/search?q=%20",
                                               everyone(422), public=True),
-    ("/api/v1/calls/{call_id}", "POST"): Case("POST", "/api/v1/calls/nope", everyone(422),
-                                              body={}, public=True),
+    # The PBX's endpoints: the test client is neither loopback nor in a PBX network.
+    ("/api/v1/calls/{call_id}", "POST"): Case("POST", "/api/v1/calls/nope", everyone(403),
+                                              body={}),
     ("/api/v1/calls/{call_id}/outcome", "GET"): Case("GET", "/api/v1/calls/nope/outcome",
-                                                     everyone(422), public=True),
+                                                     everyone(403)),
     ("/api/v1/auth/token", "POST"): Case("POST", "/api/v1/auth/token", everyone(422),
                                          form={}, public=True),
     # Accounts.
