@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import (
     action_webhook,
+    api_docs,
     auth,
     calls_api,
     chat_api,
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Chat, work orders and knowledge API of the 12345 hotline front door.",
         lifespan=lifespan,
+        docs_url=None,  # gateway/api_docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
@@ -122,7 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (*routers, *pages_, calls_api, voice_ws):
         app.include_router(module.router)
     app.include_router(auth.audit_router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="docs-assets")
     return app
 
 

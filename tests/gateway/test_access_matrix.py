@@ -102,6 +102,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/docs/oauth2-redirect", "GET"): Case("GET", "/docs/oauth2-redirect", everyone(200),
                                            public=True),
     ("/redoc", "GET"): Case("GET", "/redoc", everyone(200), public=True),
+    ("/docs-assets", "GET"): Case("GET", "/docs-assets/swagger-ui.css", everyone(200),
+                                  public=True),
     # Citizen pages.
     ("/", "GET"): Case("GET", "/", everyone(307), public=True),
     ("/chat", "GET"): Case("GET", "/chat", everyone(200), public=True),

@@ -198,3 +198,27 @@ def test_api_calls_with_the_session_cookie_need_its_csrf_token(tmp_path: Path) -
         assert ok.status_code == 204
         logout = client.post("/logout", data={"csrf": "令牌"})
         assert logout.status_code == 403
+
+
+def test_api_docs_authorize_then_call_a_protected_route(server: Server, browser: Browser) -> None:
+    """/docs renders without a CDN; its Authorize button signs in through the token route and
+    the protected routes then answer as that user."""
+    signin.add(server.settings.database_url, "operator", name="zhao")  # li may be locked by now
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/docs")
+    page.click("button.btn.authorize")
+    page.fill("#oauth_username", "zhao")
+    page.fill("#oauth_password", signin.PASSWORD)
+    page.click(".auth-container button.authorize")
+    expect(page.locator(".auth-container h6")).to_have_text("Authorized")  # the token came
+    page.click(".auth-container button.btn-done")
+    operation = page.locator("#operations-auth-me_api_v1_auth_me_get")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    body = operation.locator(".live-responses-table .response .microlight").first
+    expect(body).to_contain_text('"name": "zhao"')
+    expect(body).to_contain_text('"role": "operator"')
+    page.screenshot(path=server.shots / "5-api-docs.png", full_page=False)
+    context.close()
