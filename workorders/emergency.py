@@ -43,7 +43,7 @@ _SOMEONE = (
 )
 # States only a person (or animal) can be in: the state alone says someone is in danger.
 _BODY_STATE = (
-    "晕倒|昏倒|倒地|倒下(了|去)|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|反应|心跳)|"
+    "晕倒|昏倒|倒地|倒下(了|去)|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|心跳)|"
     "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
     "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
     "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
@@ -101,6 +101,8 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         _BODY_STATE,
         "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
         rf"{_SOMEONE}.{{0,3}}快?不行了", rf"{_SOMEONE}.{{0,4}}(没气了|倒在地上)",
+        # 没反应 only of someone: a gas meter or a card "没反应" is a complaint
+        rf"{_SOMEONE}.{{0,6}}没有?(了)?反应",
         rf"{_SOMEONE}.{{0,6}}(被车撞|被撞|撞伤|撞倒|撞飞)",
     )),
     # a cry for help with nothing else said: the police come first and bring what is needed

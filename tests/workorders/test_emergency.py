@@ -29,6 +29,7 @@ from workorders.emergency import recognise
         ("我爸昨天出门 到现在联系不上 他有老年痴呆", "person_missing", "110"),
         ("昨晚下了一夜雨 车库进水了 现在我老公还在下面没上来", "flood", "119"),
         ("他天天打我 现在又拿着刀在门口", "violence", "110"),
+        ("我爷爷躺在床上叫他也没反应", "hurt", "120"),
     ],
 )
 def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number: str) -> None:
@@ -60,6 +61,7 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         # a habit: a complaint about what keeps happening
         "楼上那家人天天在楼道里打架 吵得人睡不着",
         "那个路口经常有人被车撞 能不能装个红绿灯",
+        "交了电费 电表插卡没反应",  # a device, not a person
     ],
 )
 def test_hazards_hypotheses_and_questions_are_not_emergencies(text: str) -> None:
