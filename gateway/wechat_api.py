@@ -64,34 +64,34 @@ class WechatChannel:
         self.api = WechatApi(settings)
         self.pending: set[asyncio.Task[None]] = set()
 
-    def deliver_later(self, turn: asyncio.Task[str], key: str, openid: str) -> None:
-        task = asyncio.create_task(self._deliver(turn, key, openid))
+    def deliver_later(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
+        """Send a turn's reply when it is ready, or the parts a passive reply could not hold."""
+        task = asyncio.create_task(self._deliver(reply, key, openid))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _deliver(self, turn: asyncio.Task[str], key: str, openid: str) -> None:
+    async def _deliver(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
         url = self.settings.database_url
-        text = await turn
-        if not self.api.configured:
-            await asyncio.to_thread(store.settle, url, key, "failed")
-            WECHAT_MESSAGES.labels("failed").inc()
-            return
+        parts = messages.split_text(await reply) if isinstance(reply, asyncio.Task) else reply
+        outcome = "sent"
         try:
-            await self.api.send_text(openid, text)
+            if not self.api.configured:
+                raise WechatApiError(
+                    0, "no HOTLINE_WECHAT_APPID/SECRET for the customer-service API"
+                )
+            for part in parts:
+                await self.api.send_text(openid, part)
         except WechatApiError as exc:
             # 45015: the citizen's 48 h window is over. The turn is logged either way.
             why = "48 h window over" if exc.errcode == OUT_OF_WINDOW else str(exc)
             log.warning("WeChat reply to %s not delivered: %s", key, why)
-            await asyncio.to_thread(store.settle, url, key, "failed")
-            WECHAT_MESSAGES.labels("failed").inc()
-            return
+            outcome = "failed"
         except Exception:
             log.exception("WeChat reply to %s not delivered", key)
-            await asyncio.to_thread(store.settle, url, key, "failed")
-            WECHAT_MESSAGES.labels("failed").inc()
-            return
-        await asyncio.to_thread(store.settle, url, key, "sent")
-        WECHAT_MESSAGES.labels("sent").inc()
+            outcome = "failed"
+        WECHAT_MESSAGES.labels(outcome).inc()
+        if isinstance(reply, asyncio.Task):  # a passive reply's rest leaves its state as is
+            await asyncio.to_thread(store.settle, url, key, outcome)
 
 
 def _channel(request: Request) -> WechatChannel:
@@ -162,6 +162,12 @@ async def receive(request: Request) -> Response:
         text = APOLOGY
     if text is None:
         return PlainTextResponse(SUCCESS)
+    channel = _channel(request)
+    if not channel.api.configured:
+        text = messages.shortened(text)
+    elif len(parts := messages.split_text(text)) > 1:  # the rest follows as messages
+        text = parts[0]
+        channel.deliver_later(parts[1:], key, openid)
     await asyncio.to_thread(store.settle, settings.database_url, key, "replied", text)
     WECHAT_MESSAGES.labels("passive").inc()
     return _passive(config, incoming, query, text)
@@ -197,11 +203,7 @@ async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -
     done, _ = await asyncio.wait({turn}, timeout=settings.wechat_reply_seconds)
     if done:
         return turn.result()
-    channel = _channel(request)
-    if not channel.api.configured:  # no customer-service API: the reply cannot follow
-        log.warning("WeChat turn %s slower than %ss and no appid/secret: reply dropped", key,
-                    settings.wechat_reply_seconds)  # fmt: skip
-    channel.deliver_later(turn, key, openid)
+    _channel(request).deliver_later(turn, key, openid)
     WECHAT_MESSAGES.labels("deferred").inc()
     return None
 

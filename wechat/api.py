@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,30 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=5)  # a token this close to expiry is replaced
 INVALID_TOKEN = {40001, 40014, 42001}  # invalid credential, invalid token, token expired
 OUT_OF_WINDOW = 45015  # the citizen's last message is older than 48 h
+
+
+_SECRET_IN_URL = re.compile(r"((?:access_token|secret)=)[^&\s\"]+")
+
+
+class RedactSecrets(logging.Filter):
+    """httpx logs every request URL at INFO; WeChat wants the AppSecret and the access token
+    in the query string, and neither may reach a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "secret=" in message or "access_token=" in message:
+            record.msg, record.args = _SECRET_IN_URL.sub(r"\1***", message), None
+        return True
+
+
+_REDACT = RedactSecrets()
+
+
+def redact_http_logs() -> None:
+    """Install the filter on httpx's logger (idempotent)."""
+    logger = logging.getLogger("httpx")
+    if _REDACT not in logger.filters:
+        logger.addFilter(_REDACT)
 
 
 class WechatApiError(Exception):
@@ -41,6 +66,7 @@ class WechatApi:
         self._secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
         self._client = client or httpx.AsyncClient(timeout=10)
         self._refresh = asyncio.Lock()  # one refresh per process at a time
+        redact_http_logs()
 
     @property
     def configured(self) -> bool:

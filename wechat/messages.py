@@ -115,3 +115,36 @@ def render_orders(orders: list[WorkOrder], timezone: str) -> str:
         return NO_ORDERS
     lines = [status_line(order, [], timezone) for order in orders]
     return "您通过本公众号反映的工单：\n" + "\n".join(lines) + "\n发送工单号可查询详细进度。"
+
+
+TEXT_BYTES = 2000  # WeChat drops a text reply or message over 2048 bytes (UTF-8)
+CONTINUED = "\n（内容较长，未完全显示，详情请拨打12345咨询）"
+
+
+def split_text(text: str, limit: int = TEXT_BYTES) -> list[str]:
+    """Parts of at most `limit` UTF-8 bytes, cut at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line.encode()) > limit:  # one line too long: cut it by characters
+            room = limit - len(current.encode())
+            cut = len(line.encode()[:room].decode(errors="ignore"))
+            if cut == 0:
+                parts.append(current)
+                current = ""
+                continue
+            parts.append(current + line[:cut])
+            current, line = "", line[cut:]
+        if len((current + line).encode()) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current or not parts:
+        parts.append(current)
+    return [p.strip("\n") for p in parts if p.strip()] or [""]
+
+
+def shortened(text: str) -> str:
+    """The first part with a note, when the rest cannot follow (no customer-service API)."""
+    parts = split_text(text, TEXT_BYTES - len(CONTINUED.encode()))
+    return parts[0] + CONTINUED if len(parts) > 1 else parts[0]

@@ -6,6 +6,7 @@ will). The real bot's answers and orders: tests/integration/test_wechat_channel.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ class FakeBot:
     async def turn(self, sender: str, text: str, channel: str, metadata: dict[str, Any]) -> BotTurn:
         self.turns.append((sender, text, channel, metadata))
         await asyncio.sleep(self.delay)
+        if "长答案" in text:
+            return BotTurn(messages=[{"text": "\n".join("政策条文" * 40 for _ in range(12))}])
         if "地址" in text:
             return BotTurn(messages=[{"text": "请问事情发生在哪里？请告诉我详细地址。"}])
         buttons = [
@@ -223,8 +226,9 @@ def test_a_retry_after_a_passive_reply_gets_the_same_reply_without_a_second_turn
 
 
 def test_the_access_token_is_shared_and_replaced_when_wechat_refuses_it(
-    client: TestClient, fake: FakeWechat
+    client: TestClient, fake: FakeWechat, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     url = client.app.state.settings.database_url  # type: ignore[attr-defined]
     from wechat.api import WechatApi
 
@@ -245,6 +249,8 @@ def test_the_access_token_is_shared_and_replaced_when_wechat_refuses_it(
 
     asyncio.run(run())
     assert fake.texts_to("o-tok") == ["一", "二", "三", "四"]
+    assert "/cgi-bin/token" in caplog.text and "access_token=***" in caplog.text
+    assert SECRET not in caplog.text and "token-1" not in caplog.text  # never in a log line
     cached = store.cached_token(url, APPID)
     assert cached is not None and cached[0] == "token-2"
 
@@ -263,3 +269,45 @@ def test_a_token_close_to_expiry_is_refreshed_before_use(tmp_path: Path, fake: F
 
         asyncio.run(run())
     assert fake.tokens_issued == ["token-1", "token-2"]
+
+
+def test_a_long_answer_is_split_the_rest_following_as_messages(
+    client: TestClient, fake: FakeWechat
+) -> None:
+    reply = post(client, message_xml("o-long", Content="长答案"))
+    assert reply.text is not None and len(reply.text.encode()) <= 2000
+    deadline = time.monotonic() + 10
+    while not fake.sent and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rest = fake.texts_to("o-long")
+    assert rest and all(len(t.encode()) <= 2000 for t in rest)
+    assert (reply.text + "".join(rest)).replace("\n", "") == "政策条文" * 40 * 12
+
+
+def test_two_app_processes_on_postgresql_run_a_retried_message_once(
+    tmp_path: Path, fake: FakeWechat, postgres_url: str
+) -> None:
+    """Two app instances (replicas) sharing PostgreSQL: WeChat's retry reaches the other one."""
+    first = make_client(tmp_path / "a", fake, database_url=postgres_url)
+    second = make_client(tmp_path / "b", fake, database_url=postgres_url)
+    with first, second:
+        bots = [FakeBot(), FakeBot()]
+        for app_client, bot in zip((first, second), bots, strict=True):
+            bot.delay = 5.5
+            app_client.app.state.rasa = bot  # type: ignore[attr-defined]
+        xml = message_xml("o-pg", Content="我要反映噪音", msg_id=20261206)
+        answers: list[Reply] = []
+        tries = [threading.Thread(target=lambda c=c: answers.append(post(c, xml, encrypt=True)))
+                 for c in (first, second, first)]  # fmt: skip
+        for t in tries:
+            t.start()
+            time.sleep(0.2)
+        for t in tries:
+            t.join()
+        assert [a.raw for a in answers] == ["success"] * 3
+        deadline = time.monotonic() + 10
+        while not fake.sent and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    assert sum(len(b.turns) for b in bots) == 1
+    assert len(fake.texts_to("o-pg")) == 1

@@ -53,3 +53,15 @@ def test_entities_are_never_expanded() -> None:
     with pytest.raises(Refused) as refused:
         read_message(CONFIG, query, xml)
     assert refused.value.status == 400
+
+
+def test_long_replies_are_split_within_wechats_2048_bytes() -> None:
+    from wechat.messages import CONTINUED, shortened, split_text
+
+    text = "\n".join(f"第{i}条：" + "长" * 150 for i in range(10)) + "\n" + "字" * 1500
+    parts = split_text(text)
+    assert all(len(p.encode()) <= 2000 for p in parts) and len(parts) > 2
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+    assert split_text("短") == ["短"]
+    short = shortened(text)
+    assert short.endswith(CONTINUED) and len(short.encode()) <= 2000
