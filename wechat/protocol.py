@@ -126,6 +126,8 @@ def read_message(config: WechatConfig, query: dict[str, str], body: bytes) -> In
         fields = _xml_fields(xml.encode("utf-8"))
     if not fields.get("MsgType") or not fields.get("FromUserName"):
         raise Refused(400, "MsgType and FromUserName are required")
+    if len(str(fields["FromUserName"])) > 64:  # openids are 28 characters
+        raise Refused(400, "FromUserName too long")
     return Incoming(parse_message(xml), encrypted, xml)
 
 

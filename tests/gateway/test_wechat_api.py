@@ -135,7 +135,8 @@ def test_forged_stale_malformed_and_oversized_requests_are_refused(client: TestC
     safe_query, safe_body = signed_request(CONFIG, xml, encrypt=True)
     forged = {**safe_query, "msg_signature": "0" * 40}
     assert client.post("/wechat", params=forged, content=safe_body).status_code == 403
-    for broken in (b"<xml><MsgType>text", b"not xml", b"<xml></xml>"):
+    too_long = message_xml("o" * 65, Content="你好").encode()
+    for broken in (b"<xml><MsgType>text", b"not xml", b"<xml></xml>", too_long):
         query, _ = signed_request(CONFIG, xml)
         assert client.post("/wechat", params=query, content=broken).status_code == 400
     bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
