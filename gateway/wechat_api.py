@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import Counter
 
+from gateway.calls_api import load_asr
 from gateway.chat_api import APOLOGY, run_turn
 from hotline.conversations import conversation_id, last_replies
 from hotline.settings import Settings
+from speech.engine import ASREngine
 from wechat import messages, store
 from wechat.api import OUT_OF_WINDOW, WechatApi, WechatApiError
 from wechat.protocol import (
@@ -34,6 +40,7 @@ from wechat.protocol import (
 )
 from wechat.protocol import dedupe_key as key_of
 from wechat.protocol import echo as echo_of
+from wechat.voice import VoiceUnavailable, transcribe
 from workorders import store as orders
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,8 @@ WECHAT_MESSAGES = Counter(
     ["outcome"],  # passive, deferred, retry, refused, sent, failed
 )
 SUCCESS = "success"  # WeChat's "received, no passive reply"
+PRUNE_EVERY = 3600.0  # seconds
+KEEP_KEYS = timedelta(days=1)
 
 
 def state(settings: Settings) -> dict[str, Any]:
@@ -59,10 +68,24 @@ def state(settings: Settings) -> dict[str, Any]:
 class WechatChannel:
     """Per app process: the API client and the replies still being prepared."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, asr: Callable[[], ASREngine] | None = None) -> None:
         self.settings = settings
         self.api = WechatApi(settings)
-        self.pending: set[asyncio.Task[None]] = set()
+        self.asr = asr or (lambda: load_asr(settings))  # the phone calls' engine, loaded once
+        self.pending: set[asyncio.Task[Any]] = set()
+        self.pruned_at = time.monotonic()
+
+    def prune_now_and_then(self) -> None:
+        """Drop message keys a day old (WeChat retries within a minute), hourly per process."""
+        if time.monotonic() - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = time.monotonic()
+        before = datetime.now(UTC) - KEEP_KEYS
+        task = asyncio.create_task(
+            asyncio.to_thread(store.forget_before, self.settings.database_url, before)
+        )
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     def deliver_later(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
         """Send a turn's reply when it is ready, or the parts a passive reply could not hold."""
@@ -149,6 +172,7 @@ async def receive(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     message = incoming.message
     openid, key = str(message.source), key_of(message)
+    _channel(request).prune_now_and_then()
     seen = await asyncio.to_thread(store.claim, settings.database_url, key, openid)
     if seen is not None:  # WeChat's retry: never a second turn or reply
         WECHAT_MESSAGES.labels("retry").inc()
@@ -199,7 +223,12 @@ async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -
         asked = await asyncio.to_thread(last_replies, url, conversation_id("wechat", openid))
         if not (said and messages.asks_for_address(asked)):
             return messages.location_ack(said)
-    turn = asyncio.create_task(_turn(request, openid, said[: settings.max_text_chars]))
+    if meaning.kind == "voice":
+        if not _channel(request).api.configured:  # no media API without appid/secret
+            return messages.VOICE_UNRECOGNISED
+        turn = asyncio.create_task(_voice_turn(request, openid, meaning.text))
+    else:
+        turn = asyncio.create_task(_turn(request, openid, said[: settings.max_text_chars]))
     done, _ = await asyncio.wait({turn}, timeout=settings.wechat_reply_seconds)
     if done:
         return turn.result()
@@ -218,3 +247,16 @@ async def _turn(request: Request, openid: str, text: str) -> str:
         log.exception("WeChat turn of %s failed", conversation_id("wechat", openid))
         return APOLOGY
     return messages.render_bot(done.messages) or APOLOGY
+
+
+async def _voice_turn(request: Request, openid: str, media_id: str) -> str:
+    """A voice message without WeChat's recognition: downloaded, recognised, then a turn."""
+    channel = _channel(request)
+    try:
+        said = await transcribe(await channel.api.media(media_id), channel.asr)
+    except (WechatApiError, VoiceUnavailable, httpx.HTTPError) as exc:
+        log.warning("WeChat voice %s not recognised: %s", media_id, exc)
+        said = ""
+    if not said:
+        return messages.VOICE_UNRECOGNISED
+    return await _turn(request, openid, said[: request.app.state.settings.max_text_chars])

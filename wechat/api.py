@@ -116,6 +116,23 @@ class WechatApi:
             return await self._call("POST", path, params={"access_token": token},
                                     content=content, headers=headers)  # fmt: skip
 
+    async def media(self, media_id: str) -> bytes:
+        """A temporary media file the citizen sent (voice: AMR), kept by WeChat for 3 days."""
+        stale: str | None = None
+        for _ in range(2):
+            token = await self.access_token(stale=stale)
+            params = {"access_token": token, "media_id": media_id}
+            resp = await self._client.get(f"{self.base}/cgi-bin/media/get", params=params)
+            resp.raise_for_status()
+            if not resp.headers.get("content-type", "").startswith(("application/json", "text/")):
+                return resp.content
+            data = resp.json()  # an error comes as JSON
+            errcode = int(data.get("errcode", -1))
+            if errcode not in INVALID_TOKEN or stale:
+                raise WechatApiError(errcode, str(data.get("errmsg", "")))
+            stale = token
+        raise AssertionError("unreachable")
+
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message to the citizen (within 48 h of their message)."""
         body = {"touser": openid, "msgtype": "text", "text": {"content": text}}

@@ -45,7 +45,7 @@ ADDRESS_WORDS = ("地址", "地点", "哪里", "位置")
 
 @dataclass(frozen=True)
 class Meaning:
-    kind: Literal["bot", "reply", "orders", "location", "none"]
+    kind: Literal["bot", "reply", "orders", "location", "voice", "none"]
     text: str = ""
 
 
@@ -56,9 +56,12 @@ def meaning(message: BaseMessage) -> Meaning:
         return Meaning("bot", text) if text else Meaning("reply", OTHER)
     if kind == "voice":
         said = (getattr(message, "recognition", "") or "").strip()
-        # Without WeChat's recognition the audio (AMR) would need downloading and the product's
-        # ASR: a later step (docs/wechat.md).
-        return Meaning("bot", said) if said else Meaning("reply", VOICE_UNRECOGNISED)
+        if said:  # WeChat's own recognition (语音识别 switched on for the account)
+            return Meaning("bot", said)
+        media, kind = getattr(message, "media_id", ""), str(getattr(message, "format", ""))
+        if media and kind.lower() in ("amr", ""):  # downloaded and run through our ASR
+            return Meaning("voice", str(media))
+        return Meaning("reply", VOICE_UNRECOGNISED)
     if kind == "image":
         return Meaning("reply", IMAGE_ACK)
     if kind == "location":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.rasa_client import BotTurn
 from hotline.settings import Settings
+from speech.engine import Recognition
 from tests.wechat.fake_api import FakeWechat, fake_wechat
 from wechat import messages, store
 from wechat.protocol import WechatConfig
@@ -312,3 +314,79 @@ def test_two_app_processes_on_postgresql_run_a_retried_message_once(
         time.sleep(0.5)
     assert sum(len(b.turns) for b in bots) == 1
     assert len(fake.texts_to("o-pg")) == 1
+
+
+def amr_of_recording(uid: str = "r04") -> bytes:
+    """A recording the ASR benchmark ships (r04: 我要投诉。) as WeChat's AMR-NB voice."""
+    from tests.speech.fixtures.synth import require_tools
+
+    require_tools()
+    flac = Path(__file__).resolve().parents[2] / "bench" / "data" / "asr_audio" / f"{uid}.flac"
+    return subprocess.run(
+        ["sox", "-q", "-D", str(flac), "-r", "8000", "-c", "1", "-t", "amr-nb", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
+class HeardAudio:
+    """An ASR engine that reports how much audio it was given (the recogniser's interface)."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.samples = 0
+
+    def recognizer(self, sample_rate: int, phrases: Any = None) -> Any:
+        engine = self
+
+        class Rec:
+            def accept(self, pcm: bytes) -> list[Recognition]:
+                engine.samples += len(pcm) // 2
+                return []
+
+            def finish(self) -> list[Recognition]:
+                return [Recognition("我要投诉", True, 0.9, 0.0, 1.0)]
+
+            def reset(self) -> None:
+                pass
+
+        return Rec()
+
+
+def test_a_voice_message_without_recognition_is_downloaded_decoded_and_recognised(
+    client: TestClient, fake: FakeWechat
+) -> None:
+    from gateway.wechat_api import WechatChannel
+
+    fake.media["voice-1"] = amr_of_recording()
+    heard = HeardAudio()
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    client.app.state.wechat = WechatChannel(settings, asr=lambda: heard)  # type: ignore[attr-defined]
+    voice = message_xml("o-voice", "voice", MediaId="voice-1", Format="amr")
+    assert (
+        post(client, voice).text
+        == "收到：我要投诉\n\n请确认\n1. 确认提交\n2. 修改\n（回复数字选择）"
+    )
+    assert heard.samples > 16000  # the decoded recording at 16 kHz, over a second with the pad
+    missing = message_xml("o-voice", "voice", MediaId="gone", Format="amr")
+    assert post(client, missing).text == messages.VOICE_UNRECOGNISED  # WeChat: invalid media_id
+    assert [t[1] for t in bot_of(client).turns] == ["我要投诉"]
+
+
+def test_message_keys_a_day_old_are_dropped_hourly(client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from hotline.db import session_scope
+
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    post(client, message_xml("o-old", Content="你好", msg_id=1))
+    with session_scope(url) as session:
+        old = datetime.now(UTC) - timedelta(days=2)
+        session.execute(update(store.WechatMessage).values(received_at=old))
+    client.app.state.wechat.pruned_at -= 3601  # type: ignore[attr-defined]  # an hour later
+    post(client, message_xml("o-old", Content="你好", msg_id=2))
+    time.sleep(0.5)
+    assert store.claim(url, "msg:1", "o-old") is None  # forgotten: a new delivery
+    assert store.claim(url, "msg:2", "o-old") is not None

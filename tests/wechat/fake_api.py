@@ -1,5 +1,5 @@
-"""A local fake of the WeChat API on the loopback interface: the access token and the
-customer-service send, recording what was sent. `invalid_once` makes the next send fail with
+"""A local fake of the WeChat API on the loopback interface: the access token, media download
+and the customer-service send, recording what was sent. `invalid_once` makes the next send fail with
 40001 (a token WeChat no longer accepts) as after another process refreshed it."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class FakeWechat:
     refused_tokens: set[str] = field(default_factory=set)
     invalid_once: bool = False
     expires_in: int = 7200
+    media: dict[str, bytes] = field(default_factory=dict)  # media_id → the file (voice: AMR)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def texts_to(self, openid: str) -> list[str]:
@@ -47,6 +48,18 @@ def fake_wechat(appid: str = "wx-test-app", secret: str = "wx-test-secret") -> I
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            if parts.path == "/cgi-bin/media/get":
+                if q.get("access_token") not in fake.tokens_issued:
+                    return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                if q.get("media_id") not in fake.media:
+                    return self._answer({"errcode": 40007, "errmsg": "invalid media_id"})
+                data = fake.media[q["media_id"]]
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/amr")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
             if parts.path != "/cgi-bin/token":
                 return self._answer({"errcode": 404, "errmsg": "no such api"})
             if q.get("appid") != appid or q.get("secret") != secret:
