@@ -44,7 +44,7 @@ from wechat.voice import VoiceUnavailable, transcribe
 from workorders import store as orders
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["wechat"], include_in_schema=True)
+router = APIRouter(tags=["wechat"])
 
 WECHAT_MESSAGES = Counter(
     "hotline_wechat_messages_total",

@@ -129,6 +129,7 @@ def test_a_complaint_ends_with_a_routed_order_number_sent_to_the_openid(
     assert order["number"] == number and order["kind"] == "投诉"
     assert order["department"] == "城东区人民政府"  # routed (智能派单)
     assert order["address"].startswith("城东区")
+    assert order["channel"] == "wechat" and order["wechat_openid"] == "o-co***"  # masked
     menu = message_xml(openid, "event", Event="CLICK", EventKey="查询工单")
     listed = post(f"{running.url}/wechat", CONFIG, menu).text
     assert listed is not None and number in listed
