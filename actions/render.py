@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of, known_phone, phones_given
+from actions.citizen import caller_number, channel_of, known_phone, phones_given, wechat_openid
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
@@ -194,6 +194,7 @@ def _emergency(
         address=address,
         priority="emergency",
         conversation_id=tracker.sender_id,
+        wechat_openid=wechat_openid(tracker),
     )
     key = intake.idempotency_key(tracker.sender_id, "emergency", decision.text)
     encode = get_service(settings).encode

@@ -24,6 +24,7 @@ from gateway import (
     pages,
     triage_api,
     voice_ws,
+    wechat_api,
     workorders_api,
 )
 from gateway.errors import validation_error
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = (auth, chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health)
     pages_ = (pages, console)
-    for module in (*routers, *pages_, calls_api, voice_ws):
+    for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)
     app.include_router(api_docs.router)
