@@ -27,6 +27,12 @@ def previous_misses(events: list[dict[str, Any]]) -> int:
     return 0
 
 
+def previous_text(events: list[dict[str, Any]]) -> str | None:
+    """The citizen's message before the latest one."""
+    users = [e for e in events if e.get("event") == "user"]
+    return (users[-2].get("text") or None) if len(users) >= 2 else None
+
+
 def context_of(tracker: Tracker) -> Context:
     metadata = tracker.latest_message.get("metadata") or {}
     return Context(
@@ -35,6 +41,7 @@ def context_of(tracker: Tracker) -> Context:
         misses=previous_misses(tracker.events),
         chosen_entry=next(tracker.get_latest_entity_values("entry_id"), None),
         dtmf=metadata.get("dtmf"),
+        previous=previous_text(tracker.events),
     )
 
 

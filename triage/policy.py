@@ -5,7 +5,8 @@ apply in this order, each for a reason a citizen would notice:
 
 1. a clarification button or option picked: that entry's answer;
 2. an emergency (what is happening, triage/emergency.py): the number to call comes first;
-3. a request for a person, or a lone 0 pressed on the phone: a handoff;
+3. a request for a person, or a lone 0 pressed on the phone: a handoff; "none of these"
+   after entries were offered: an order draft about the question before it;
 4. an order number, or words only about the citizen's own earlier request: a status query
    (unless it is a question the knowledge base answers for sure);
 5. the hotline's own hours: the hours;
@@ -67,6 +68,7 @@ class Context:
     misses: int = 0  # misunderstandings in a row before this message
     chosen_entry: str | None = None  # a clarification button or a numbered option picked
     dtmf: str | None = None  # keys pressed on the phone, when the message is keys
+    previous: str | None = None  # the citizen's message before this one (what "都不是" is about)
 
 
 class Triage:
@@ -87,6 +89,12 @@ class Triage:
             return Emergency(situation.kind, situation.number, text)
         if wording.asks_for_person(text):
             return Handoff("asked", f"市民要求人工服务：{text}")
+        if wording.rejects_offer(text):
+            # None of the entries offered: the earlier question becomes an order (the bot offered
+            # one), about what the citizen asked then, never about the words "都不是".
+            earlier = normalise_text(ctx.previous or "")
+            usable = earlier and not wording.rejects_offer(earlier) and not earlier.startswith("/")
+            return self.draft(earlier) if usable else self.draft(text, says_what=False)
         found = _ORDER_NUMBER.search(text)
         if found and (number := canonical_order_number(found.group())):
             return StatusQuery(number)
@@ -137,11 +145,15 @@ class Triage:
                 )  # fmt: skip
             return self._grievance
 
-    def draft(self, text: str, outcome: SearchOutcome | None = None) -> OrderDraft:
+    def draft(
+        self, text: str, outcome: SearchOutcome | None = None, says_what: bool = True
+    ) -> OrderDraft:
         """An order draft for `text`: its kind, the routing preview, and guidance when the
-        knowledge base is sure of an answer on it."""
-        says_what = len(text) >= MIN_WHAT_CHARS and not (
-            text.startswith("/") or wording.announces_report_only(text)
+        knowledge base is sure of an answer on it. `says_what` False: the form asks what."""
+        says_what = (
+            says_what
+            and len(text) >= MIN_WHAT_CHARS
+            and not (text.startswith("/") or wording.announces_report_only(text))
         )  # not the 登记工单 button's payload, not 我要投诉
         routing = self.propose(text, None) if says_what else None
         guidance = outcome.results[0].entry if outcome and outcome.decision == "answer" else None

@@ -87,6 +87,18 @@ def about_service_hours(text: str) -> bool:
     )
 
 
+# "None of these": the citizen turns down the entries offered (a choice or suggestions).
+_REJECTS_OFFER = re.compile(
+    r"^(都|全都|全)?(不是|不对)(我要问的|我想问的|我要找的|这个|这些|这几个|的)?[。！!，,]?$"
+    r"|^(没有|没)(一个是)?我(要|想)(问|找)的"
+)
+
+
+def rejects_offer(text: str) -> bool:
+    """都不是我要问的 / 不是这个: none of the entries offered is what the citizen meant."""
+    return len(text) <= 12 and bool(_REJECTS_OFFER.search(text.strip()))
+
+
 # A message that only announces a report without saying what ("我要投诉"): the form asks what.
 _OPENING_ONLY = re.compile(
     r"^(我(要|想)?(投诉|举报|反映|求助|建议|表扬)(一下|个事|个问题|件事)?|投诉|举报|反映问题)[。！!，,]?$"

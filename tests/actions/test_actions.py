@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.render import render
-from actions.triage_turn import previous_misses
+from actions.triage_turn import previous_misses, previous_text
 from triage import ServiceHours
 
 
@@ -68,3 +68,13 @@ def test_service_hours_tells_today_in_chinese() -> None:
     assert re.fullmatch(
         r"今天是\d{4}年\d{1,2}月\d{1,2}日，星期[一二三四五六日]。.*24小时.*", message["text"]
     )
+
+
+def test_the_previous_message_is_the_one_before_the_latest() -> None:
+    events = [
+        {"event": "user", "text": "科技园能不能加一趟公交"},
+        {"event": "bot", "text": "您是不是想问…"},
+        {"event": "user", "text": "都不是我要问的"},
+    ]
+    assert previous_text(events) == "科技园能不能加一趟公交"
+    assert previous_text(events[-1:]) is None

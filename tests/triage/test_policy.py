@@ -65,6 +65,16 @@ def test_a_person_asked_for_is_a_handoff_and_a_lone_zero_on_the_phone_too(triage
     assert not isinstance(triage.decide("0", Context(channel="web")), Handoff)
 
 
+def test_none_of_these_makes_an_order_about_the_earlier_question(triage: Triage) -> None:
+    asked = "建议一下 科技园那边上下班太难坐车了 能不能加一趟公交 现在半个钟头才来一班"
+    decision = triage.decide("都不是我要问的", Context(previous=asked))
+    # the order is about the bus line, never about the words "都不是我要问的"
+    assert isinstance(decision, OrderDraft) and decision.what == asked
+    assert decision.department == "市交通运输局"
+    alone = triage.decide("都不是", Context())
+    assert isinstance(alone, OrderDraft) and alone.what is None  # the form asks what
+
+
 def test_an_order_number_is_a_status_query(triage: Triage) -> None:
     assert triage.decide("帮我查下20261122-0042") == StatusQuery("20261122-0042")
     assert triage.decide("我上个月反映的路灯修好了没") == StatusQuery()

@@ -88,3 +88,18 @@ def test_what_the_wording_alone_says_about_a_grievance(text: str, said: bool | N
 def test_ratings_in_the_citizens_words() -> None:
     said = {"非常满意": "满意", "一般般吧": "基本满意", "太差了": "不满意", "好评": "满意"}
     assert {t: wording.rating_of(t) for t in said} == said
+
+
+@pytest.mark.parametrize(
+    ("text", "rejects"),
+    [
+        ("都不是我要问的", True),
+        ("都不是", True),
+        ("不是这个", True),
+        ("没有我要找的", True),
+        ("不是这个问题 我是想问公积金能不能取出来装修", False),  # a new question
+        ("是不是要带户口本", False),
+    ],
+)
+def test_none_of_these(text: str, rejects: bool) -> None:
+    assert wording.rejects_offer(text) is rejects
