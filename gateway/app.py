@@ -18,7 +18,9 @@ from gateway import (
     auth,
     calls_api,
     chat_api,
+    chat_feed,
     console,
+    handoffs_api,
     health,
     knowledge_api,
     pages,
@@ -120,7 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
     )
-    routers = (auth, chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health)
+    routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
+               action_webhook, health)  # fmt: skip
     pages_ = (pages, console)
     for module in (*routers, *pages_, calls_api, voice_ws):
         app.include_router(module.router)

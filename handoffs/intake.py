@@ -59,3 +59,11 @@ def request_person(
     if new:
         live.hub().publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
     return Queued(item, place_of(settings, item), new)
+
+
+# What a waiting citizen types to leave the queue (the chat tells them these words).
+CANCEL_WORDS = frozenset({"取消排队", "取消", "不排了", "不等了", "算了"})
+
+
+def is_cancel(text: str) -> bool:
+    return text.strip().strip("。.!！") in CANCEL_WORDS
