@@ -172,7 +172,8 @@ def _handoff(
         return [SlotSet(MISSES_SLOT, 2)]
     if queued := queue_for_person(tracker, decision.reason):
         dispatcher.utter_message(text=queued_text(queued))
-        return [SlotSet(MISSES_SLOT, 0)]
+        # Not the callback form the rule for request_human would run next: wait for a person.
+        return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
     # No operator can take it soon (none on duty, outside hours, a long queue): a callback
     # order (the callback form asks for a number).
     dispatcher.utter_message(

@@ -126,7 +126,7 @@ def test_a_person_on_chat_joins_the_queue_when_an_operator_is_available() -> Non
                         "input_channel": "web"})  # fmt: skip
     events, messages = run(ActionTriage(), t)
     assert "排在第1位" in messages[0]["text"] and "预计等待约3分钟" in messages[0]["text"]
-    assert not any(e.get("name") == "callback_form" for e in events)
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
     [item] = queue.listed(url(), "pending")
     assert item.conversation_id == "web:u1" and item.reason == "asked"
     assert item.summary["wants"] == "我家楼下路灯坏了 电话138****5678"
