@@ -15,7 +15,6 @@ from handoffs import intake as handoff_intake
 from handoffs.summary import build
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
-from knowledge.service import get_service
 from triage.wording import asks_for_person
 from workorders import intake
 from workorders.citizen_view import local_time
@@ -30,14 +29,28 @@ def queue_for_person(
     settings = get_settings()
     said = recent_user_texts(tracker, 5)
     wants = next((t for t in reversed(said) if not asks_for_person(t)), "")
-    topic = tracker.get_slot("kb_topic")
-    entry = get_service(settings).get(topic) if topic else None
     summary = build(
         said=said, reason=reason, channel=channel_of(tracker), phone=known_phone(tracker),
-        kb_hits=[entry.question] if entry else [], slots=tracker.current_slot_values(),
+        kb_hits=entries_tried(tracker), slots=tracker.current_slot_values(),
         order_number=order_number or tracker.get_slot("last_order"), wants=wants,
     )  # fmt: skip
     return handoff_intake.request_person(settings, tracker.sender_id, summary, always=always)
+
+
+def entries_tried(tracker: Tracker, n: int = 3) -> list[str]:
+    """Titles of the knowledge entries the bot answered with or offered, latest first, read
+    from the triage decisions its replies carried (bot events' custom data)."""
+    titles: list[str] = []
+    for event in reversed(tracker.events):
+        decision = ((event.get("data") or {}).get("custom") or {}).get("triage")
+        if event.get("event") != "bot" or not isinstance(decision, dict):
+            continue
+        found = [decision.get("entry"), decision.get("guidance")]
+        found += [*(decision.get("candidates") or []), *(decision.get("suggestions") or [])]
+        for entry in found:
+            if isinstance(entry, dict) and entry.get("title") and entry["title"] not in titles:
+                titles.append(entry["title"])
+    return titles[:n]
 
 
 def queued_text(queued: handoff_intake.Queued) -> str:

@@ -124,6 +124,9 @@ def test_a_person_on_chat_joins_the_queue_when_an_operator_is_available() -> Non
     t = tracker("转人工", slots={"kb_topic": None, "wo_where": "幸福路28号"})
     t.events.insert(0, {"event": "user", "text": "我家楼下路灯坏了 电话13812345678",
                         "input_channel": "web"})  # fmt: skip
+    offered = {"kind": "clarify", "candidates": [{"id": "a", "title": "路灯坏了找谁"},
+                                                 {"id": "b", "title": "路灯报修电话"}]}  # fmt: skip
+    t.events.insert(1, {"event": "bot", "text": None, "data": {"custom": {"triage": offered}}})
     events, messages = run(ActionTriage(), t)
     assert "排在第1位" in messages[0]["text"] and "预计等待约3分钟" in messages[0]["text"]
     assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
@@ -131,6 +134,7 @@ def test_a_person_on_chat_joins_the_queue_when_an_operator_is_available() -> Non
     assert item.conversation_id == "web:u1" and item.reason == "asked"
     assert item.summary["wants"] == "我家楼下路灯坏了 电话138****5678"
     assert item.summary["order_draft"] == {"地点": "幸福路28号"}
+    assert item.summary["kb_hits"] == ["路灯坏了找谁", "路灯报修电话"]
     # Asking again keeps the place; nothing is added to the queue.
     _, messages = run(ActionTriage(), tracker("转人工"))
     assert "排在第1位" in messages[0]["text"] and len(queue.listed(url(), "pending")) == 1
