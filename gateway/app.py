@@ -30,6 +30,7 @@ from gateway import (
 )
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
+from handoffs import live
 from hotline import db
 from hotline.logging import configure_logging
 from hotline.settings import Settings, get_settings
@@ -100,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(app.state, "calls", None) is None:  # tests may give their own engines
             app.state.calls = calls_api.make_call_center(settings, lambda: app.state.rasa)
         audiosocket = await _start_audiosocket(app.state.calls, settings)
+        if settings.redis_url:  # operators' screens and chat pages across replicas
+            await live.hub().connect(settings.redis_url)
         yield
+        await live.hub().close()
         if audiosocket:
             await audiosocket.stop()
         app.state.calls.close()
