@@ -34,7 +34,13 @@ def queue_for_person(
         kb_hits=entries_tried(tracker), slots=tracker.current_slot_values(),
         order_number=order_number or tracker.get_slot("last_order"), wants=wants,
     )  # fmt: skip
-    return handoff_intake.request_person(settings, tracker.sender_id, summary, always=always)
+    slots = tracker.current_slot_values()
+    draft = {"request_text": slots.get("wo_what") or wants or "；".join(said),
+             "address": slots.get("wo_where"), "citizen_name": slots.get("wo_name"),
+             "citizen_phone": known_phone(tracker), "kind": slots.get("wo_kind")}  # fmt: skip
+    return handoff_intake.request_person(
+        settings, tracker.sender_id, summary, draft=draft, always=always
+    )
 
 
 def entries_tried(tracker: Tracker, n: int = 3) -> list[str]:

@@ -16,13 +16,16 @@ from pydantic import BaseModel, Field
 from accounts.roles import Role
 from accounts.users import Principal
 from gateway import sse, takeover
-from gateway.auth import allow, settings_of
+from gateway.auth import allow, audit_of, settings_of
 from gateway.errors import CitizenText, check_length
 from handoffs import intake, live, presence, queue
 from handoffs.model import Handoff
 from hotline.conversations import ConversationTurn, turns_of
 from hotline.settings import Settings
 from knowledge.service import get_service
+from workorders import intake as order_intake
+from workorders.model import WorkOrder, mask_name, mask_phone
+from workorders.store import Draft, InvalidField
 
 router = APIRouter(prefix="/api/v1", tags=["handoffs"])
 OPERATORS = allow(Role.OPERATOR, Role.ADMIN)
@@ -70,10 +73,22 @@ class Conversation(BaseModel):
     transcript: list[Line]
     assist: list[AssistEntry]
     assist_for: str | None = Field(description="the citizen's message the entries answer")
+    draft: dict[str, Any] = Field(description="the bot's work-order draft, contact data masked")
 
 
 class TextIn(BaseModel):
     text: CitizenText
+
+
+class OrderIn(BaseModel):
+    """The work order an operator makes from the conversation; what is left out is taken from
+    what the bot collected (the phone among it, so the operator need not see it whole)."""
+
+    request_text: CitizenText
+    kind: Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"] = "求助"
+    address: str | None = Field(default=None, max_length=200)
+    citizen_name: str | None = Field(default=None, max_length=50)
+    citizen_phone: str | None = Field(default=None, max_length=32)
 
 
 class PresenceIn(BaseModel):
@@ -180,8 +195,11 @@ def _conversation(settings: Settings, user: Principal, handoff_id: int) -> Conve
     if item.status == "pending":
         place = intake.place_of(settings, item)
         position = place.position if place else None
+    draft = dict(item.draft or {})
+    draft["citizen_phone"] = mask_phone(draft.get("citizen_phone"))
+    draft["citizen_name"] = mask_name(draft.get("citizen_name"))
     return Conversation(handoff=_out(item, position), transcript=transcript, assist=assist,
-                        assist_for=last)  # fmt: skip
+                        assist_for=last, draft=draft)  # fmt: skip
 
 
 @router.get("/handoffs/{handoff_id}", response_model=Conversation)
@@ -256,6 +274,47 @@ async def send_message(
     await asyncio.to_thread(_touch, settings, user)
     row = await takeover.tell_citizen(url, item, body.text, user.name)
     return {"id": row}
+
+
+@router.post("/handoffs/{handoff_id}/order", status_code=201, responses=NOT_YOURS)
+async def make_order(
+    request: Request, user: Operator, handoff_id: int, body: OrderIn
+) -> dict[str, Any]:
+    """Create the work order from the conversation (登记工单), prefilled from the bot's draft:
+    the same intake as every channel (routing, repeats), linked to the conversation; the
+    citizen is told its number. Only the operator who has the conversation."""
+    settings = settings_of(request)
+    url = settings.database_url
+    try:
+        item = await asyncio.to_thread(queue.get, url, handoff_id)
+    except queue.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    if item.status != "active" or item.operator != user.name:
+        raise HTTPException(409, f"handoff {handoff_id} is not your active conversation")
+    known = item.draft or {}
+    draft = Draft(
+        channel=item.channel, request_text=body.request_text, kind=body.kind,
+        citizen_name=body.citizen_name or known.get("citizen_name"),
+        citizen_phone=body.citizen_phone or known.get("citizen_phone"),
+        address=body.address or known.get("address"), conversation_id=item.conversation_id,
+    )  # fmt: skip
+    key = order_intake.idempotency_key(item.conversation_id, "handoff", str(item.id),
+                                       body.request_text)  # fmt: skip
+
+    def submit() -> WorkOrder:
+        return order_intake.submit(url, draft, key, settings=settings,
+                                   encode=get_service(settings).encode)  # fmt: skip
+
+    try:
+        order = await asyncio.to_thread(submit)
+    except InvalidField as exc:
+        raise HTTPException(422, {"field": exc.field, "message": str(exc)}) from None
+    await asyncio.to_thread(queue.note_order, url, item.id, order.number)
+    await asyncio.to_thread(audit_of, request, user, "order.create", order.number,
+                            channel=order.channel, handoff=item.id)  # fmt: skip
+    told = f"话务员已为您登记工单，工单号{order.number}，办理进展可凭工单号查询。"
+    await takeover.tell_citizen(url, item, told, user.name)
+    return {"order": order.to_dict(now=datetime.now(UTC))}
 
 
 @router.post("/operators/me/status")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from handoffs import live, presence, queue
 from handoffs.model import Handoff
@@ -37,7 +38,12 @@ def place_of(settings: Settings, item: Handoff) -> queue.Place | None:
 
 
 def request_person(
-    settings: Settings, conversation: str, summary: Summary, *, always: bool = False
+    settings: Settings,
+    conversation: str,
+    summary: Summary,
+    *,
+    draft: dict[str, Any] | None = None,
+    always: bool = False,
 ) -> Queued | None:
     """Queue the conversation for an operator; None when none can take it soon (no operator
     on duty, or the expected wait over HOTLINE_HANDOFF_MAX_WAIT_MINUTES) — the channel then
@@ -55,7 +61,7 @@ def request_person(
             if wait > settings.handoff_max_wait_minutes:
                 return None
     item, new = queue.enqueue(url, conversation, summary.channel, summary.reason,
-                              summary.to_dict())  # fmt: skip
+                              summary.to_dict(), draft)  # fmt: skip
     if new:
         live.hub().publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
     return Queued(item, place_of(settings, item), new)

@@ -27,7 +27,8 @@ class Handoff(Base):
     channel: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # masked, for the queue
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # whole, for the work order
     operator: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -38,14 +38,20 @@ def _now() -> datetime:
 
 
 def enqueue(
-    url: str, conversation: str, channel: str, reason: str, summary: dict[str, Any]
+    url: str,
+    conversation: str,
+    channel: str,
+    reason: str,
+    summary: dict[str, Any],
+    draft: dict[str, Any] | None = None,
 ) -> tuple[Handoff, bool]:
     """Put a conversation in the queue; returns the handoff and whether it is new. A
-    conversation already waiting or with an operator keeps its handoff (and its place)."""
+    conversation already waiting or with an operator keeps its handoff (and its place).
+    `draft`: what the bot collected for a work order (contact data whole)."""
     if (found := open_for(url, conversation)) is not None:
         return found, False
     item = Handoff(conversation_id=conversation, channel=channel, reason=reason, status=PENDING,
-                   summary=summary, created_at=_now())  # fmt: skip
+                   summary=summary, draft=draft, created_at=_now())  # fmt: skip
     try:
         with session_scope(url) as session:
             session.add(item)
@@ -122,6 +128,16 @@ def cancel(url: str, handoff_id: int) -> Handoff:
     """The citizen stops waiting (取消排队) before an operator took it."""
     return _change(url, handoff_id, (PENDING,), None, status=CLOSED, closed_at=_now(),
                    outcome="cancelled")  # fmt: skip
+
+
+def note_order(url: str, handoff_id: int, number: str) -> Handoff:
+    """Record the work order made from the conversation in its summary (the queue shows it)."""
+    with session_scope(url) as session:
+        item = session.get(Handoff, handoff_id)
+        if item is None:
+            raise NotFound(f"no handoff {handoff_id}")
+        item.summary = {**item.summary, "order_number": number}
+    return item
 
 
 def place(url: str, item: Handoff, operators: int, minutes_per_citizen: float) -> Place | None:

@@ -98,7 +98,8 @@ async function openConversation(id) {
   current = id;
   const resp = await api("GET", `/api/v1/handoffs/${id}`);
   if (!resp.ok) return;
-  const { handoff, transcript, assist, assist_for } = resp.data;
+  const { handoff, transcript, assist, assist_for, draft } = resp.data;
+  if (changed) fillOrder(draft || {}, handoff);
   $("nothing").hidden = true;
   $("conversation").hidden = false;
   $("assist-box").hidden = false;
@@ -116,6 +117,7 @@ async function openConversation(id) {
   $("accept").hidden = handoff.status !== "pending";
   $("release").hidden = !mine;
   $("close").hidden = !mine;
+  $("order-submit").disabled = !mine;
   $("assist-for").textContent = assist_for ? "针对：" + assist_for : "市民还没有提问";
   $("assist").replaceChildren(...assist.map((a) => {
     const li = el("li");
@@ -170,6 +172,39 @@ $("presence").addEventListener("click", async () => {
   const resp = await api("POST", "/api/v1/operators/me/status", { status: next });
   if (resp.ok) showPresence(resp.data.status);
   await refreshLists();
+});
+
+// The order form starts from the bot's draft; a phone or name it collected is shown masked and
+// used by the server when the field is left empty.
+function fillOrder(draft, handoff) {
+  $("order-kind").value = ["求助", "投诉", "咨询", "举报", "建议", "表扬"].includes(draft.kind) ? draft.kind : "求助";
+  $("order-text").value = draft.request_text || (handoff.summary || {}).wants || "";
+  $("order-address").value = draft.address || "";
+  $("order-name").value = "";
+  $("order-name").placeholder = draft.citizen_name ? "留空则用：" + draft.citizen_name : "";
+  $("order-phone").value = "";
+  $("order-phone").placeholder = draft.citizen_phone ? "留空则用：" + draft.citizen_phone : "市民的电话";
+  $("order-done").hidden = true;
+}
+
+$("order-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (current === null) return;
+  const body = { request_text: $("order-text").value.trim(), kind: $("order-kind").value };
+  for (const [key, id] of [["address", "order-address"], ["citizen_name", "order-name"], ["citizen_phone", "order-phone"]]) {
+    const value = $(id).value.trim();
+    if (value) body[key] = value;
+  }
+  const resp = await api("POST", `/api/v1/handoffs/${current}/order`, body);
+  const done = $("order-done");
+  done.hidden = false;
+  if (resp.ok) {
+    done.textContent = "已登记工单：" + resp.data.order.number;
+  } else {
+    const detail = resp.data.detail;
+    done.textContent = "登记失败：" + (detail && detail.message ? detail.message : JSON.stringify(detail || resp.status));
+  }
+  await openConversation(current);
 });
 
 function listen() {

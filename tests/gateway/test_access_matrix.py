@@ -105,6 +105,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/api/v1/handoffs/{handoff_id}/messages", "POST"): Case(
         "POST", "/api/v1/handoffs/{handoff}/messages", signed_in(403, admin=201, operator=409),
         body={"text": "您好，我是话务员"}),
+    ("/api/v1/handoffs/{handoff_id}/order", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/order", signed_in(403, admin=201, operator=409),
+        body={"request_text": "幸福路口路灯坏了", "kind": "投诉", "citizen_phone": "13812345678"}),
     ("/api/v1/handoffs/{handoff_id}/release", "POST"): Case(
         "POST", "/api/v1/handoffs/{handoff}/release", signed_in(403, admin=200, operator=409)),
     ("/api/v1/handoffs/{handoff_id}/close", "POST"): Case(

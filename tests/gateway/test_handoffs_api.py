@@ -18,6 +18,7 @@ from handoffs import queue
 from handoffs.summary import build
 from hotline.settings import Settings
 from tests import signin
+from workorders import store
 
 
 class FakeRasa:
@@ -55,7 +56,8 @@ def test_an_operator_takes_a_chat_answers_and_gives_it_back(
     assert client.post("/api/v1/operators/me/status", json={"status": "available"},
                        headers=op1).json()["status"] == "available"  # fmt: skip
     summary = build(said=["路灯坏了", "转人工"], reason="asked", channel="web", wants="路灯坏了")
-    item, _ = queue.enqueue(url, "web:citizen-1", "web", "asked", summary.to_dict())
+    draft = {"request_text": "路灯坏了", "address": "幸福路28号", "citizen_phone": "13812345678"}
+    item, _ = queue.enqueue(url, "web:citizen-1", "web", "asked", summary.to_dict(), draft)
 
     listed = client.get("/api/v1/handoffs?status=pending", headers=op1).json()
     [row] = listed["items"]
@@ -112,6 +114,22 @@ def test_an_operator_takes_a_chat_answers_and_gives_it_back(
     ) in lines
     assert client.get("/api/v1/handoffs?status=active&mine=true",
                       headers=op2).json()["items"] == []  # fmt: skip
+
+    # The work order from the conversation, prefilled from the bot's draft (the phone it
+    # collected is used without the operator seeing it whole).
+    assert view.json()["draft"]["citizen_phone"] == "138****5678"
+    made = client.post(f"/api/v1/handoffs/{item.id}/order", headers=op1,
+                       json={"request_text": "幸福路28号路灯坏了一周", "kind": "投诉"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    number = made.json()["order"]["number"]
+    order = store.get(url, number)
+    assert (order.citizen_phone, order.address, order.kind) == ("13812345678", "幸福路28号", "投诉")
+    assert order.conversation_id == "web:citizen-1"
+    told = client.get("/api/v1/chat/citizen-1/messages").json()["messages"][-1]["text"]
+    assert number in told
+    assert queue.get(url, item.id).summary["order_number"] == number
+    assert client.post(f"/api/v1/handoffs/{item.id}/order", headers=op2,
+                       json={"request_text": "x"}).status_code == 409  # fmt: skip
 
     assert client.post(f"/api/v1/handoffs/{item.id}/release", headers=op2).status_code == 409
     released = client.post(f"/api/v1/handoffs/{item.id}/release", headers=op1)

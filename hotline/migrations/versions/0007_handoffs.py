@@ -26,7 +26,10 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),  # masked: shown in the queue
+        # What the bot collected for a work order, contact data whole: used only to create
+        # the order from the conversation (POST /api/v1/handoffs/{id}/order), never listed.
+        sa.Column("draft", sa.JSON()),
         sa.Column("operator", sa.String(64)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accepted_at", sa.DateTime(timezone=True)),
