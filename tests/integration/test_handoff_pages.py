@@ -1,7 +1,8 @@
 """Human handoff in real headless Chromium, two browser contexts on the real stack: a citizen
 on /chat asks for a person; an operator signed in on /console/handoffs sees the queue item and
 its summary, accepts and replies; the citizen sees the reply live; the citizen's next message
-reaches the operator; the operator gives the conversation back and the bot answers again.
+reaches the operator; the operator makes the work order from the conversation and gives the
+conversation back; the bot answers again.
 Screenshots of both screens are kept in the test's tmp dir (handoff-*.png)."""
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def test_a_citizen_reaches_an_operator_and_back(
     # Agent assist: one click puts an entry's answer into the reply box.
     desk.locator("#assist li button.use").first.click()
     expect(desk.locator("#reply")).not_to_have_value("")
+    # The work order from the conversation, its request prefilled from what the citizen said.
+    desk.click("#order-box summary")
+    expect(desk.locator("#order-text")).to_have_value("公积金怎么提取")
+    desk.fill("#order-text", "市民咨询公积金提取所需材料，请回电说明")
+    desk.fill("#order-phone", "13812345678")
+    desk.click("#order-submit")
+    expect(desk.locator("#order-done")).to_contain_text("已登记工单", timeout=30_000)
+    number = desk.locator("#order-done").inner_text().split("：")[-1].strip()
+    expect(citizen.locator(".row.operator .bubble").last).to_contain_text(number, timeout=15_000)
     citizen.screenshot(path=str(tmp_path / "handoff-2-citizen.png"))
     desk.screenshot(path=str(tmp_path / "handoff-3-console.png"))
 
