@@ -263,16 +263,20 @@ async def send_message(
     settings = settings_of(request)
     check_length("text", body.text, settings.max_text_chars)
     url = settings.database_url
+
+    def deliver() -> int:  # one worker-thread hop for the whole write path
+        item = queue.get(url, handoff_id)
+        if item.status != "active" or item.operator != user.name:
+            raise HTTPException(409, f"handoff {handoff_id} is not your active conversation")
+        if item.channel == "voice":
+            raise HTTPException(409, "a phone call is answered on the phone, not by text")
+        _touch(settings, user)
+        return takeover.tell_citizen_now(url, item, body.text, user.name)
+
     try:
-        item = await asyncio.to_thread(queue.get, url, handoff_id)
+        row = await asyncio.to_thread(deliver)
     except queue.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    if item.status != "active" or item.operator != user.name:
-        raise HTTPException(409, f"handoff {handoff_id} is not your active conversation")
-    if item.channel == "voice":
-        raise HTTPException(409, "a phone call is answered on the phone, not by text")
-    await asyncio.to_thread(_touch, settings, user)
-    row = await takeover.tell_citizen(url, item, body.text, user.name)
     return {"id": row}
 
 

@@ -36,19 +36,26 @@ async def set_bot(rasa: RasaClient, item: Handoff, event: str) -> None:
 
 async def tell_citizen(url: str, item: Handoff, text: str, author: str) -> int:
     """Store a message for the citizen in the conversation log and wake its page."""
+    return await asyncio.to_thread(tell_citizen_now, url, item, text, author)
+
+
+def tell_citizen_now(url: str, item: Handoff, text: str, author: str) -> int:
+    """tell_citizen in the calling thread (for a caller already in a worker thread)."""
     channel, _, sender = item.conversation_id.partition(":")
-    row = await asyncio.to_thread(record_to_citizen, url, channel, sender, text, author)
-    notify(item, {"type": "message", "id": row, "from": "notice" if author == NOTICE
-                  else "operator"})  # fmt: skip
+    row = record_to_citizen(url, channel, sender, text, author)
+    event = {"type": "message", "id": row, "from": "notice" if author == NOTICE else "operator"}
+    notify(item, event, queue_changed=author == NOTICE)  # notices come with state changes
     return row
 
 
-def notify(item: Handoff, event: dict[str, Any]) -> None:
-    """Wake the conversation's readers (the citizen's page, the operator's view) and the
-    console's queue."""
+def notify(item: Handoff, event: dict[str, Any], *, queue_changed: bool = False) -> None:
+    """Wake the conversation's readers (the citizen's page, the operator's view) and, when
+    the queue changed, every console and every waiting citizen (their places moved). A plain
+    message wakes only its own conversation's readers."""
     hub = live.hub()
     hub.publish(live.conversation_topic(item.conversation_id), {"handoff": item.id, **event})
-    hub.publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
+    if queue_changed:
+        hub.publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
 
 
 async def accept(url: str, rasa: RasaClient, handoff_id: int, operator: str) -> Handoff:

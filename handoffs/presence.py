@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from handoffs.model import OperatorPresence
 from hotline.db import session_scope
@@ -27,12 +27,20 @@ def set_status(url: str, operator: str, status: str) -> None:
             row.status, row.changed_at, row.seen_at = status, now, now
 
 
+TOUCH_EVERY = timedelta(seconds=30)  # presence is kept in minutes: fewer writes
+
+
 def touch(url: str, operator: str) -> None:
-    """Record activity of the operator (any console or API call), keeping presence alive."""
+    """Record activity of the operator (any console or API call), keeping presence alive; at
+    most one write per TOUCH_EVERY, so busy operators do not queue for the database's lock."""
+    now = datetime.now(UTC)
+    stmt = (
+        update(OperatorPresence)
+        .where(OperatorPresence.operator == operator, OperatorPresence.seen_at < now - TOUCH_EVERY)
+        .values(seen_at=now)
+    )
     with session_scope(url) as session:
-        row = session.get(OperatorPresence, operator)
-        if row is not None:
-            row.seen_at = datetime.now(UTC)
+        session.execute(stmt)
 
 
 def status_of(url: str, operator: str, idle: timedelta) -> str:
