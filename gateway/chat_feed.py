@@ -29,11 +29,17 @@ Sender = Annotated[str, Path(min_length=1, max_length=128)]
 After = Annotated[int, Query(ge=0, description="the last message id the page has")]
 
 
+class FeedButton(BaseModel):
+    title: str
+    payload: str
+
+
 class FeedMessage(BaseModel):
     id: int
     text: str
     author: Literal["operator", "notice"]
     at: str
+    buttons: list[FeedButton] = []  # e.g. the rating asked when an operator ends the service
 
 
 class Feed(BaseModel):
@@ -46,7 +52,9 @@ class Feed(BaseModel):
 def _message(turn: ConversationTurn) -> FeedMessage:
     text = "\n".join(r.get("text") or "" for r in turn.bot_replies)
     author: Literal["operator", "notice"] = "notice" if turn.operator == "system" else "operator"
-    return FeedMessage(id=turn.id, text=text, author=author, at=turn.received_at.isoformat())
+    buttons = [FeedButton(**b) for r in turn.bot_replies for b in r.get("buttons") or []]
+    return FeedMessage(id=turn.id, text=text, author=author, at=turn.received_at.isoformat(),
+                       buttons=buttons)  # fmt: skip
 
 
 def _feed(settings: Settings, conversation: str, after: int) -> Feed:

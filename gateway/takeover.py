@@ -11,13 +11,17 @@ from typing import Any
 from gateway.rasa_client import RasaClient, RasaUnavailable
 from handoffs import live, queue
 from handoffs.model import Handoff
-from hotline.conversations import record_to_citizen
+from hotline.conversations import RATINGS, record_to_citizen
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = "话务员已接入，正在为您服务，请直接输入您的问题。"
 RELEASED = "话务员已将对话转回智能客服，您可以继续提问。"
-CLOSED = "本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能客服提问。"
+CLOSED = (
+    "本次人工服务已结束，感谢您的耐心。请问您对本次服务满意吗？如还有问题，可以继续向智能客服提问。"
+)
+# The bot's own rating buttons: a click is a chat turn that Rasa's rate_service rule stores.
+RATING_BUTTONS = [{"title": r, "payload": f'/rate_service{{"rating":"{r}"}}'} for r in RATINGS]
 CANCELLED = "已取消排队，您可以继续向智能客服提问。"
 NOTICE = "system"  # the operator column of a notice (not written by a person)
 
@@ -34,15 +38,17 @@ async def set_bot(rasa: RasaClient, item: Handoff, event: str) -> None:
         log.warning("%s of conversation %s not applied in Rasa: %s", event, item.id, exc)
 
 
-async def tell_citizen(url: str, item: Handoff, text: str, author: str) -> int:
+async def tell_citizen(url: str, item: Handoff, text: str, author: str,
+                       buttons: list[dict[str, str]] | None = None) -> int:  # fmt: skip
     """Store a message for the citizen in the conversation log and wake its page."""
-    return await asyncio.to_thread(tell_citizen_now, url, item, text, author)
+    return await asyncio.to_thread(tell_citizen_now, url, item, text, author, buttons)
 
 
-def tell_citizen_now(url: str, item: Handoff, text: str, author: str) -> int:
+def tell_citizen_now(url: str, item: Handoff, text: str, author: str,
+                     buttons: list[dict[str, str]] | None = None) -> int:  # fmt: skip
     """tell_citizen in the calling thread (for a caller already in a worker thread)."""
     channel, _, sender = item.conversation_id.partition(":")
-    row = record_to_citizen(url, channel, sender, text, author)
+    row = record_to_citizen(url, channel, sender, text, author, buttons)
     event = {"type": "message", "id": row, "from": "notice" if author == NOTICE else "operator"}
     notify(item, event, queue_changed=author == NOTICE)  # notices come with state changes
     return row
@@ -77,7 +83,7 @@ async def close(url: str, rasa: RasaClient, handoff_id: int, operator: str | Non
     item = await asyncio.to_thread(queue.close, url, handoff_id, operator)
     if before.status == "active":
         await set_bot(rasa, item, "resume")
-    await tell_citizen(url, item, CLOSED, NOTICE)
+    await tell_citizen(url, item, CLOSED, NOTICE, RATING_BUTTONS)  # 满意度: asked at the end
     return item
 
 

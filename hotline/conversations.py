@@ -115,12 +115,17 @@ def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
 
 
 def record_to_citizen(
-    database_url: str, channel: str, sender: str, text: str, operator: str
+    database_url: str,
+    channel: str,
+    sender: str,
+    text: str,
+    operator: str,
+    buttons: list[dict[str, str]] | None = None,
 ) -> int:
     """Store a message for the citizen outside a bot turn (an operator's reply, a handoff
     notice) in the conversation log; returns its id (the citizen's page reads after it)."""
     now = datetime.now(UTC)
-    reply = [{"text": text, "buttons": []}]
+    reply: list[dict[str, Any]] = [{"text": text, "buttons": buttons or []}]
     turn = Turn(channel=channel, sender=sender, user_text="", received_at=now, replied_at=now,
                 bot_replies=reply, state="human", operator=operator)  # fmt: skip
     return record_turn(database_url, turn)

@@ -105,6 +105,7 @@ function onMessage(m) {
   localStorage.setItem(AFTER_KEY, String(after));
   if (m.author === "operator") addBubble("operator", m.text);
   else addNotice(m.text);
+  if (m.buttons && m.buttons.length) addButtons(m.buttons);
 }
 
 // The place in the queue is told when the citizen joins (the bot's reply) and again whenever

@@ -153,6 +153,20 @@ def test_a_waiting_citizen_can_leave_the_queue(app: tuple[TestClient, FakeRasa, 
     assert client.post("/api/v1/handoffs/999/accept", headers=op).status_code == 404
 
 
+def test_closing_asks_the_citizen_for_a_rating(app: tuple[TestClient, FakeRasa, str]) -> None:
+    client, rasa, url = app
+    op = signin.bearer(url, "operator")
+    item, _ = queue.enqueue(url, "web:c3", "web", "asked", {"wants": ""})
+    assert client.post(f"/api/v1/handoffs/{item.id}/accept", headers=op).status_code == 200
+    closed = client.post(f"/api/v1/handoffs/{item.id}/close", headers=op)
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert rasa.events == [("web:c3", "pause"), ("web:c3", "resume")]
+    last = client.get("/api/v1/chat/c3/messages").json()["messages"][-1]
+    assert "满意吗" in last["text"]
+    assert [b["title"] for b in last["buttons"]] == ["满意", "基本满意", "不满意"]
+    assert last["buttons"][0]["payload"] == '/rate_service{"rating":"满意"}'
+
+
 def test_presence_is_checked(app: tuple[TestClient, FakeRasa, str]) -> None:
     client, _, url = app
     op = signin.bearer(url, "operator")

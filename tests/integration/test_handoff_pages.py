@@ -2,7 +2,8 @@
 on /chat asks for a person; an operator signed in on /console/handoffs sees the queue item and
 its summary, accepts and replies; the citizen sees the reply live; the citizen's next message
 reaches the operator; the operator makes the work order from the conversation and gives the
-conversation back; the bot answers again.
+conversation back; the bot answers again. A second time the operator ends the service and the
+citizen rates it.
 Screenshots of both screens are kept in the test's tmp dir (handoff-*.png)."""
 
 from __future__ import annotations
@@ -105,4 +106,15 @@ def test_a_citizen_reaches_an_operator_and_back(
     expect(bot).to_have_count(answered + 2, timeout=30_000)
     expect(bot.last).not_to_have_text("")
     citizen.screenshot(path=str(tmp_path / "handoff-4-back-to-bot.png"))
+
+    # A second request; this time the operator ends the service and the citizen rates it.
+    say(citizen, "转人工")
+    expect(desk.locator("#queue li")).to_have_count(1, timeout=30_000)
+    desk.locator("#queue li button.take").first.click()
+    expect(desk.locator("#close")).to_be_visible()
+    desk.click("#close")
+    expect(notices.filter(has_text="满意吗")).to_have_count(1, timeout=15_000)
+    citizen.locator(".buttons button", has_text="基本满意").last.click()
+    expect(bot.last).to_contain_text("感谢您的评价", timeout=30_000)
+    citizen.screenshot(path=str(tmp_path / "handoff-5-rated.png"))
     print(f"screenshots in {tmp_path}")
