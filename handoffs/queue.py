@@ -79,6 +79,13 @@ def open_for(url: str, conversation: str) -> Handoff | None:
         return session.scalars(stmt).first()
 
 
+def latest_for(url: str, conversation: str) -> Handoff | None:
+    """The conversation's most recent handoff, whatever its state (a call's, for the PBX)."""
+    with session_scope(url) as session:
+        stmt = select(Handoff).where(Handoff.conversation_id == conversation)
+        return session.scalars(stmt.order_by(Handoff.id.desc()).limit(1)).first()
+
+
 def listed(url: str, status: str, operator: str | None = None, limit: int = 200) -> list[Handoff]:
     """Handoffs of one status, oldest first (closed: newest first)."""
     with session_scope(url) as session:
