@@ -120,3 +120,14 @@ def test_messages_to_the_citizen_are_read_after_an_id(url: str) -> None:
     assert [t.bot_replies[0]["text"] for t in to_citizen_after(url, "web:g", first)] == [
         "您好，我是话务员"
     ]
+
+
+def test_the_migration_goes_down_and_up_again(url: str) -> None:
+    from alembic import command
+
+    command.downgrade(db.alembic_config(url), "0006")
+    assert db.current_revision(url) == "0006"
+    db.upgrade(url)
+    assert db.current_revision(url) == db.head_revision() == "0007"
+    item, _ = queue.enqueue(url, "web:m", "web", "asked", {"wants": ""})
+    assert queue.get(url, item.id).status == "pending"
