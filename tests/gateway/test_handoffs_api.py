@@ -167,6 +167,21 @@ def test_closing_asks_the_citizen_for_a_rating(app: tuple[TestClient, FakeRasa, 
     assert last["buttons"][0]["payload"] == '/rate_service{"rating":"满意"}'
 
 
+def test_a_waiting_citizen_learns_the_new_place(app: tuple[TestClient, FakeRasa, str]) -> None:
+    client, _, url = app
+    op = signin.bearer(url, "operator")
+    client.post("/api/v1/operators/me/status", json={"status": "available"}, headers=op)
+    first, _ = queue.enqueue(url, "web:first", "web", "asked", {"wants": ""})
+    queue.enqueue(url, "web:second", "web", "asked", {"wants": ""})
+    with client.stream("GET", "/api/v1/chat/second/events?max_seconds=0") as stream:
+        body = "".join(stream.iter_text())
+    assert '"state": "waiting_human", "position": 2, "expected_wait_minutes": 6' in body
+    client.post(f"/api/v1/handoffs/{first.id}/accept", headers=op)
+    feed = client.get("/api/v1/chat/second/messages").json()
+    assert (feed["state"], feed["position"], feed["expected_wait_minutes"]) == (
+        "waiting_human", 1, 3)  # fmt: skip
+
+
 def test_presence_is_checked(app: tuple[TestClient, FakeRasa, str]) -> None:
     client, _, url = app
     op = signin.bearer(url, "operator")
