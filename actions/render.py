@@ -170,7 +170,9 @@ def _handoff(
             response="utter_fallback_again", buttons=[PERSON_BUTTON, ORDER_BUTTON]
         )
         return [SlotSet(MISSES_SLOT, 2)]
-    if queued := queue_for_person(tracker, decision.reason):
+    # Operators reach web chat only for now (WeChat's customer-service messages come with that
+    # channel); elsewhere the callback order.
+    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
         dispatcher.utter_message(text=queued_text(queued))
         # Not the callback form the rule for request_human would run next: wait for a person.
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
@@ -210,7 +212,7 @@ def _emergency(
     record_handoff(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
     )
-    if not voice:  # a call is transferred by the session (the handoff decision that follows)
+    if channel == "web":  # a call is transferred by the session (the handoff that follows)
         queue_for_person(tracker, "emergency", order_number=number)
     if voice:
         said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"
