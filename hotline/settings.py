@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Channel = Literal["web", "wechat", "voice", "api"]
+_TIME = r"([01]\d|2[0-3]):[0-5]\d"
+_HOURS = rf"^{_TIME}-({_TIME}|24:00)$"  # local opening hours, e.g. 08:00-20:00
 
 
 class Settings(BaseSettings):
@@ -132,7 +134,7 @@ class Settings(BaseSettings):
     # otherwise a call-back order is made. The expected wait counts
     # handoff_minutes_per_citizen for each citizen ahead, shared among available operators.
     operator_idle_minutes: float = Field(default=15.0, gt=0)
-    operator_hours: str = Field(default="00:00-24:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    operator_hours: str = Field(default="00:00-24:00", pattern=_HOURS)
     handoff_max_wait_minutes: float = Field(default=20.0, gt=0)
     handoff_minutes_per_citizen: float = Field(default=3.0, gt=0)
 

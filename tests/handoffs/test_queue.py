@@ -131,3 +131,12 @@ def test_the_migration_goes_down_and_up_again(url: str) -> None:
     assert db.current_revision(url) == db.head_revision() == "0007"
     item, _ = queue.enqueue(url, "web:m", "web", "asked", {"wants": ""})
     assert queue.get(url, item.id).status == "pending"
+
+
+def test_operator_hours_must_be_times_of_day(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pydantic
+
+    assert Settings(var_dir=tmp_path, operator_hours="08:00-20:00").operator_hours
+    for wrong in ("8-20", "25:00-26:00", "08:00-24:30"):
+        with pytest.raises(pydantic.ValidationError):
+            Settings(var_dir=tmp_path, operator_hours=wrong)
