@@ -31,6 +31,18 @@ def caller_number(tracker: Tracker) -> str | None:
         return None
 
 
+_OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}", re.ASCII)
+
+
+def wechat_openid(tracker: Tracker) -> str | None:
+    """The openid of a WeChat conversation (metadata only the signed WeChat transport sets,
+    gateway/identity.py), for the order; None on other channels or when malformed."""
+    if channel_of(tracker) != "wechat":
+        return None
+    openid = str((tracker.latest_message.get("metadata") or {}).get("openid") or "")
+    return openid if _OPENID.fullmatch(openid) else None
+
+
 def known_phone(tracker: Tracker) -> str | None:
     """A number to call the citizen back: one given in this conversation, else the caller's."""
     return tracker.get_slot("wo_phone") or caller_number(tracker)

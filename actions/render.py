@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of, known_phone, phones_given
+from actions.citizen import caller_number, channel_of, known_phone, phones_given, wechat_openid
 from actions.handoff import queue_for_person, queued_text
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
@@ -202,6 +202,7 @@ def _emergency(
         address=address,
         priority="emergency",
         conversation_id=tracker.sender_id,
+        wechat_openid=wechat_openid(tracker),
     )
     key = intake.idempotency_key(tracker.sender_id, "emergency", decision.text)
     encode = get_service(settings).encode

@@ -13,7 +13,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import channel_of, form_in_progress, resume_form
+from actions.citizen import channel_of, form_in_progress, resume_form, wechat_openid
 from actions.render import FAILURES_SLOT, is_voice, render
 from hotline.settings import get_settings
 from knowledge.service import get_service
@@ -280,6 +280,7 @@ class ActionSubmitWorkOrder(Action):
             citizen_phone=phone if phone and phone != NO_PHONE else None,
             address=slot("wo_where"),
             conversation_id=tracker.sender_id,
+            wechat_openid=wechat_openid(tracker),
         )
         # Rasa may retry an action call: the same conversation and content make the same key.
         key = intake.idempotency_key(tracker.sender_id, draft.model_dump_json())

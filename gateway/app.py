@@ -26,6 +26,7 @@ from gateway import (
     pages,
     triage_api,
     voice_ws,
+    wechat_api,
     workorders_api,
 )
 from gateway.errors import validation_error
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
                action_webhook, health)  # fmt: skip
     pages_ = (pages, console)
-    for module in (*routers, *pages_, calls_api, voice_ws):
+    for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)
     app.include_router(api_docs.router)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway.rasa_client import RasaClient, RasaUnavailable
+from gateway.wechat_api import state as wechat_state
 from hotline.db import current_revision, engine_for
 from hotline.settings import Settings
 from knowledge.service import get_service
@@ -51,7 +52,8 @@ async def health(request: Request) -> JSONResponse:
         "router": router_state(settings),  # which 智能派单 router orders are routed with
     }
     ok = all(d["status"] == "ok" for d in deps.values())
-    body = {"status": "ok" if ok else "degraded", "dependencies": deps}
+    body = {"status": "ok" if ok else "degraded", "dependencies": deps,
+            "channels": {"wechat": wechat_state(settings)}}  # fmt: skip
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

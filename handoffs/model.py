@@ -1,4 +1,4 @@
-"""Tables of the handoff queue and of operators' presence (migration 0007)."""
+"""Tables of the handoff queue and of operators' presence (migration 0009)."""
 
 from __future__ import annotations
 

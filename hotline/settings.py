@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     pbx_secret: SecretStr | None = None
     pbx_networks: list[str] = Field(default_factory=list)
     pbx_loopback: bool = True
+    # The WeChat Official Account channel (wechat/, docs/wechat.md): off (/wechat answers 404)
+    # until wechat_token is set. wechat_aes_key is the EncodingAESKey of safe/compatible mode;
+    # appid and secret fetch the access token of the customer-service message API (replies
+    # that take longer than wechat_reply_seconds); wechat_api_base: a proxy or a test server.
+    wechat_token: SecretStr | None = None
+    wechat_appid: str = ""
+    wechat_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_reply_seconds: float = Field(default=4.0, gt=0, lt=5)  # WeChat waits 5 s
+    wechat_replay_seconds: int = Field(default=300, ge=1)  # accepted clock difference
     # Cookies: secure (HTTPS only) when public_url is https, unless forced here.
     cookie_secure: bool | None = None
 

@@ -43,7 +43,7 @@ _SOMEONE = (
 )
 # States only a person (or animal) can be in: the state alone says someone is in danger.
 _BODY_STATE = (
-    "晕倒|昏倒|倒地|倒下(了|去)|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|反应|心跳)|"
+    "晕倒|昏倒|倒地|倒下(了|去)|栽倒|不省人事|昏迷|没有?(了)?(呼吸|意识|知觉|心跳)|"
     "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
     "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
     "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
@@ -101,6 +101,8 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         _BODY_STATE,
         "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
         rf"{_SOMEONE}.{{0,3}}快?不行了", rf"{_SOMEONE}.{{0,4}}(没气了|倒在地上)",
+        # 没反应 only of someone: a gas meter or a card "没反应" is a complaint
+        rf"{_SOMEONE}.{{0,6}}没有?(了)?反应",
         rf"{_SOMEONE}.{{0,6}}(被车撞|被撞|撞伤|撞倒|撞飞)",
     )),
     # a cry for help with nothing else said: the police come first and bring what is needed
@@ -115,8 +117,15 @@ _CUE_BEFORE = re.compile(
 _CUE_AFTER = re.compile(r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话")
 _CUE_WINDOW = 5
 _CUE_INSIDE = re.compile(r"差点|险些|差一点|万一|会不会")  # 小孩差点掉下去: it did not happen
-# A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening.
-_PAST = re.compile(r"去年|前年|上个月|上月|几年前|那年|那次|上次")
+# A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening; so
+# do the clauses after it, until one says now (昨天下了场雨 车库淹了 | 现在人还在里面).
+_PAST = re.compile(
+    r"去年|前年|上个月|上月|几年前|那年|那次|上次|昨天|昨晚|前天|上周|上礼拜|上星期|前几天|"
+    r"前段时间|前阵子"
+)
+_NOW = re.compile(r"现在|正在|还在|刚才|刚刚|此刻|这会儿|马上|赶紧|快来|到现在|一直没")
+# A habit (天天在楼道里打架) is a complaint about what keeps happening, not a call for now.
+_HABIT = re.compile(r"天天|经常|总是|老是|每天|每晚|每次|动不动|时不时|三天两头")
 # The citizen says nobody is hurt, or that the danger is over (a complaint or a KB question).
 _CALM = {
     "hurt": re.compile(r"没有?人?(受伤|事)|人(都)?没事|都没事|不严重|(要|需要|用|该|得)报警吗"),
@@ -130,8 +139,24 @@ def _hedged(clause: str, match: re.Match[str]) -> bool:
     after = clause[match.end() : match.end() + _CUE_WINDOW]
     inside = match.group()
     return bool(
-        _CUE_BEFORE.search(before) or _CUE_AFTER.search(after) or _CUE_INSIDE.search(inside)
+        _CUE_BEFORE.search(before)
+        or _CUE_AFTER.search(after)
+        or _CUE_INSIDE.search(inside)
+        or _HABIT.search(clause[: match.start()])
     )
+
+
+def _present(clauses: list[str]) -> list[bool]:
+    """Which clauses are about now: a past clause and those after it are not, until a clause
+    says now (which is)."""
+    now, past = [], False
+    for clause in clauses:
+        if _NOW.search(clause):
+            past = False
+        elif _PAST.search(clause):
+            past = True
+        now.append(not past)
+    return now
 
 
 def is_emergency(text: str | None) -> str | None:
@@ -151,12 +176,18 @@ def recognise(text: str | None) -> Situation | None:
     # Otherwise citizens type spaces where punctuation would be: a clause break (倒 地沟 is not
     # 倒地). Each clause is read alone and with its neighbour, so that a situation told over
     # two clauses is seen (地下车库进水了，我老公下去挪车一直没上来), one told in the past is not.
-    clauses = [c for c in re.split(r"[。！？!?；;，,\s]+", clean) if c and not _PAST.search(c)]
-    windows = clauses + [a + "，" + b for a, b in itertools.pairwise(clauses)]
+    clauses = [c for c in re.split(r"[。！？!?；;，,\s]+", clean) if c]
+    now = _present(clauses)
+    # A clause about now is read alone and after the clause before it (which may set the
+    # scene in the past: 我爸昨天出门 | 到现在联系不上); a match must end in the clause about
+    # now (去年烧起来过 | 现在还堆着 is no fire). A window: its text, where "now" starts in it.
+    windows = [(c, 0) for c, n in zip(clauses, now, strict=True) if n]
+    pairs = zip(itertools.pairwise(clauses), now[1:], strict=True)
+    windows += [(f"{a}，{b}", len(a) + 1) for (a, b), n in pairs if n]
     for kind, number, pattern in _COMPILED:
         if kind in _CALM and _CALM[kind].search(clean):
             continue
-        for window in windows:
-            if any(not _hedged(window, m) for m in pattern.finditer(window)):
+        for window, start in windows:
+            if any(m.end() > start and not _hedged(window, m) for m in pattern.finditer(window)):
                 return Situation(kind, number)
     return None

@@ -240,3 +240,21 @@ def test_a_reply_that_does_not_fit_a_field_asks_it_again_and_keeps_the_rest(
     result = getattr(form, f"validate_{slot}")(bad, dispatcher, t, {})
     assert result == {slot: None, "wo_failures": 1}
     assert dispatcher.messages[-1]["response"] == f"utter_{slot}_hint"
+
+
+def test_an_order_made_on_wechat_keeps_the_openid_the_transport_signed_for() -> None:
+    def wechat(openid: str, sender: str) -> Tracker:
+        latest = {"text": "确认", "intent": {"name": "x"}, "entities": [],
+                  "metadata": {"openid": openid}}  # fmt: skip
+        events = [{"event": "user", "text": "确认", "input_channel": "wechat"}]
+        return Tracker(sender, FILLED, latest, events, False, None, {}, "action_listen")
+
+    url = get_settings().database_url
+    for openid, sender, kept in (("oAbC123_openid-x", "wechat:w1", "oAbC123_openid-x"),
+                                 ("bad openid!", "wechat:w2", None)):  # fmt: skip
+        _, messages = run(ActionSubmitWorkOrder(), wechat(openid, sender))
+        number = re.search(r"工单号是(\d{8}-\d{4})", messages[0]["text"])[1]  # type: ignore[index]
+        assert store.get(url, number).wechat_openid == kept
+    web = run(ActionSubmitWorkOrder(), tracker("确认", FILLED, sender="web:w3"))[1]
+    number = re.search(r"工单号是(\d{8}-\d{4})", web[0]["text"])[1]  # type: ignore[index]
+    assert store.get(url, number).wechat_openid is None

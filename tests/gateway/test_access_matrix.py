@@ -70,6 +70,9 @@ MATRIX: dict[tuple[str, str], Case] = {
                                               body={}),
     ("/api/v1/calls/{call_id}/outcome", "GET"): Case("GET", "/api/v1/calls/nope/outcome",
                                                      everyone(403)),
+    # WeChat's server URL: WeChat's signature is the authentication; off (404) without a token.
+    ("/wechat", "GET"): Case("GET", "/wechat", everyone(404), public=True),
+    ("/wechat", "POST"): Case("POST", "/wechat", everyone(404), public=True),
     ("/api/v1/auth/token", "POST"): Case("POST", "/api/v1/auth/token", everyone(422),
                                          form={}, public=True),
     # Accounts.

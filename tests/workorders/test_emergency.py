@@ -25,6 +25,11 @@ from workorders.emergency import recognise
         ("河水涨上来了 淹到家里了", "flood", "119"),
         ("工地塌方压住人了", "trapped", "119"),
         ("救命啊快来人", "help", "110"),
+        # the past, then now: what is happening now counts
+        ("我爸昨天出门 到现在联系不上 他有老年痴呆", "person_missing", "110"),
+        ("昨晚下了一夜雨 车库进水了 现在我老公还在下面没上来", "flood", "119"),
+        ("他天天打我 现在又拿着刀在门口", "violence", "110"),
+        ("我爷爷躺在床上叫他也没反应", "hurt", "120"),
     ],
 )
 def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number: str) -> None:
@@ -50,6 +55,13 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "车间粉尘特别大 听说这种粉尘会爆炸",  # a hazard
         "井盖翻了 刚才一个小孩差点掉下去",  # almost: a complaint about the manhole
         "公交站的站牌被车撞倒了 三天了还倒在地上",  # a sign, not a person
+        # told as the past: each later clause belongs to that story
+        "上礼拜下大雨 桥洞里的水淹到车门 好几辆车熄火泡在里面 这个排水该谁管",
+        "前几天楼下有人打架 还见血了 物业也不管",
+        # a habit: a complaint about what keeps happening
+        "楼上那家人天天在楼道里打架 吵得人睡不着",
+        "那个路口经常有人被车撞 能不能装个红绿灯",
+        "交了电费 电表插卡没反应",  # a device, not a person
     ],
 )
 def test_hazards_hypotheses_and_questions_are_not_emergencies(text: str) -> None:

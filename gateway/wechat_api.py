@@ -1,0 +1,262 @@
+"""`/wechat`: the server URL a centre gives its WeChat Official Account (公众号服务器配置).
+
+GET answers WeChat's URL check (signature, echostr). POST takes one message (plain, compatible
+or safe mode), deduplicates WeChat's retries, and answers within WeChat's 5 s: passively when
+the bot is done within `wechat_reply_seconds`, otherwise "success" at once and the reply later
+through the customer-service message API. The openid WeChat signs for is the citizen's identity
+(one conversation per openid). Public route: WeChat's signature is the authentication. Off
+(404) while HOTLINE_WECHAT_TOKEN is unset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import Counter
+
+from gateway.calls_api import load_asr
+from gateway.chat_api import APOLOGY, run_turn
+from hotline.conversations import conversation_id, last_replies
+from hotline.settings import Settings
+from speech.engine import ASREngine
+from wechat import messages, store
+from wechat.api import OUT_OF_WINDOW, WechatApi, WechatApiError
+from wechat.protocol import (
+    MAX_BODY,
+    Incoming,
+    Refused,
+    WechatConfig,
+    check_request,
+    read_message,
+    render_text,
+)
+from wechat.protocol import dedupe_key as key_of
+from wechat.protocol import echo as echo_of
+from wechat.voice import VoiceUnavailable, transcribe
+from workorders import store as orders
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["wechat"])
+
+WECHAT_MESSAGES = Counter(
+    "hotline_wechat_messages_total",
+    "WeChat messages by how they were answered",
+    ["outcome"],  # passive, deferred, retry, refused, sent, failed
+)
+SUCCESS = "success"  # WeChat's "received, no passive reply"
+PRUNE_EVERY = 3600.0  # seconds
+KEEP_KEYS = timedelta(days=1)
+
+
+def state(settings: Settings) -> dict[str, Any]:
+    """The channel's state for /health (a channel, not a dependency: off is not degraded)."""
+    if WechatConfig.from_settings(settings) is None:
+        return {"status": "off", "reason": "HOTLINE_WECHAT_TOKEN is not set"}
+    mode = "safe" if settings.wechat_aes_key else "plain"
+    customer_service = bool(settings.wechat_appid and settings.wechat_secret)
+    return {"status": "ok", "mode": mode, "customer_service": customer_service}
+
+
+class WechatChannel:
+    """Per app process: the API client and the replies still being prepared."""
+
+    def __init__(self, settings: Settings, asr: Callable[[], ASREngine] | None = None) -> None:
+        self.settings = settings
+        self.api = WechatApi(settings)
+        self.asr = asr or (lambda: load_asr(settings))  # the phone calls' engine, loaded once
+        self.pending: set[asyncio.Task[Any]] = set()
+        self.pruned_at = time.monotonic()
+
+    def prune_now_and_then(self) -> None:
+        """Drop message keys a day old (WeChat retries within a minute), hourly per process."""
+        if time.monotonic() - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = time.monotonic()
+        before = datetime.now(UTC) - KEEP_KEYS
+        task = asyncio.create_task(
+            asyncio.to_thread(store.forget_before, self.settings.database_url, before)
+        )
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    def deliver_later(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
+        """Send a turn's reply when it is ready, or the parts a passive reply could not hold."""
+        task = asyncio.create_task(self._deliver(reply, key, openid))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _deliver(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
+        url = self.settings.database_url
+        parts = messages.split_text(await reply) if isinstance(reply, asyncio.Task) else reply
+        outcome = "sent"
+        try:
+            if not self.api.configured:
+                raise WechatApiError(
+                    0, "no HOTLINE_WECHAT_APPID/SECRET for the customer-service API"
+                )
+            for part in parts:
+                await self.api.send_text(openid, part)
+        except WechatApiError as exc:
+            # 45015: the citizen's 48 h window is over. The turn is logged either way.
+            why = "48 h window over" if exc.errcode == OUT_OF_WINDOW else str(exc)
+            log.warning("WeChat reply to %s not delivered: %s", key, why)
+            outcome = "failed"
+        except Exception:
+            log.exception("WeChat reply to %s not delivered", key)
+            outcome = "failed"
+        WECHAT_MESSAGES.labels(outcome).inc()
+        if isinstance(reply, asyncio.Task):  # a passive reply's rest leaves its state as is
+            await asyncio.to_thread(store.settle, url, key, outcome)
+
+
+def _channel(request: Request) -> WechatChannel:
+    channel = getattr(request.app.state, "wechat", None)
+    if channel is None:
+        channel = request.app.state.wechat = WechatChannel(request.app.state.settings)
+    return channel
+
+
+def _config(request: Request) -> WechatConfig:
+    config = WechatConfig.from_settings(request.app.state.settings)
+    if config is None:
+        raise HTTPException(404, "WeChat channel not configured (HOTLINE_WECHAT_TOKEN)")
+    return config
+
+
+def _refused(exc: Refused) -> HTTPException:
+    WECHAT_MESSAGES.labels("refused").inc()
+    log.warning("WeChat request refused: %s", exc.reason)
+    return HTTPException(exc.status, exc.reason)
+
+
+@router.get("/wechat", response_class=PlainTextResponse)
+async def verify(request: Request) -> str:
+    """WeChat's URL check when the centre saves the server configuration."""
+    config = _config(request)
+    try:
+        return echo_of(config, dict(request.query_params))
+    except Refused as exc:
+        raise _refused(exc) from exc
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, "message too large")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPException(413, "message too large")
+    return body
+
+
+@router.post("/wechat", response_class=PlainTextResponse)
+async def receive(request: Request) -> Response:
+    """One message or event from WeChat; the reply XML, or "success"."""
+    config = _config(request)
+    query = dict(request.query_params)
+    try:
+        check_request(config, query)  # a bad signature is 403 before anything is read
+        incoming = read_message(config, query, await _read_body(request))
+    except Refused as exc:
+        raise _refused(exc) from exc
+    settings: Settings = request.app.state.settings
+    message = incoming.message
+    openid, key = str(message.source), key_of(message)
+    _channel(request).prune_now_and_then()
+    seen = await asyncio.to_thread(store.claim, settings.database_url, key, openid)
+    if seen is not None:  # WeChat's retry: never a second turn or reply
+        WECHAT_MESSAGES.labels("retry").inc()
+        if seen.state == "replied" and seen.reply:  # the first answer may not have arrived
+            return _passive(config, incoming, query, seen.reply)
+        return PlainTextResponse(SUCCESS)
+    try:
+        text = await _answer(request, incoming, key, openid)
+    except Exception:
+        log.exception("WeChat message %s failed", key)
+        text = APOLOGY
+    if text is None:
+        return PlainTextResponse(SUCCESS)
+    channel = _channel(request)
+    if not channel.api.configured:
+        text = messages.shortened(text)
+    elif len(parts := messages.split_text(text)) > 1:  # the rest follows as messages
+        text = parts[0]
+        channel.deliver_later(parts[1:], key, openid)
+    await asyncio.to_thread(store.settle, settings.database_url, key, "replied", text)
+    WECHAT_MESSAGES.labels("passive").inc()
+    return _passive(config, incoming, query, text)
+
+
+def _passive(config: WechatConfig, incoming: Incoming, query: dict[str, str], text: str) -> Any:
+    xml = render_text(config, incoming, text, query.get("nonce", ""))
+    return Response(xml, media_type="application/xml")
+
+
+async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -> str | None:
+    """The passive reply's text, or None when there is none now (nothing to say, or the
+    reply goes out later through the customer-service API)."""
+    settings: Settings = request.app.state.settings
+    url = settings.database_url
+    meaning = messages.meaning(incoming.message)
+    if meaning.kind == "reply":
+        return meaning.text
+    if meaning.kind == "none":
+        await asyncio.to_thread(store.settle, url, key, "none")
+        return None
+    if meaning.kind == "orders":
+        mine = await asyncio.to_thread(
+            orders.list_orders, url, conversation_id=conversation_id("wechat", openid), limit=5
+        )
+        return messages.render_orders(mine, settings.timezone)
+    said = meaning.text
+    if meaning.kind == "location":
+        asked = await asyncio.to_thread(last_replies, url, conversation_id("wechat", openid))
+        if not (said and messages.asks_for_address(asked)):
+            return messages.location_ack(said)
+    if meaning.kind == "voice":
+        if not _channel(request).api.configured:  # no media API without appid/secret
+            return messages.VOICE_UNRECOGNISED
+        turn = asyncio.create_task(_voice_turn(request, openid, meaning.text))
+    else:
+        turn = asyncio.create_task(_turn(request, openid, said[: settings.max_text_chars]))
+    done, _ = await asyncio.wait({turn}, timeout=settings.wechat_reply_seconds)
+    if done:
+        return turn.result()
+    _channel(request).deliver_later(turn, key, openid)
+    WECHAT_MESSAGES.labels("deferred").inc()
+    return None
+
+
+async def _turn(request: Request, openid: str, text: str) -> str:
+    """One bot turn for the openid (the identity WeChat signed for); the reply as WeChat text."""
+    settings: Settings = request.app.state.settings
+    try:
+        done = await run_turn(settings, request.app.state.rasa, "wechat", openid, text,
+                              {"openid": openid})  # fmt: skip
+    except Exception:
+        log.exception("WeChat turn of %s failed", conversation_id("wechat", openid))
+        return APOLOGY
+    return messages.render_bot(done.messages) or APOLOGY
+
+
+async def _voice_turn(request: Request, openid: str, media_id: str) -> str:
+    """A voice message without WeChat's recognition: downloaded, recognised, then a turn."""
+    channel = _channel(request)
+    try:
+        said = await transcribe(await channel.api.media(media_id), channel.asr)
+    except (WechatApiError, VoiceUnavailable, httpx.HTTPError) as exc:
+        log.warning("WeChat voice %s not recognised: %s", media_id, exc)
+        said = ""
+    if not said:
+        return messages.VOICE_UNRECOGNISED
+    return await _turn(request, openid, said[: request.app.state.settings.max_text_chars])
