@@ -1,6 +1,6 @@
-"""The callback order for a citizen who asked for a person on chat (no operator console yet):
-the callback form asks for a number unless one is known; the order is stored before the citizen
-is told its number."""
+"""A citizen who asks for a person: the operators' queue (handoffs/) when one can take the
+conversation soon, otherwise a callback order (the callback form asks for a number unless one
+is known; the order is stored before the citizen is told its number)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,64 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import channel_of, recent_user_texts
+from actions.citizen import channel_of, known_phone, recent_user_texts
+from handoffs import intake as handoff_intake
+from handoffs.summary import build
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
+from triage.wording import asks_for_person
 from workorders import intake
 from workorders.citizen_view import local_time
 from workorders.store import Draft, InvalidField
+
+
+def queue_for_person(
+    tracker: Tracker, reason: str, *, always: bool = False, order_number: str | None = None
+) -> handoff_intake.Queued | None:
+    """Put the conversation in the operators' queue with its five-second summary; None when no
+    operator can take it soon (the caller then offers a call-back)."""
+    settings = get_settings()
+    said = recent_user_texts(tracker, 5)
+    wants = next((t for t in reversed(said) if not asks_for_person(t)), "")
+    summary = build(
+        said=said, reason=reason, channel=channel_of(tracker), phone=known_phone(tracker),
+        kb_hits=entries_tried(tracker), slots=tracker.current_slot_values(),
+        order_number=order_number or tracker.get_slot("last_order"), wants=wants,
+    )  # fmt: skip
+    slots = tracker.current_slot_values()
+    draft = {"request_text": slots.get("wo_what") or wants or "；".join(said),
+             "address": slots.get("wo_where"), "citizen_name": slots.get("wo_name"),
+             "citizen_phone": known_phone(tracker), "kind": slots.get("wo_kind")}  # fmt: skip
+    return handoff_intake.request_person(
+        settings, tracker.sender_id, summary, draft=draft, always=always
+    )
+
+
+def entries_tried(tracker: Tracker, n: int = 3) -> list[str]:
+    """Titles of the knowledge entries the bot answered with or offered, latest first, read
+    from the triage decisions its replies carried (bot events' custom data)."""
+    titles: list[str] = []
+    for event in reversed(tracker.events):
+        decision = ((event.get("data") or {}).get("custom") or {}).get("triage")
+        if event.get("event") != "bot" or not isinstance(decision, dict):
+            continue
+        found = [decision.get("entry"), decision.get("guidance")]
+        found += [*(decision.get("candidates") or []), *(decision.get("suggestions") or [])]
+        for entry in found:
+            if isinstance(entry, dict) and entry.get("title") and entry["title"] not in titles:
+                titles.append(entry["title"])
+    return titles[:n]
+
+
+def queued_text(queued: handoff_intake.Queued) -> str:
+    """What the chat citizen is told on joining the queue: their place and the expected wait."""
+    if queued.place is None:
+        return "话务员已在为您服务，请直接输入您的问题。"
+    return (
+        f"好的，正在为您转接人工客服。您现在排在第{queued.place.position}位，"
+        f"预计等待约{queued.place.expected_wait_minutes}分钟。话务员接入后会在这里回复您；"
+        "等待时您说的话话务员都能看到，输入“取消排队”可回到智能客服。"
+    )
 
 
 def open_callback(

@@ -15,6 +15,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen import caller_number, channel_of, known_phone, phones_given, wechat_openid
+from actions.handoff import queue_for_person, queued_text
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
@@ -161,6 +162,7 @@ def _handoff(
         record_handoff(
             settings.database_url, tracker.sender_id, "voice", decision.reason, said, None
         )
+        queue_for_person(tracker, decision.reason, always=True)  # the summary, for the operator
         dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
     if decision.reason == "misunderstood":
@@ -168,10 +170,16 @@ def _handoff(
             response="utter_fallback_again", buttons=[PERSON_BUTTON, ORDER_BUTTON]
         )
         return [SlotSet(MISSES_SLOT, 2)]
-    # No operator console yet: a callback order (the callback form asks for a number).
+    # Operators reach web chat only for now (WeChat's customer-service messages come with that
+    # channel); elsewhere the callback order.
+    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
+        dispatcher.utter_message(text=queued_text(queued))
+        # Not the callback form the rule for request_human would run next: wait for a person.
+        return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
+    # No operator can take it soon (none on duty, outside hours, a long queue): a callback
+    # order (the callback form asks for a number).
     dispatcher.utter_message(
-        text="好的。目前网上渠道还不能直接接通话务员，我先为您登记人工回电，"
-        "您也可以直接拨打12345热线。"
+        text="好的。现在话务员暂时不能直接接通，我先为您登记人工回电，您也可以直接拨打12345热线。"
     )
     phone = known_phone(tracker)
     return [SlotSet(MISSES_SLOT, 0), *([SlotSet("wo_phone", phone)] if phone else []),
@@ -205,6 +213,8 @@ def _emergency(
     record_handoff(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
     )
+    if channel == "web":  # a call is transferred by the session (the handoff that follows)
+        queue_for_person(tracker, "emergency", order_number=number)
     if voice:
         said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"
         if order:

@@ -18,7 +18,9 @@ from gateway import (
     auth,
     calls_api,
     chat_api,
+    chat_feed,
     console,
+    handoffs_api,
     health,
     knowledge_api,
     pages,
@@ -29,6 +31,7 @@ from gateway import (
 )
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
+from handoffs import live
 from hotline import db
 from hotline.logging import configure_logging
 from hotline.settings import Settings, get_settings
@@ -99,7 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(app.state, "calls", None) is None:  # tests may give their own engines
             app.state.calls = calls_api.make_call_center(settings, lambda: app.state.rasa)
         audiosocket = await _start_audiosocket(app.state.calls, settings)
+        if settings.redis_url:  # operators' screens and chat pages across replicas
+            await live.hub().connect(settings.redis_url)
         yield
+        await live.hub().close()
         if audiosocket:
             await audiosocket.stop()
         app.state.calls.close()
@@ -121,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
     )
-    routers = (auth, chat_api, knowledge_api, triage_api, workorders_api, action_webhook, health)
+    routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
+               action_webhook, health)  # fmt: skip
     pages_ = (pages, console)
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)

@@ -28,6 +28,7 @@ from gateway.auth import pbx_only
 from gateway.chat_api import run_turn
 from gateway.rasa_client import RasaClient
 from gateway.voice_lexicon import hotline_lexicon
+from handoffs import queue
 from hotline.conversations import conversation_id
 from hotline.settings import Settings
 from speech.calls import CallCenter
@@ -154,9 +155,13 @@ async def outcome(
     request: Request,
     format: str = Query("json", pattern="^(json|hash)$", description="hash: key=value&… text"),
 ) -> Response:
-    """How the call ended: completed | transfer (to `queue`) | hangup | refused."""
+    """How the call ended: completed | transfer (to `queue`) | hangup | refused; for a
+    transfer, the operators' queue item (`handoff`) and its five-second `summary` line, for the
+    PBX to show the operator who picks up."""
     call_id = _call_id(call_id)
-    row = await asyncio.to_thread(get_call, request.app.state.settings.database_url, call_id)
+    url = request.app.state.settings.database_url
+    row = await asyncio.to_thread(get_call, url, call_id)
+    handoff = await asyncio.to_thread(queue.latest_for, url, conversation_id("voice", call_id))
     if row is None:
         body: dict[str, Any] = dict.fromkeys(("outcome", "reason", "queue", "work_order"))
         body = {"call_id": call_id, **body}
@@ -164,6 +169,8 @@ async def outcome(
     else:
         body = row.public()
         status = 200 if row.outcome else 202
+    body["handoff"] = handoff.id if handoff else None
+    body["summary"] = handoff.summary.get("line") if handoff else None
     if format == "hash":
         text = urlencode({k: "" if v is None else v for k, v in body.items()})
         return PlainTextResponse(text, status_code=status)

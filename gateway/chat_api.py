@@ -13,12 +13,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts.users import Principal
+from gateway import takeover
 from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
 from gateway.identity import citizen_channel
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
 from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
+from handoffs import intake, queue
+from handoffs.intake import is_cancel
+from handoffs.model import Handoff
 from hotline.conversations import Turn, conversation_id, last_replies, record_turn
 from hotline.settings import Channel, Settings
 
@@ -105,9 +109,15 @@ async def run_turn(
     text: str,
     metadata: dict[str, Any],
 ) -> TurnOutcome:
-    """Relay one turn to Rasa and log it; every channel (chat, WeChat, voice) goes through here."""
+    """Relay one turn to Rasa and log it; every channel (chat, WeChat, voice) goes through here.
+    While the conversation waits for or talks with an operator, the turn goes to the operator
+    instead of the bot."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
+    if channel != "voice":  # a call in the queue was transferred; it has no more bot turns
+        item = await asyncio.to_thread(queue.open_for, settings.database_url, sender_id)
+        if item is not None:
+            return await to_operator(settings, item, channel, sender, text, metadata, received)
     error: str | None = None
     said = text
     if (choice := ordinal(text)) is not None:  # 第二个 after a list of options
@@ -119,7 +129,11 @@ async def run_turn(
         log.warning("turn of %s not answered: %s", sender_id, exc)
         error = str(exc)
         bot = BotTurn(messages=[{"text": APOLOGY, "buttons": []}])
-    state: Literal["bot", "human"] = "human" if bot.paused else "bot"
+    state: Literal["bot", "waiting_human", "human"] = "human" if bot.paused else "bot"
+    if bot.decision and bot.decision.get("handoff"):  # the actions may have queued it
+        item = await asyncio.to_thread(queue.open_for, settings.database_url, sender_id)
+        if item is not None:
+            state = "waiting_human" if item.status == "pending" else "human"
     turn = Turn(
         channel=channel,
         sender=sender,
@@ -138,6 +152,42 @@ async def run_turn(
     CHAT_TURNS.labels(channel, "error" if error else "ok").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
     return TurnOutcome(bot.messages, state, bot.intent, error, bot.decision)
+
+
+async def to_operator(
+    settings: Settings,
+    item: Handoff,
+    channel: str,
+    sender: str,
+    text: str,
+    metadata: dict[str, Any],
+    received: datetime,
+) -> TurnOutcome:
+    """The citizen's message while a handoff is open: logged for the operator (who sees it
+    live); while still waiting, the citizen is told their place (or leaves the queue)."""
+    url = settings.database_url
+    messages: list[dict[str, Any]] = []
+    state: Literal["bot", "waiting_human", "human"] = "human"
+    if item.status == "pending" and is_cancel(text):
+        await takeover.cancel(url, item.id)
+        messages, state = [{"text": takeover.CANCELLED, "buttons": []}], "bot"
+    elif item.status == "pending":
+        place = await asyncio.to_thread(intake.place_of, settings, item)
+        wait = (
+            f"您现在排在第{place.position}位，预计等待约{place.expected_wait_minutes}分钟。"
+            if place
+            else ""
+        )
+        messages = [{"text": f"您的留言已转给话务员。{wait}输入“取消排队”可回到智能客服。",
+                     "buttons": []}]  # fmt: skip
+        state = "waiting_human"
+    turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
+                replied_at=datetime.now(UTC), bot_replies=messages, state=state,
+                metadata=metadata)  # fmt: skip
+    row = await asyncio.to_thread(record_turn, url, turn)
+    takeover.notify(item, {"type": "message", "id": row, "from": "citizen"})
+    CHAT_TURNS.labels(channel, "operator").inc()
+    return TurnOutcome(messages, state)
 
 
 def _respond(outcome: TurnOutcome) -> Any:

@@ -25,6 +25,7 @@ from accounts import tokens
 from accounts.roles import ROLE_LABELS, Role
 from accounts.users import Principal
 from gateway.auth import SESSION_COOKIE, SignInRefused, audit_of, settings_of, sign_in
+from handoffs import presence
 from workorders import store
 from workorders.config import default_config
 from workorders.queries import OrderFilter
@@ -136,6 +137,28 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = 
 
 def _filter_value(value: str | None, allowed: set[str]) -> str | None:
     return value if value in allowed else None
+
+
+@router.get("/console/handoffs")
+async def handoffs_page(request: Request) -> Response:
+    """人工服务: the queue, the operator's conversations and one conversation (transcript, reply
+    box, agent assist, release/close), presence; the page's own JS (static/handoffs.js) uses
+    /api/v1/handoffs with the session cookie and its CSRF token, live through server-sent
+    events."""
+    session = await session_of(request)
+    if session is None:
+        return RedirectResponse("/login?next=/console/handoffs", status_code=303)
+    user, csrf = session
+    if user.role not in (Role.OPERATOR, Role.ADMIN):
+        return HTMLResponse("<p>人工服务页面仅供坐席和管理员使用。</p>", status_code=403)
+    settings = settings_of(request)
+    idle = timedelta(minutes=settings.operator_idle_minutes)
+    status = await asyncio.to_thread(presence.status_of, settings.database_url, user.name, idle)
+    context = {"user": user, "role_label": ROLE_LABELS[user.role], "csrf": csrf,
+               "presence": status}  # fmt: skip
+    page = TEMPLATES.TemplateResponse(request, "handoffs.html", context)
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.get("/console")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -58,6 +59,18 @@ class RasaClient:
             paused=bool(body.get("paused")),
             decision=decisions[-1] if decisions else None,
         )
+
+    async def append_event(self, sender_id: str, event: str) -> None:
+        """Append one event ("pause" when an operator takes the conversation over, "resume"
+        when it is given back) to the conversation's tracker through Rasa's HTTP API
+        (`POST /conversations/{id}/tracker/events`, served with --enable-api)."""
+        path = f"/conversations/{quote(sender_id, safe=':')}/tracker/events"
+        try:
+            resp = await self._http.post(path, json={"event": event})
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code} to {event}")
 
     async def status(self) -> dict[str, Any]:
         """Rasa's own /status (model id and file); raises RasaUnavailable when it is down."""

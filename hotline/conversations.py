@@ -34,6 +34,9 @@ class ConversationTurn(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     latency_ms: Mapped[int] = mapped_column(Integer)
+    # Set on a message an operator wrote to the citizen (user_text empty, the text in
+    # bot_replies) and on the notices of a handoff; None for the citizen's own turns.
+    operator: Mapped[str | None] = mapped_column(String(64))
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Turn:
     state: str = "bot"
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    operator: str | None = None
 
     @property
     def conversation_id(self) -> str:
@@ -78,6 +82,7 @@ def record_turn(database_url: str, turn: Turn) -> int:
         "received_at": turn.received_at,
         "replied_at": turn.replied_at,
         "latency_ms": round((turn.replied_at - turn.received_at).total_seconds() * 1000),
+        "operator": turn.operator,
     }
     with engine_for(database_url).begin() as conn:
         result = conn.execute(insert(table_of(ConversationTurn)), values)
@@ -107,6 +112,42 @@ def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
             .order_by(ConversationTurn.received_at, ConversationTurn.id)
         )
         return list(session.scalars(stmt))
+
+
+def record_to_citizen(
+    database_url: str,
+    channel: str,
+    sender: str,
+    text: str,
+    operator: str,
+    buttons: list[dict[str, str]] | None = None,
+) -> int:
+    """Store a message for the citizen outside a bot turn (an operator's reply, a handoff
+    notice) in the conversation log; returns its id (the citizen's page reads after it)."""
+    now = datetime.now(UTC)
+    reply: list[dict[str, Any]] = [{"text": text, "buttons": buttons or []}]
+    turn = Turn(channel=channel, sender=sender, user_text="", received_at=now, replied_at=now,
+                bot_replies=reply, state="human", operator=operator)  # fmt: skip
+    return record_turn(database_url, turn)
+
+
+def to_citizen_after(
+    database_url: str, conversation: str, after: int, limit: int = 100
+) -> list[ConversationTurn]:
+    """Messages for the citizen stored outside the bot's replies (operators, notices), after
+    the row id `after`, oldest first."""
+    query = (
+        select(ConversationTurn)
+        .where(
+            ConversationTurn.conversation_id == conversation,
+            ConversationTurn.id > after,
+            ConversationTurn.operator.is_not(None),
+        )
+        .order_by(ConversationTurn.id)
+        .limit(limit)
+    )
+    with session_scope(database_url) as session:
+        return list(session.scalars(query))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Channel = Literal["web", "wechat", "voice", "api"]
+_TIME = r"([01]\d|2[0-3]):[0-5]\d"
+_HOURS = rf"^{_TIME}-({_TIME}|24:00)$"  # local opening hours, e.g. 08:00-20:00
 
 
 class Settings(BaseSettings):
@@ -135,6 +137,17 @@ class Settings(BaseSettings):
     wechat_replay_seconds: int = Field(default=300, ge=1)  # accepted clock difference
     # Cookies: secure (HTTPS only) when public_url is https, unless forced here.
     cookie_secure: bool | None = None
+
+    # Operators and the handoff queue (handoffs/, docs/operations.md). A chat citizen who asks
+    # for a person joins the queue when an operator is available (presence "available" and
+    # active within operator_idle_minutes), within operator_hours (local time, "08:00-20:00";
+    # "00:00-24:00" all day) and the expected wait is at most handoff_max_wait_minutes;
+    # otherwise a call-back order is made. The expected wait counts
+    # handoff_minutes_per_citizen for each citizen ahead, shared among available operators.
+    operator_idle_minutes: float = Field(default=15.0, gt=0)
+    operator_hours: str = Field(default="00:00-24:00", pattern=_HOURS)
+    handoff_max_wait_minutes: float = Field(default=20.0, gt=0)
+    handoff_minutes_per_citizen: float = Field(default=3.0, gt=0)
 
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000

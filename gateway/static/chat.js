@@ -1,4 +1,6 @@
-// The web chat: sends each message to POST /api/v1/chat and shows the bot's replies as bubbles.
+// The web chat: sends each message to POST /api/v1/chat and shows the bot's replies as bubbles;
+// an operator's messages and the handoff's notices arrive by server-sent events
+// (/api/v1/chat/{sender}/events), or by polling /messages?after=ID where EventSource is missing.
 "use strict";
 
 const log = document.getElementById("log");
@@ -18,10 +20,12 @@ function senderId() {
 
 function addBubble(who, text, extraClass) {
   const row = document.createElement("div");
-  row.className = "row " + who + (extraClass ? " " + extraClass : "");
+  // An operator's message is drawn like the bot's, marked as a person's.
+  const kind = who === "operator" ? "bot operator" : who;
+  row.className = "row " + kind + (extraClass ? " " + extraClass : "");
   const avatar = document.createElement("div");
   avatar.className = "avatar";
-  avatar.textContent = who === "bot" ? "12345" : "我";
+  avatar.textContent = { bot: "12345", user: "我", operator: "人工" }[who];
   const bubble = document.createElement("div");
   bubble.className = "bubble";
   bubble.textContent = text;
@@ -81,3 +85,56 @@ form.addEventListener("submit", (event) => {
   input.value = "";
   send(text);
 });
+
+// What reaches the page outside its own turns: operator messages, notices, the queue place.
+const AFTER_KEY = "hotline-feed-after";
+let after = Number(localStorage.getItem(AFTER_KEY) || 0);
+let shownState = "";
+
+function addNotice(text) {
+  const note = document.createElement("div");
+  note.className = "notice handoff";
+  note.textContent = text;
+  log.append(note);
+  log.scrollTop = log.scrollHeight;
+}
+
+function onMessage(m) {
+  if (m.id <= after) return;
+  after = m.id;
+  localStorage.setItem(AFTER_KEY, String(after));
+  if (m.author === "operator") addBubble("operator", m.text);
+  else addNotice(m.text);
+  if (m.buttons && m.buttons.length) addButtons(m.buttons);
+}
+
+// The place in the queue is told when the citizen joins (the bot's reply) and again whenever
+// it changes while waiting.
+function onState(s) {
+  const key = s.state + ":" + (s.position || "");
+  if (key === shownState) return;
+  const wasWaiting = shownState.startsWith("waiting_human:");
+  shownState = key;
+  if (s.state === "waiting_human" && wasWaiting) {
+    addNotice(`您现在排在第${s.position}位，预计等待约${s.expected_wait_minutes}分钟。`);
+  }
+}
+
+function listen() {
+  const url = `/api/v1/chat/${encodeURIComponent(senderId())}`;
+  if (window.EventSource) {
+    const stream = new EventSource(`${url}/events?after=${after}`);
+    stream.addEventListener("message", (e) => onMessage(JSON.parse(e.data)));
+    stream.addEventListener("state", (e) => onState(JSON.parse(e.data)));
+    return;
+  }
+  setInterval(async () => {
+    const resp = await fetch(`${url}/messages?after=${after}`);
+    if (!resp.ok) return;
+    const feed = await resp.json();
+    feed.messages.forEach(onMessage);
+    onState(feed);
+  }, 3000);
+}
+
+listen();

@@ -22,6 +22,7 @@ from actions.work_order import (
     ActionCorrectField,
     ValidateWorkOrderForm,
 )
+from handoffs import presence, queue
 from hotline import db
 from hotline.conversations import open_handoffs, ratings_of
 from hotline.settings import get_settings
@@ -116,6 +117,27 @@ def test_a_person_on_chat_is_told_honestly_and_gets_a_callback_order() -> None:
     order = store.get(url(), number)
     assert order.citizen_phone == "13912345678" and order.status == "待派单"
     assert [(h.reason, h.order_number) for h in open_handoffs(url())] == [("asked", number)]
+
+
+def test_a_person_on_chat_joins_the_queue_when_an_operator_is_available() -> None:
+    presence.set_status(url(), "op1", "available")
+    t = tracker("转人工", slots={"kb_topic": None, "wo_where": "幸福路28号"})
+    t.events.insert(0, {"event": "user", "text": "我家楼下路灯坏了 电话13812345678",
+                        "input_channel": "web"})  # fmt: skip
+    offered = {"kind": "clarify", "candidates": [{"id": "a", "title": "路灯坏了找谁"},
+                                                 {"id": "b", "title": "路灯报修电话"}]}  # fmt: skip
+    t.events.insert(1, {"event": "bot", "text": None, "data": {"custom": {"triage": offered}}})
+    events, messages = run(ActionTriage(), t)
+    assert "排在第1位" in messages[0]["text"] and "预计等待约3分钟" in messages[0]["text"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    [item] = queue.listed(url(), "pending")
+    assert item.conversation_id == "web:u1" and item.reason == "asked"
+    assert item.summary["wants"] == "我家楼下路灯坏了 电话138****5678"
+    assert item.summary["order_draft"] == {"地点": "幸福路28号"}
+    assert item.summary["kb_hits"] == ["路灯坏了找谁", "路灯报修电话"]
+    # Asking again keeps the place; nothing is added to the queue.
+    _, messages = run(ActionTriage(), tracker("转人工"))
+    assert "排在第1位" in messages[0]["text"] and len(queue.listed(url(), "pending")) == 1
 
 
 def test_a_caller_asking_for_a_person_gets_a_handoff_decision_and_no_callback_form() -> None:

@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from accounts import tokens, users
 from gateway.app import create_app
 from gateway.auth import SESSION_COOKIE
+from handoffs import queue
 from hotline.settings import Settings
 from tests import signin
 
@@ -94,6 +95,35 @@ MATRIX: dict[tuple[str, str], Case] = {
         "POST", "/api/v1/work-orders/{number}/sign",
         signed_in(403, other=404, department=200),
     ),
+    # The handoff queue: operators and admins only. The admin (asked first) takes the
+    # conversation, so the operator then finds it taken (409), never 403.
+    ("/api/v1/handoffs", "GET"): Case("GET", "/api/v1/handoffs?status=pending",
+                                      signed_in(403, admin=200, operator=200)),
+    ("/api/v1/handoffs/events", "GET"): Case("GET", "/api/v1/handoffs/events?max_seconds=0",
+                                             signed_in(403, admin=200, operator=200)),
+    ("/api/v1/handoffs/{handoff_id}", "GET"): Case("GET", "/api/v1/handoffs/{handoff}",
+                                                   signed_in(403, admin=200, operator=200)),
+    ("/api/v1/handoffs/{handoff_id}/accept", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/accept", signed_in(403, admin=200, operator=409)),
+    ("/api/v1/handoffs/{handoff_id}/messages", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/messages", signed_in(403, admin=201, operator=409),
+        body={"text": "您好，我是话务员"}),
+    ("/api/v1/handoffs/{handoff_id}/order", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/order", signed_in(403, admin=201, operator=409),
+        body={"request_text": "幸福路口路灯坏了", "kind": "投诉", "citizen_phone": "13812345678"}),
+    ("/api/v1/handoffs/{handoff_id}/release", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/release", signed_in(403, admin=200, operator=409)),
+    ("/api/v1/handoffs/{handoff_id}/close", "POST"): Case(
+        "POST", "/api/v1/handoffs/{handoff}/close", signed_in(403, admin=409, operator=409)),
+    ("/api/v1/operators/me/status", "POST"): Case(
+        "POST", "/api/v1/operators/me/status", signed_in(403, admin=200, operator=200),
+        body={"status": "away"}),
+    # The citizen's page reads its own conversation's operator messages (the sender id is the
+    # secret): open, refused here on content.
+    ("/api/v1/chat/{sender}/messages", "GET"): Case(
+        "GET", "/api/v1/chat/u/messages?after=-1", everyone(422), public=True),
+    ("/api/v1/chat/{sender}/events", "GET"): Case(
+        "GET", "/api/v1/chat/u/events?max_seconds=-1", everyone(422), public=True),
     # The Rasa action webhook: the test client is not loopback and has no secret.
     ("/webhook", "POST"): Case("POST", "/webhook", everyone(403), body={}),
     ("/actions", "GET"): Case("GET", "/actions", everyone(403)),
@@ -119,6 +149,8 @@ MATRIX: dict[tuple[str, str], Case] = {
                                                                     "password": "y"}),
     ("/logout", "POST"): Case("POST", "/logout", signed_in(403, anonymous=303), form={}),
     ("/console", "GET"): Case("GET", "/console", signed_in(200, anonymous=303)),
+    ("/console/handoffs", "GET"): Case("GET", "/console/handoffs",
+                                       signed_in(403, anonymous=303, admin=200, operator=200)),
 }  # fmt: skip
 
 
@@ -139,7 +171,9 @@ def routes_of(app: Any) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def app_and_order(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def app_and_order(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, str, int]]:
     tmp: Path = tmp_path_factory.mktemp("matrix")
     settings = Settings(var_dir=tmp, knowledge_preload=False, rasa_url="http://127.0.0.1:9")
     with TestClient(create_app(settings), follow_redirects=False) as client:
@@ -154,7 +188,8 @@ def app_and_order(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Te
         dispatched = client.post(f"/api/v1/work-orders/{number}/dispatch",
                                  json={"data": {"department": OWN}}, **headers)  # fmt: skip
         assert dispatched.status_code == 200
-        yield client, number
+        waiting, _ = queue.enqueue(url, "web:matrix", "web", "asked", {"wants": "转人工"})
+        yield client, number, waiting.id
 
 
 def _credentials(client: TestClient, caller: str) -> dict[str, Any]:
@@ -171,8 +206,8 @@ def _credentials(client: TestClient, caller: str) -> dict[str, Any]:
     return {"headers": {"Authorization": f"Bearer {bearer}"}}
 
 
-def test_every_route_has_an_entry(app_and_order: tuple[TestClient, str]) -> None:
-    client, _ = app_and_order
+def test_every_route_has_an_entry(app_and_order: tuple[TestClient, str, int]) -> None:
+    client, _, _ = app_and_order
     routes = routes_of(client.app)
     missing = routes - set(MATRIX)
     assert not missing, f"routes without an access rule in the matrix: {sorted(missing)}"
@@ -181,9 +216,9 @@ def test_every_route_has_an_entry(app_and_order: tuple[TestClient, str]) -> None
 
 @pytest.mark.parametrize("route", list(MATRIX), ids=[f"{m} {p}" for p, m in MATRIX])
 def test_route_answers_each_caller_as_expected(
-    app_and_order: tuple[TestClient, str], route: tuple[str, str]
+    app_and_order: tuple[TestClient, str, int], route: tuple[str, str]
 ) -> None:
-    client, number = app_and_order
+    client, number, handoff = app_and_order
     case = MATRIX[route]
     if case.method == "WEBSOCKET":
         return  # a citizen channel; its protocol and trust rules are tests/gateway/test_voice_ws
@@ -194,7 +229,8 @@ def test_route_answers_each_caller_as_expected(
             kwargs["json"] = case.body
         if case.form is not None:
             kwargs["data"] = case.form
-        resp = client.request(case.method, case.path.format(number=number), **kwargs)
+        path = case.path.format(number=number, handoff=handoff)
+        resp = client.request(case.method, path, **kwargs)
         got[caller] = resp.status_code
     assert got == case.expect
     if case.public:

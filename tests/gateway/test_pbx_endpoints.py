@@ -38,3 +38,25 @@ def test_loopback_can_be_refused_behind_a_local_proxy(tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path, knowledge_preload=False, pbx_loopback=False)
     with TestClient(create_app(settings), client=("127.0.0.1", 40000)) as client:
         assert register(client) == 403
+
+
+def test_a_transferred_calls_outcome_carries_its_queue_summary(tmp_path: Path) -> None:
+    """The call's handoff (queued by the actions with its summary) is readable by the PBX."""
+    from handoffs import queue
+    from handoffs.summary import build
+    from speech.call_types import CallOutcome
+    from speech.outcomes import record_outcome
+
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, pbx_networks=["10.0.0.0/24"])
+    with TestClient(create_app(settings), client=PBX) as client:
+        call_id = str(uuid.uuid4())
+        assert client.post(f"/api/v1/calls/{call_id}", json={}).status_code == 201
+        summary = build(said=["路灯坏了", "转人工"], reason="asked", channel="voice",
+                        wants="路灯坏了", phone="13912345678")  # fmt: skip
+        item, _ = queue.enqueue(settings.database_url, f"voice:{call_id}", "voice", "asked",
+                                summary.to_dict())  # fmt: skip
+        record_outcome(settings.database_url, CallOutcome(call_id, "transfer", "asked",
+                                                          "websocket", queue="12345"))  # fmt: skip
+        body = client.get(f"/api/v1/calls/{call_id}/outcome").json()
+        assert body["handoff"] == item.id
+        assert body["summary"] == "电话 · 市民要求转人工 · 诉求：路灯坏了 · 电话139****5678"

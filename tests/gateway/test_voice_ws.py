@@ -224,10 +224,13 @@ def test_zero_transfers_and_the_outcome_says_where(server: Server) -> None:
         "reason": "dtmf_0",
         "queue": "12345",
         "work_order": None,
+        "handoff": None,  # this fake Rasa runs no actions: nothing was queued
+        "summary": None,
     }
     hashed = httpx.get(f"{server.url}/api/v1/calls/{call_id}/outcome?format=hash")
-    assert (
-        hashed.text == f"call_id={call_id}&outcome=transfer&reason=dtmf_0&queue=12345&work_order="
+    assert hashed.text == (
+        f"call_id={call_id}&outcome=transfer&reason=dtmf_0&queue=12345&work_order="
+        "&handoff=&summary="
     )
 
 
