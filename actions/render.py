@@ -165,17 +165,19 @@ def _handoff(
         queue_for_person(tracker, decision.reason, always=True)  # the summary, for the operator
         dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
+    # Operators reach web chat only for now (WeChat's customer-service messages come with that
+    # channel); elsewhere the callback order. Misunderstood twice: a person when one can come
+    # soon, otherwise the offer of a person or an order (not a callback the citizen never asked).
+    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
+        sorry = "抱歉，我还是没能理解您的问题。" if decision.reason == "misunderstood" else ""
+        dispatcher.utter_message(text=sorry + queued_text(queued))
+        # Not the callback form the rule for request_human would run next: wait for a person.
+        return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
     if decision.reason == "misunderstood":
         dispatcher.utter_message(
             response="utter_fallback_again", buttons=[PERSON_BUTTON, ORDER_BUTTON]
         )
         return [SlotSet(MISSES_SLOT, 2)]
-    # Operators reach web chat only for now (WeChat's customer-service messages come with that
-    # channel); elsewhere the callback order.
-    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
-        dispatcher.utter_message(text=queued_text(queued))
-        # Not the callback form the rule for request_human would run next: wait for a person.
-        return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
     # No operator can take it soon (none on duty, outside hours, a long queue): a callback
     # order (the callback form asks for a number).
     dispatcher.utter_message(

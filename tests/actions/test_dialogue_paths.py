@@ -291,6 +291,22 @@ def test_the_second_misunderstanding_in_a_row_offers_a_person() -> None:
     _, messages = run(ActionTriage(), t)
     assert messages[0]["response"] == "utter_fallback_again"
     assert [b["title"] for b in messages[0]["buttons"]] == ["转人工", "登记工单"]
+    assert queue.listed(url(), "pending") == []  # no operator on duty: only the offer
+
+
+def test_the_second_misunderstanding_in_a_row_reaches_an_operator_on_duty() -> None:
+    presence.set_status(url(), "op1", "available")
+    t = tracker("给我讲个笑话吧")
+    t.events[:0] = [
+        {"event": "user", "text": "哈哈哈"},
+        {"event": "slot", "name": "misses", "value": 1},
+    ]
+    events, messages = run(ActionTriage(), t)
+    assert messages[0]["text"].startswith("抱歉，我还是没能理解您的问题。")
+    assert "排在第1位" in messages[0]["text"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    [item] = queue.listed(url(), "pending")
+    assert item.reason == "misunderstood"
 
 
 def test_service_hours_only_for_the_hotline_itself() -> None:
