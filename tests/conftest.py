@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import os
+import shutil
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 
 from hotline.db import engine_for
 from hotline.serve import Isolated, start_isolated
 
+# Headless Chromium as this machine runs it (never a browser a tool downloads).
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+)  # fmt: skip
 PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -23,6 +34,43 @@ def unavailable(what: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{what} is required on CI but unavailable")
     pytest.skip(f"{what} unavailable")
+
+
+@contextmanager
+def chromium(extra_flags: Sequence[str] = ()) -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright (missing: a failure on CI)."""
+    executable = shutil.which("chromium")
+    if not executable:
+        unavailable("Debian chromium (apt-get install chromium)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_FLAGS, *extra_flags]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@contextmanager
+def serving(app: Any, port: int) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on 127.0.0.1:`port`; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 @pytest.fixture

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from accounts.model import AuthToken
@@ -26,14 +22,10 @@ from hotline.db import session_scope
 from hotline.serve import free_port
 from hotline.settings import Settings
 from tests import signin
-from tests.conftest import unavailable
+from tests.conftest import serving
 from workorders import intake, store
 from workorders.states import Actor
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 CITY, TRAFFIC = "市城市管理局", "市交通运输局"
 
 
@@ -50,36 +42,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(var_dir=tmp_path_factory.mktemp("login"), knowledge_preload=False,
                         sla_scan_seconds=0, port=port, rasa_url="http://127.0.0.1:9",
                         signin_max_failures=3, signin_failure_delay=0)  # fmt: skip
-    app = create_app(settings)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    url = settings.database_url
-    signin.add(url, "department", CITY, name="wang")
-    signin.add(url, "operator", name="li")
-    for text, department in (("幸福路口路灯坏了一个星期", CITY), ("公交站台顶棚漏雨", TRAFFIC)):
-        draft = store.Draft(channel="web", kind="投诉", request_text=text, category="城市管理",
-                            citizen_name="张三", citizen_phone="13812345678")  # fmt: skip
-        order = intake.submit(url, draft, settings=settings)
-        store.transition(url, order.number, "dispatch", Actor.centre("li"), department=department)
-    yield Server(f"http://127.0.0.1:{port}", settings, tmp_path_factory.mktemp("screenshots"))
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if not executable:
-        unavailable("Debian chromium (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    with serving(create_app(settings), port) as base:
+        url = settings.database_url
+        signin.add(url, "department", CITY, name="wang")
+        signin.add(url, "operator", name="li")
+        for text, department in (("幸福路口路灯坏了一个星期", CITY), ("公交站台顶棚漏雨", TRAFFIC)):
+            draft = store.Draft(channel="web", kind="投诉", request_text=text, category="城市管理",
+                                citizen_name="张三", citizen_phone="13812345678")  # fmt: skip
+            order = intake.submit(url, draft, settings=settings)
+            store.transition(url, order.number, "dispatch", Actor.centre("li"),
+                             department=department)  # fmt: skip
+        yield Server(base, settings, tmp_path_factory.mktemp("screenshots"))
 
 
 def _sign_in(page: Page, name: str, password: str) -> None:

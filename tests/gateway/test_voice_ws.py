@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -30,6 +29,7 @@ from hotline.conversations import turns_of
 from hotline.serve import free_port
 from hotline.settings import Settings
 from speech.prompts import BUSY, GREETING
+from tests.conftest import serving
 from tests.speech.doubles import LengthTTS, ScriptedASR, tone
 
 
@@ -102,18 +102,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     app.state.calls = make_call_center(
         settings, lambda: app.state.rasa, asr=lambda: asr, tts=lambda: tts
     )
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Server(
-        f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/voice/ws", settings, rasa, asr, tts
-    )
-    uv.should_exit = True
-    thread.join(30)
+    with serving(app, port) as base:
+        yield Server(base, f"ws://127.0.0.1:{port}/voice/ws", settings, rasa, asr, tts)
     rasa.shutdown()
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from hotline.conversations import turns_of
 from hotline.serve import Isolated
 from hotline.settings import Settings
 from speech.outcomes import get_call
-from tests.conftest import unavailable
+from tests.conftest import chromium, unavailable
 
 pytestmark = pytest.mark.stack
 QUESTION = "我想咨询公积金怎么提取"
@@ -41,22 +41,15 @@ def make_microphone_wav(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if not executable:
-        unavailable("Debian chromium (apt-get install chromium)")
     if not shutil.which("espeak-ng"):
         unavailable("espeak-ng (apt-get install espeak-ng)")
     wav = make_microphone_wav(tmp_path_factory.mktemp("mic") / "caller.wav")
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
+    microphone = (
         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required",
-    ]  # fmt: skip
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=flags)
-        yield browser
-        browser.close()
+    )  # fmt: skip
+    with chromium(microphone) as launched:
+        yield launched
 
 
 def dial(page: Page, stack: Isolated) -> str:

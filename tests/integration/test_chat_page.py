@@ -4,34 +4,16 @@ drawn with a CJK font (on /call too), not as empty boxes."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from hotline.serve import Isolated
-from tests.conftest import unavailable
 
 pytestmark = pytest.mark.stack
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 # Font families that hold the Chinese characters (setup installs fonts-wqy-microhei).
 CJK_FAMILIES = ("Noto Sans CJK", "Noto Serif CJK", "WenQuanYi")
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if not executable:
-        unavailable("Debian chromium (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_chat_page_shows_the_bots_reply(stack: Isolated, browser: Browser) -> None:

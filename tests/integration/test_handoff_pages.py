@@ -8,32 +8,17 @@ Screenshots of both screens are kept in the test's tmp dir (handoff-*.png)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from handoffs import presence
 from hotline.serve import Isolated
 from tests import signin
-from tests.conftest import unavailable
-from tests.integration.test_chat_page import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.stack
 REPLY = "您好，我是12345话务员，公积金提取的材料我来帮您确认。"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if not executable:
-        unavailable("Debian chromium (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def say(page: Page, text: str) -> None:
