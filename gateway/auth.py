@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from accounts import audit, throttle, tokens, users
 from accounts.roles import Role
@@ -125,13 +125,18 @@ def audit_of(request: Request, user: Principal | None, action: str, target: str 
     )
 
 
+def sends_secret(request: Request, header: str, secret: SecretStr | None) -> bool:
+    """The request carries the configured shared secret in `header` (never when none is set)."""
+    expected = secret.get_secret_value() if secret else ""
+    sent = request.headers.get(header) or ""
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
 async def rasa_only(request: Request) -> None:
     """The rule of the action webhook: Rasa only, i.e. a loopback caller (when allowed) or one
     that sends the shared secret HOTLINE_ACTION_SECRET in X-Hotline-Action-Secret."""
     settings = settings_of(request)
-    secret = settings.action_secret.get_secret_value() if settings.action_secret else ""
-    sent = request.headers.get(ACTION_SECRET_HEADER) or ""
-    if secret and hmac.compare_digest(sent.encode(), secret.encode()):
+    if sends_secret(request, ACTION_SECRET_HEADER, settings.action_secret):
         return
     if settings.action_webhook_loopback and is_loopback(request):
         return
@@ -144,9 +149,7 @@ async def pbx_only(request: Request) -> None:
     one — from loopback (when allowed), an address in HOTLINE_PBX_NETWORKS, or with
     HOTLINE_PBX_SECRET in X-Hotline-PBX-Secret."""
     settings = settings_of(request)
-    secret = settings.pbx_secret.get_secret_value() if settings.pbx_secret else ""
-    sent = request.headers.get(PBX_SECRET_HEADER) or ""
-    if secret and hmac.compare_digest(sent.encode(), secret.encode()):
+    if sends_secret(request, PBX_SECRET_HEADER, settings.pbx_secret):
         return
     if settings.pbx_loopback and is_loopback(request):
         return
