@@ -41,7 +41,8 @@ LENGTHS = (4, 3, 2)  # longest first
 MIN_COUNT = 3  # a replacement appears at least this often in the texts
 MIN_COUNT_SHORT = 6  # ... and a two-character one this often
 DOMINANCE = 3  # the replacement is at least this many times more frequent than the stretch
-# Grammatical characters: a stretch holding one is a phrase (锁在, 加个), not a misspelt term.
+# Grammatical characters: where a stretch holds one, that character is not the misheard part
+# (锁在, 加个 are phrases; 个体互 keeps its 个), see replacement().
 FUNCTION_CHARS = frozenset("的了是在个有吗呢吧就都也还把被给着过")
 FUZZY_MIN_CHARS = 3  # a near sound is trusted only in a word this long
 # What an 8 kHz line blurs: initials mapped to one class, endings to the -ng form.
@@ -127,7 +128,7 @@ class HomophoneCorrector:
             return None
         floor = max(MIN_COUNT_SHORT if short else MIN_COUNT, DOMINANCE * self.counts[stretch])
         # A grammatical character may stand in a stretch only where the word has it too
-        # (个体互 -> 个体户, 就一备按 -> 就医备案): then it is not the misheard part.
+        # (个体互 -> 个体户): then it is not the misheard part.
         kept = [i for i, c in enumerate(stretch) if c in FUNCTION_CHARS]
         if len(stretch) - len(kept) < 2:
             return None  # 锁在 -> 所在: one sound of its own is too little to go on
