@@ -9,6 +9,7 @@ is built beside the old one, which keeps answering until the swap.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 SAMPLE_KB = PROJECT_ROOT / "knowledge" / "kb"
 THRESHOLDS = PROJECT_ROOT / "knowledge" / "thresholds.yml"
 RERANKER = PROJECT_ROOT / "knowledge" / "reranker.yml"
+# A question typed without its question mark, or transcribed with a full stop, is the same
+# question: sentence-final punctuation must not move the embedding across a threshold.
+_END_PUNCTUATION = re.compile(r"[\s。．.？?！!～~…]+$")
 FOLLOWUP_MAX_CHARS = 15  # a short question after an answer may lean on that answer's topic
 
 
@@ -197,7 +201,7 @@ class KnowledgeService:
         the entry itself is left out of that search (the citizen already has that answer and
         asks for something else), and the better of the two searches wins.
         """
-        query = expand(query.strip())
+        query = expand(_END_PUNCTUATION.sub("", query.strip()))
         snap = self.refresh()
         outcome = self._rank(snap, query, k)
         previous = snap.entries.get(topic) if topic else None

@@ -91,3 +91,14 @@ def test_a_sum_the_entry_does_not_state_is_not_answered(service: KnowledgeServic
     assert outcome.results[0].entry.id == "mzyl-008"
     assert outcome.decision == "abstain"
     assert service.search("老人的高龄津贴去哪里申请", k=3).decision != "abstain"
+
+
+def test_a_question_mark_or_a_full_stop_makes_no_difference(service: KnowledgeService) -> None:
+    # Speech recognition ends a question with 。 or nothing, and many citizens type none: the
+    # same question must get the same entries and the same decision (it once flipped answer
+    # to clarify on a phone line).
+    asked = service.search("失业保险金可以领几个月？", k=3)
+    for text in ("失业保险金可以领几个月。", "失业保险金可以领几个月", "失业保险金可以领几个月?!"):
+        outcome = service.search(text, k=3)
+        assert outcome.decision == asked.decision, text
+        assert [r.entry.id for r in outcome.results] == [r.entry.id for r in asked.results]
