@@ -7,7 +7,12 @@ Main path::
     待派单 -派单-> 已派单 -签收-> 已签收 -办理-> 办理中 -反馈-> 已反馈 -办结-> 已办结 -回访-> 已回访
 
 Side paths:
-- 退单: the department returns a misrouted order (reason mandatory) from 已派单/已签收 → 待派单.
+- 退单: the department returns a misrouted order (reason mandatory) from 已派单/已签收 →
+  退单审核中; the centre reviews it: 审定退单 accepts (→ 待派单, the unit is cleared for
+  re-dispatch) or 驳回退单 sends it back to the unit (reason mandatory) in the state it was
+  returned from. The unit keeps seeing the order while the centre reviews.
+- 催办 / 督办: the centre urges or escalates an open order at the unit (督办 needs a note); the
+  status stays the same, the step is in the timeline.
 - 延期: 办理中 -申请延期-> 延期审核中 -批准延期/驳回延期-> 办理中 (approval moves reply_due).
 - 重办: after a 回访 rated 不满意, 已回访 → 已派单 (not 办理中): the redo lands in the same
   department's inbox like a new order, so it must be signed for again within the sign-for
@@ -32,6 +37,7 @@ class Status(StrEnum):
     SIGNED = "已签收"
     IN_PROGRESS = "办理中"
     EXTENSION_PENDING = "延期审核中"
+    RETURN_PENDING = "退单审核中"
     REPLIED = "已反馈"
     CLOSED = "已办结"
     VISITED = "已回访"
@@ -46,6 +52,10 @@ class Action(StrEnum):
     CLOSE = "办结"
     VISIT = "回访"
     RETURN = "退单"
+    APPROVE_RETURN = "审定退单"
+    REFUSE_RETURN = "驳回退单"
+    URGE = "催办"
+    ESCALATE = "督办"
     REQUEST_EXTENSION = "申请延期"
     APPROVE_EXTENSION = "批准延期"
     REFUSE_EXTENSION = "驳回延期"
@@ -76,6 +86,7 @@ STATUS_EN = {
     Status.SIGNED: "signed for",
     Status.IN_PROGRESS: "in progress",
     Status.EXTENSION_PENDING: "extension requested",
+    Status.RETURN_PENDING: "return under review",
     Status.REPLIED: "replied",
     Status.CLOSED: "closed",
     Status.VISITED: "visited back",
@@ -89,6 +100,10 @@ ACTION_EN = {
     Action.CLOSE: "close",
     Action.VISIT: "visit",
     Action.RETURN: "return",
+    Action.APPROVE_RETURN: "approve_return",
+    Action.REFUSE_RETURN: "refuse_return",
+    Action.URGE: "urge",
+    Action.ESCALATE: "escalate",
     Action.REQUEST_EXTENSION: "request_extension",
     Action.APPROVE_EXTENSION: "approve_extension",
     Action.REFUSE_EXTENSION: "refuse_extension",
@@ -104,6 +119,9 @@ class Rule:
     to: Status
     role: Role
     needs: tuple[str, ...] = ()  # inputs that must be given: "note", "satisfaction", "into", …
+    # True: the order goes back to the state it was in before its last 退单 (`to` is then only
+    # the usual case, 已派单); see transitions.py.
+    back: bool = False
 
 
 _C, _D = Role.CENTRE, Role.DEPARTMENT
@@ -115,11 +133,11 @@ TRANSITIONS: dict[tuple[Status, Action], Rule] = {
     (S.PENDING, A.CLOSE): Rule(S.CLOSED, _C, ("note",)),
     (S.PENDING, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.DISPATCHED, A.SIGN): Rule(S.SIGNED, _D),
-    (S.DISPATCHED, A.RETURN): Rule(S.PENDING, _D, ("note",)),
+    (S.DISPATCHED, A.RETURN): Rule(S.RETURN_PENDING, _D, ("note",)),
     (S.DISPATCHED, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.SIGNED, A.START): Rule(S.IN_PROGRESS, _D),
     (S.SIGNED, A.FEEDBACK): Rule(S.REPLIED, _D, ("note",)),
-    (S.SIGNED, A.RETURN): Rule(S.PENDING, _D, ("note",)),
+    (S.SIGNED, A.RETURN): Rule(S.RETURN_PENDING, _D, ("note",)),
     (S.SIGNED, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.IN_PROGRESS, A.FEEDBACK): Rule(S.REPLIED, _D, ("note",)),
     (S.IN_PROGRESS, A.REQUEST_EXTENSION): Rule(S.EXTENSION_PENDING, _D, ("note", "days")),
@@ -129,8 +147,14 @@ TRANSITIONS: dict[tuple[Status, Action], Rule] = {
     (S.REPLIED, A.CLOSE): Rule(S.CLOSED, _C),
     (S.CLOSED, A.VISIT): Rule(S.VISITED, _C, ("satisfaction",)),
     (S.VISITED, A.REDO): Rule(S.DISPATCHED, _C, ("note",)),
+    (S.RETURN_PENDING, A.APPROVE_RETURN): Rule(S.PENDING, _C),
+    (S.RETURN_PENDING, A.REFUSE_RETURN): Rule(S.DISPATCHED, _C, ("note",), back=True),
 }
-del S, A
+# 催办 and 督办 keep the state: the centre presses a unit that holds the order.
+for _held in (S.DISPATCHED, S.SIGNED, S.IN_PROGRESS, S.EXTENSION_PENDING):
+    TRANSITIONS[(_held, A.URGE)] = Rule(_held, _C)
+    TRANSITIONS[(_held, A.ESCALATE)] = Rule(_held, _C, ("note",))
+del S, A, _held
 
 TERMINAL = frozenset({Status.MERGED})
 # Clocks run only in these states (see sla.py).
@@ -142,6 +166,7 @@ REPLY_RUNNING = frozenset(
         Status.SIGNED,
         Status.IN_PROGRESS,
         Status.EXTENSION_PENDING,
+        Status.RETURN_PENDING,
     }
 )
 OPEN = REPLY_RUNNING | {Status.REPLIED}
