@@ -19,6 +19,8 @@ Side paths:
   deadline (the department acknowledges the reopening) and can still be returned with 退单 if the
   first routing was wrong. Both clocks restart.
 - 归并: the centre merges a duplicate into another order from any state before 反馈; terminal.
+- 未回访: an order the citizen has not rated within HOTLINE_FOLLOWUP_HOURS after 办结 is
+  closed as 已回访 with satisfaction 未回访 by the scheduled scan.
 - 办结 straight from 待派单: the centre answered the citizen itself (当场答复, most 咨询).
 """
 
@@ -55,6 +57,7 @@ class Action(StrEnum):
     APPROVE_RETURN = "审定退单"
     REFUSE_RETURN = "驳回退单"
     URGE = "催办"
+    NOT_VISITED = "未回访"
     ESCALATE = "督办"
     REQUEST_EXTENSION = "申请延期"
     APPROVE_EXTENSION = "批准延期"
@@ -79,6 +82,8 @@ LINKED = "关联"  # a related (repeat) order was linked
 
 SATISFACTION = ("满意", "基本满意", "不满意")
 UNSATISFIED = "不满意"
+UNRATED = "未回访"  # the satisfaction of an order whose citizen never answered the 回访
+FOLLOW_UP = "发起回访"  # the 回访 was sent on the citizen's channel (or listed for a call)
 
 STATUS_EN = {
     Status.PENDING: "pending dispatch",
@@ -103,6 +108,7 @@ ACTION_EN = {
     Action.APPROVE_RETURN: "approve_return",
     Action.REFUSE_RETURN: "refuse_return",
     Action.URGE: "urge",
+    Action.NOT_VISITED: "not_visited",
     Action.ESCALATE: "escalate",
     Action.REQUEST_EXTENSION: "request_extension",
     Action.APPROVE_EXTENSION: "approve_extension",
@@ -146,6 +152,7 @@ TRANSITIONS: dict[tuple[Status, Action], Rule] = {
     (S.EXTENSION_PENDING, A.REFUSE_EXTENSION): Rule(S.IN_PROGRESS, _C),
     (S.REPLIED, A.CLOSE): Rule(S.CLOSED, _C),
     (S.CLOSED, A.VISIT): Rule(S.VISITED, _C, ("satisfaction",)),
+    (S.CLOSED, A.NOT_VISITED): Rule(S.VISITED, Role.SYSTEM),
     (S.VISITED, A.REDO): Rule(S.DISPATCHED, _C, ("note",)),
     (S.RETURN_PENDING, A.APPROVE_RETURN): Rule(S.PENDING, _C),
     (S.RETURN_PENDING, A.REFUSE_RETURN): Rule(S.DISPATCHED, _C, ("note",), back=True),

@@ -39,6 +39,7 @@ from workorders.states import (
     LINKED,
     MERGED_IN,
     SATISFACTION,
+    UNRATED,
     UNSATISFIED,
     Action,
     Actor,
@@ -323,6 +324,12 @@ def _visit(c: _Ctx) -> dict[str, Any]:
     return {"satisfaction": c.order.satisfaction}
 
 
+def _not_visited(c: _Ctx) -> dict[str, Any]:
+    c.order.satisfaction = UNRATED
+    c.order.visited_at = c.now
+    return {"satisfaction": UNRATED}
+
+
 def _redo(c: _Ctx) -> dict[str, Any]:
     """重办 → 已派单 to the same unit, both clocks restarted (see states.py for why)."""
     o, cfg, now = c.order, c.cfg, c.now
@@ -363,6 +370,7 @@ _EFFECTS: dict[Action, Callable[[_Ctx], dict[str, Any]]] = {
     Action.APPROVE_EXTENSION: _approve_extension,
     Action.CLOSE: _close,
     Action.VISIT: _visit,
+    Action.NOT_VISITED: _not_visited,
     Action.REDO: _redo,
     Action.MERGE: _merge,
 }

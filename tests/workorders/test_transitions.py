@@ -57,6 +57,7 @@ def inputs(action: Action, target: str) -> tuple[Actor, str | None, dict[str, An
         A.APPROVE_RETURN: (CENTRE, "同意退单，另行派单。", {}),
         A.REFUSE_RETURN: (CENTRE, "属本单位职责，请继续办理。", {}),
         A.URGE: (CENTRE, None, {}),
+        A.NOT_VISITED: (Actor.system("回访"), None, {}),
         A.ESCALATE: (CENTRE, "已超期，请分管领导督办。", {}),
     }[action]
 
