@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, func, select
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, session_scope
@@ -18,6 +18,7 @@ MAX_FILES = 5
 
 class WorkOrderAttachment(Base):
     __tablename__ = "work_order_attachments"
+    __table_args__ = (Index("ix_work_order_attachments_order", "order_id", "event_seq"),)
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
