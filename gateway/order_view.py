@@ -98,7 +98,7 @@ def steps(
             if e.from_status and e.from_status != e.to_status
             else "",
             "note": e.note or "",
-            "details": _details(e.data or {}),
+            "details": _details(e.data or {}, zone),
             "files": by_seq.get(e.seq, []),
         }
         for e in events
@@ -112,8 +112,15 @@ _DETAIL_NAMES = {
 }  # fmt: skip
 
 
-def _details(data: dict[str, Any]) -> str:
-    shown = [f"{name}：{data[key]}" for key, name in _DETAIL_NAMES.items() if data.get(key)]
+def _details(data: dict[str, Any], zone: tzinfo) -> str:
+    shown = []
+    for key, name in _DETAIL_NAMES.items():
+        value = data.get(key)
+        if not value:
+            continue
+        if key == "reply_due":  # an ISO instant: the local time, as the clocks show it
+            value = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        shown.append(f"{name}：{value}")
     return "；".join(shown)
 
 
