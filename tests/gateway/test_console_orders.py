@@ -150,3 +150,50 @@ def test_who_sees_and_acts(app: TestClient) -> None:
     assert act(app, csrf, number, "督办", note="请今日签收").status_code == 303
     page = app.get(f"/console/orders/{number}").text
     assert "请今日签收" in page and "中心:op" in page
+
+
+OPENID = "oWECHAT-citizen-01"
+
+
+def test_wechat_followup_is_a_customer_service_text_and_a_reply_rates_it(tmp_path: Path) -> None:
+    from tests.wechat.fake_api import fake_wechat
+
+    with fake_wechat("wx-app", "wx-secret") as fake:
+        settings = Settings(var_dir=tmp_path, knowledge_preload=False, sla_scan_seconds=0,
+                            rasa_url="http://127.0.0.1:9", wechat_appid="wx-app",
+                            wechat_secret="wx-secret", wechat_api_base=fake.url)  # type: ignore[arg-type]  # fmt: skip
+        with TestClient(create_app(settings), follow_redirects=False) as client:
+            url = settings.database_url
+            signin.add(url, "operator", name="op")
+            draft = {**DRAFT, "channel": "wechat", "wechat_openid": OPENID,
+                     "conversation_id": f"wechat:{OPENID}"}  # fmt: skip
+            number = store.create(url, draft).number
+            store.transition(url, number, "派单", Actor.centre("op"), department=UNIT)
+            unit = Actor.of_department(UNIT, "王工")
+            store.transition(url, number, "签收", unit)
+            store.transition(url, number, "反馈", unit, "已修复")
+            csrf = as_user(client, "op")
+            assert act(client, csrf, number, "办结", note="路灯已修复").status_code == 303
+            [text] = fake.texts_to(OPENID)
+            assert number in text and "路灯已修复" in text and "不满意" in text
+            bearer = signin.bearer(url, "operator")  # the WeChat endpoint's trusted turn
+            turn = {"sender": OPENID, "text": "基本满意，修得还算及时", "channel": "wechat"}
+            reply = client.post("/api/v1/chat", headers=bearer, json=turn)
+            assert reply.json()["messages"][0]["text"] == "感谢您的评价！"
+            order = store.get(url, number)
+            assert (order.status, order.satisfaction) == ("已回访", "基本满意")
+            assert store.timeline(url, number)[-1].note == "修得还算及时"
+
+
+def test_an_undelivered_followup_lands_on_the_call_list(app: TestClient) -> None:
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    draft = {**DRAFT, "channel": "wechat", "wechat_openid": OPENID, "conversation_id": None}
+    number = store.create(url, draft).number
+    store.transition(url, number, "派单", Actor.centre("op"), department=UNIT)
+    unit = Actor.of_department(UNIT, "王工")
+    store.transition(url, number, "签收", unit)
+    store.transition(url, number, "反馈", unit, "已修复")
+    csrf = as_user(app, "op")
+    assert act(app, csrf, number, "办结", note="已修复").status_code == 303  # no WeChat API set
+    page = app.get("/console/followups").text
+    assert number in page and "消息未送达，请电话回访" in page and "13812345678" in page
