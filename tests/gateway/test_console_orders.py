@@ -197,3 +197,19 @@ def test_an_undelivered_followup_lands_on_the_call_list(app: TestClient) -> None
     assert act(app, csrf, number, "办结", note="已修复").status_code == 303  # no WeChat API set
     page = app.get("/console/followups").text
     assert number in page and "消息未送达，请电话回访" in page and "13812345678" in page
+
+
+def test_closing_through_the_api_starts_the_followup_too(app: TestClient) -> None:
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    number = dispatched(app)
+    unit = Actor.of_department(UNIT, "王工")
+    store.transition(url, number, "签收", unit)
+    store.transition(url, number, "反馈", unit, "已修复")
+    app.cookies.clear()
+    closed = app.post(f"/api/v1/work-orders/{number}/close", json={"note": "已答复"},
+                      headers=signin.bearer(url, "operator"))  # fmt: skip
+    assert closed.status_code == 200
+    assert store.timeline(url, number)[-1].data == {"channel": "web", "delivered": True}
+    [button] = [b for b in to_citizen_after(url, "web:citizen-1", 0)[-1].bot_replies[0]["buttons"]
+                if b["title"] == "满意"]  # fmt: skip
+    assert number in button["payload"]
