@@ -82,6 +82,7 @@ def test_return_review_reply_and_an_unsatisfied_citizen(
     shot(unit, tmp_path, "portal-1-list-tablet")
     unit.click(f"text={number}")
     expect(unit.locator("#status")).to_have_text("已派单")
+    shot(unit, tmp_path, "portal-1b-order-forms-tablet")
     unit.click("#act-签收")
     expect(unit.locator("#done")).to_have_text("已签收。")
     form(unit, "退单").locator("textarea").fill("路灯属区管养，不属本单位")
