@@ -161,6 +161,10 @@ def test_followup_and_user_pages_render(
         expect(card).to_contain_text("13900001111")  # to call: unmasked
         expect(card).to_contain_text("请问您对办理结果是满意、基本满意还是不满意")
         shot(centre, tmp_path, f"portal-8-followups-{name}")
+        centre.goto(f"{base}/console/handoffs")  # its bar links here too
+        expect(centre.locator("#to-followups")).to_be_visible()
+        shot(centre, tmp_path, f"portal-10-handoffs-{name}")
+        centre.click("#to-followups")
         admin = staff(browser, base, "root", viewport)
         admin.click("#to-users")
         expect(admin.locator("#users")).to_contain_text("wang")
