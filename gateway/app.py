@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,9 @@ from gateway import (
     chat_api,
     chat_feed,
     console,
+    console_orders,
+    console_users,
+    followups,
     handoffs_api,
     health,
     knowledge_api,
@@ -38,16 +42,18 @@ from hotline.settings import Settings, get_settings
 from knowledge.service import get_service, import_sample_if_empty
 from speech.audiosocket import AudioSocketServer
 from speech.calls import CallCenter
-from workorders import intake, sla
+from workorders import followup, intake, sla
 
 log = logging.getLogger(__name__)
 
 
-async def _scan_sla(database_url: str, every: float) -> None:
-    """Record 催办 reminders periodically; a failed scan is logged and retried next time."""
+async def _scan_sla(database_url: str, every: float, followup_hours: float) -> None:
+    """Record 催办 reminders and close unrated 回访 as 未回访 periodically; a failed scan is
+    logged and retried next time."""
     while True:
         try:
             await asyncio.to_thread(sla.scan, database_url)
+            await asyncio.to_thread(followup.expire, database_url, timedelta(hours=followup_hours))
         except Exception:
             log.exception("SLA scan failed")
         await asyncio.sleep(every)
@@ -96,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scanner = None
         if settings.sla_scan_seconds > 0:
             scanner = asyncio.create_task(
-                _scan_sla(settings.database_url, settings.sla_scan_seconds)
+                _scan_sla(settings.database_url, settings.sla_scan_seconds, settings.followup_hours)
             )
         # Phone calls: WS /voice/ws always; the AudioSocket listener when a port is set.
         if getattr(app.state, "calls", None) is None:  # tests may give their own engines
@@ -129,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
                action_webhook, health)  # fmt: skip
-    pages_ = (pages, console)
+    pages_ = (pages, console, console_orders, followups, console_users)
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)

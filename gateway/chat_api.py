@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts.users import Principal
-from gateway import takeover
+from gateway import followups, takeover
 from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
@@ -114,6 +114,11 @@ async def run_turn(
     instead of the bot."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
+    if channel in ("web", "wechat"):  # the citizen may be answering a 回访
+        said_thanks = await asyncio.to_thread(followups.answer, settings, channel, sender_id, text)
+        if said_thanks is not None:
+            return await _followup_turn(settings, channel, sender, text, metadata, received,
+                                        said_thanks)  # fmt: skip
     if channel != "voice":  # a call in the queue was transferred; it has no more bot turns
         item = await asyncio.to_thread(queue.open_for, settings.database_url, sender_id)
         if item is not None:
@@ -188,6 +193,25 @@ async def to_operator(
     takeover.notify(item, {"type": "message", "id": row, "from": "citizen"})
     CHAT_TURNS.labels(channel, "operator").inc()
     return TurnOutcome(messages, state)
+
+
+async def _followup_turn(
+    settings: Settings,
+    channel: str,
+    sender: str,
+    text: str,
+    metadata: dict[str, Any],
+    received: datetime,
+    reply: str,
+) -> TurnOutcome:
+    """A 回访 rating was recorded instead of a bot turn; the turn is logged like any other."""
+    messages: list[dict[str, Any]] = [{"text": reply, "buttons": []}]
+    turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
+                replied_at=datetime.now(UTC), bot_replies=messages, state="bot",
+                intent="followup_rating", metadata=metadata)  # fmt: skip
+    await asyncio.to_thread(record_turn, settings.database_url, turn)
+    CHAT_TURNS.labels(channel, "followup").inc()
+    return TurnOutcome(messages, "bot")
 
 
 def _respond(outcome: TurnOutcome) -> Any:

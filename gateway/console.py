@@ -1,5 +1,6 @@
 """Staff pages: the Chinese sign-in page, sign-out, and /console, the signed-in landing page
-(work orders with filters and SLA colours; a department's staff see their own department's).
+(work orders with filters, SLA colours and countdowns; a department's staff see their own
+department's; an order's page is gateway/console_orders.py).
 
 The session is an HttpOnly, SameSite=Lax cookie holding an opaque token (accounts/tokens.py),
 Secure when the app is served over HTTPS, expiring after HOTLINE_SESSION_MINUTES. Every
@@ -24,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from accounts import tokens
 from accounts.roles import ROLE_LABELS, Role
 from accounts.users import Principal
+from gateway import order_view
 from gateway.auth import SESSION_COOKIE, SignInRefused, audit_of, settings_of, sign_in
 from handoffs import presence
 from workorders import store
@@ -167,6 +169,7 @@ async def console(
     status: str | None = None,
     warning: str | None = None,
     department: str | None = None,
+    category: str | None = None,
     q: str | None = None,
 ) -> Response:
     """The work orders this user may see, newest first, contact data masked."""
@@ -175,11 +178,13 @@ async def console(
         return RedirectResponse("/login?next=/console", status_code=303)
     user, csrf = session
     settings = settings_of(request)
-    departments = sorted(default_config().all_departments)
+    cfg = default_config()
+    departments, categories = sorted(cfg.all_departments), sorted(cfg.category_by_name)
     f = {
         "status": _filter_value(status, {s.value for s in Status}),
         "warning": _filter_value(warning, {w for w, _ in WARNINGS}),
         "department": _filter_value(department, set(departments)),
+        "category": _filter_value(category, set(categories)),
         "q": (q or "").strip()[:100],
     }
     own = user.role is Role.DEPARTMENT
@@ -188,6 +193,7 @@ async def console(
         status=f["status"],
         warning=f["warning"],
         text=f["q"] or None,
+        category=f["category"],
         department=user.department if own else f["department"],
         as_of=now,
     )
@@ -202,11 +208,13 @@ async def console(
         row = order.to_dict(now=now)
         row["created_local"] = order.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         row["warning_label"] = labels.get(row.get("warning") or "none", "")
+        running = order_view.clocks(order, now, zone)
+        row["sign_clock"], row["reply_clock"] = running.get("sign"), running.get("reply")
         rows.append(row)
     context = {
         "user": user, "role_label": ROLE_LABELS[user.role], "csrf": csrf, "orders": rows,
         "total": total, "f": f, "statuses": [s.value for s in Status], "warnings": WARNINGS,
-        "departments": departments, "own_department": own,
+        "departments": departments, "own_department": own, "categories": categories,
     }  # fmt: skip
     page = TEMPLATES.TemplateResponse(request, "console.html", context)
     page.headers["Cache-Control"] = "no-store"

@@ -13,12 +13,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from anyio import from_thread
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts.roles import CHANGE, REVEAL, Role
 from accounts.users import Principal
+from gateway import followups
 from gateway.auth import allow, audit_of
 from hotline.settings import Settings
 from knowledge.service import get_service
@@ -27,6 +29,7 @@ from workorders.model import WorkOrder
 from workorders.queries import OrderFilter
 from workorders.states import (
     ACTION_EN,
+    Action,
     Actor,
     IllegalTransition,
     NotPermitted,
@@ -193,9 +196,10 @@ def act(
     action: str,
     body: Annotated[ActionBody, Body()] = ActionBody(),  # noqa: B008
 ) -> JSONResponse:
-    """sign, feedback, close, rate (回访), merge, dispatch, return (退单), extension… (English
-    or Chinese names), by the signed-in user. Illegal in the current state → 409; an action of
-    another role → 403; another department's order → 404."""
+    """sign, feedback, close, rate (回访), merge, dispatch, return (退单), approve_return,
+    refuse_return, urge, escalate, extension… (English or Chinese names), by the signed-in user;
+    close also starts the 回访 on the citizen's channel. Illegal in the current state → 409;
+    an action of another role → 403; another department's order → 404."""
     url = _url(request)
     try:
         _visible(user, store.get(url, number))
@@ -204,6 +208,8 @@ def act(
         raise _error(exc) from exc
     except (TypeError, ValueError) as exc:  # unknown action, or an input it does not take
         raise HTTPException(422, str(exc)) from exc
+    if parse_action(action) is Action.CLOSE:  # 办结 answers the citizen: 回访 on their channel
+        from_thread.run(followups.start, request.app.state.settings, order.number)
     done = ACTION_EN[parse_action(action)].replace(" ", "_")
     audit_of(request, user, f"order.{done}", order.number, note=body.note, data=body.data)
     return JSONResponse({"order": order.to_dict(now=datetime.now(UTC))})

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     handoff_max_wait_minutes: float = Field(default=20.0, gt=0)
     handoff_minutes_per_citizen: float = Field(default=3.0, gt=0)
 
+    # Department portal and 回访 (docs/operations.md): the largest file a department may attach
+    # to a step of an order, and how long after 办结 an order the citizen has not rated waits
+    # before the SLA scan closes it as 未回访.
+    attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    followup_hours: float = Field(default=72.0, gt=0)
+
     # Chat input limits (documented in docs/api.md).
     max_text_chars: int = 1000
     timezone: str = "Asia/Shanghai"

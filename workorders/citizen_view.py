@@ -24,6 +24,7 @@ _PLAIN = {
     Status.SIGNED: "{department}已签收，正在处理",
     Status.IN_PROGRESS: "{department}正在办理",
     Status.EXTENSION_PENDING: "{department}正在办理，已申请延长办理时间",
+    Status.RETURN_PENDING: "已受理，正在核定负责的部门",
     Status.REPLIED: "{department}已答复，等待中心审核办结",
     Status.CLOSED: "已办结",
     Status.VISITED: "已办结并完成回访",

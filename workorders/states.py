@@ -7,13 +7,20 @@ Main path::
     待派单 -派单-> 已派单 -签收-> 已签收 -办理-> 办理中 -反馈-> 已反馈 -办结-> 已办结 -回访-> 已回访
 
 Side paths:
-- 退单: the department returns a misrouted order (reason mandatory) from 已派单/已签收 → 待派单.
+- 退单: the department returns a misrouted order (reason mandatory) from 已派单/已签收 →
+  退单审核中; the centre reviews it: 审定退单 accepts (→ 待派单, the unit is cleared for
+  re-dispatch) or 驳回退单 sends it back to the unit (reason mandatory) in the state it was
+  returned from. The unit keeps seeing the order while the centre reviews.
+- 催办 / 督办: the centre urges or escalates an open order at the unit (督办 needs a note); the
+  status stays the same, the step is in the timeline.
 - 延期: 办理中 -申请延期-> 延期审核中 -批准延期/驳回延期-> 办理中 (approval moves reply_due).
 - 重办: after a 回访 rated 不满意, 已回访 → 已派单 (not 办理中): the redo lands in the same
   department's inbox like a new order, so it must be signed for again within the sign-for
   deadline (the department acknowledges the reopening) and can still be returned with 退单 if the
   first routing was wrong. Both clocks restart.
 - 归并: the centre merges a duplicate into another order from any state before 反馈; terminal.
+- 未回访: an order the citizen has not rated within HOTLINE_FOLLOWUP_HOURS after 办结 is
+  closed as 已回访 with satisfaction 未回访 by the scheduled scan.
 - 办结 straight from 待派单: the centre answered the citizen itself (当场答复, most 咨询).
 """
 
@@ -32,6 +39,7 @@ class Status(StrEnum):
     SIGNED = "已签收"
     IN_PROGRESS = "办理中"
     EXTENSION_PENDING = "延期审核中"
+    RETURN_PENDING = "退单审核中"
     REPLIED = "已反馈"
     CLOSED = "已办结"
     VISITED = "已回访"
@@ -46,6 +54,11 @@ class Action(StrEnum):
     CLOSE = "办结"
     VISIT = "回访"
     RETURN = "退单"
+    APPROVE_RETURN = "审定退单"
+    REFUSE_RETURN = "驳回退单"
+    URGE = "催办"
+    NOT_VISITED = "未回访"
+    ESCALATE = "督办"
     REQUEST_EXTENSION = "申请延期"
     APPROVE_EXTENSION = "批准延期"
     REFUSE_EXTENSION = "驳回延期"
@@ -69,6 +82,8 @@ LINKED = "关联"  # a related (repeat) order was linked
 
 SATISFACTION = ("满意", "基本满意", "不满意")
 UNSATISFIED = "不满意"
+UNRATED = "未回访"  # the satisfaction of an order whose citizen never answered the 回访
+FOLLOW_UP = "发起回访"  # the 回访 was sent on the citizen's channel (or listed for a call)
 
 STATUS_EN = {
     Status.PENDING: "pending dispatch",
@@ -76,6 +91,7 @@ STATUS_EN = {
     Status.SIGNED: "signed for",
     Status.IN_PROGRESS: "in progress",
     Status.EXTENSION_PENDING: "extension requested",
+    Status.RETURN_PENDING: "return under review",
     Status.REPLIED: "replied",
     Status.CLOSED: "closed",
     Status.VISITED: "visited back",
@@ -89,6 +105,11 @@ ACTION_EN = {
     Action.CLOSE: "close",
     Action.VISIT: "visit",
     Action.RETURN: "return",
+    Action.APPROVE_RETURN: "approve_return",
+    Action.REFUSE_RETURN: "refuse_return",
+    Action.URGE: "urge",
+    Action.NOT_VISITED: "not_visited",
+    Action.ESCALATE: "escalate",
     Action.REQUEST_EXTENSION: "request_extension",
     Action.APPROVE_EXTENSION: "approve_extension",
     Action.REFUSE_EXTENSION: "refuse_extension",
@@ -104,6 +125,9 @@ class Rule:
     to: Status
     role: Role
     needs: tuple[str, ...] = ()  # inputs that must be given: "note", "satisfaction", "into", …
+    # True: the order goes back to the state it was in before its last 退单 (`to` is then only
+    # the usual case, 已派单); see transitions.py.
+    back: bool = False
 
 
 _C, _D = Role.CENTRE, Role.DEPARTMENT
@@ -115,11 +139,11 @@ TRANSITIONS: dict[tuple[Status, Action], Rule] = {
     (S.PENDING, A.CLOSE): Rule(S.CLOSED, _C, ("note",)),
     (S.PENDING, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.DISPATCHED, A.SIGN): Rule(S.SIGNED, _D),
-    (S.DISPATCHED, A.RETURN): Rule(S.PENDING, _D, ("note",)),
+    (S.DISPATCHED, A.RETURN): Rule(S.RETURN_PENDING, _D, ("note",)),
     (S.DISPATCHED, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.SIGNED, A.START): Rule(S.IN_PROGRESS, _D),
     (S.SIGNED, A.FEEDBACK): Rule(S.REPLIED, _D, ("note",)),
-    (S.SIGNED, A.RETURN): Rule(S.PENDING, _D, ("note",)),
+    (S.SIGNED, A.RETURN): Rule(S.RETURN_PENDING, _D, ("note",)),
     (S.SIGNED, A.MERGE): Rule(S.MERGED, _C, ("into",)),
     (S.IN_PROGRESS, A.FEEDBACK): Rule(S.REPLIED, _D, ("note",)),
     (S.IN_PROGRESS, A.REQUEST_EXTENSION): Rule(S.EXTENSION_PENDING, _D, ("note", "days")),
@@ -128,9 +152,16 @@ TRANSITIONS: dict[tuple[Status, Action], Rule] = {
     (S.EXTENSION_PENDING, A.REFUSE_EXTENSION): Rule(S.IN_PROGRESS, _C),
     (S.REPLIED, A.CLOSE): Rule(S.CLOSED, _C),
     (S.CLOSED, A.VISIT): Rule(S.VISITED, _C, ("satisfaction",)),
+    (S.CLOSED, A.NOT_VISITED): Rule(S.VISITED, Role.SYSTEM),
     (S.VISITED, A.REDO): Rule(S.DISPATCHED, _C, ("note",)),
+    (S.RETURN_PENDING, A.APPROVE_RETURN): Rule(S.PENDING, _C),
+    (S.RETURN_PENDING, A.REFUSE_RETURN): Rule(S.DISPATCHED, _C, ("note",), back=True),
 }
-del S, A
+# 催办 and 督办 keep the state: the centre presses a unit that holds the order.
+for _held in (S.DISPATCHED, S.SIGNED, S.IN_PROGRESS, S.EXTENSION_PENDING):
+    TRANSITIONS[(_held, A.URGE)] = Rule(_held, _C)
+    TRANSITIONS[(_held, A.ESCALATE)] = Rule(_held, _C, ("note",))
+del S, A, _held
 
 TERMINAL = frozenset({Status.MERGED})
 # Clocks run only in these states (see sla.py).
@@ -142,6 +173,7 @@ REPLY_RUNNING = frozenset(
         Status.SIGNED,
         Status.IN_PROGRESS,
         Status.EXTENSION_PENDING,
+        Status.RETURN_PENDING,
     }
 )
 OPEN = REPLY_RUNNING | {Status.REPLIED}

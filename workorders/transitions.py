@@ -39,6 +39,7 @@ from workorders.states import (
     LINKED,
     MERGED_IN,
     SATISFACTION,
+    UNRATED,
     UNSATISFIED,
     Action,
     Actor,
@@ -81,7 +82,8 @@ def transition(
     Raises IllegalTransition (not allowed in the current state), NotPermitted (wrong actor or
     department), InvalidField (missing or bad input) or OrderNotFound; nothing is changed then.
     Action inputs: 派单 department/co_departments/category/district/priority; 申请延期 days;
-    批准延期 days or until; 回访 satisfaction; 归并 into. 退单, 反馈, 重办 need a note.
+    批准延期 days or until; 回访 satisfaction; 归并 into. 退单, 驳回退单, 反馈, 重办, 督办 need
+    a note.
     """
     cfg = config or default_config()
     now = utc(now)
@@ -100,7 +102,7 @@ def transition(
         check_actor(rule, act, actor, order.department)
         _require(rule, note, data)
         event_data = _EFFECTS.get(act, _no_effect)(_Ctx(s, order, note, data, now, cfg, target))
-        order.status = rule.to.value
+        order.status = (_before_return(s, order) if rule.back else rule.to).value
         order.updated_at = now
         append_event(
             s,
@@ -260,12 +262,33 @@ def _feedback(c: _Ctx) -> dict[str, Any]:
 
 
 def _return(c: _Ctx) -> dict[str, Any]:
-    """退单: the unit gives the order back; the centre must choose again (no silent re-send)."""
+    """退单: the unit asks to give the order back; it stays the unit's until the centre reviews."""
+    return {"returned_from": c.order.department}
+
+
+def _approve_return(c: _Ctx) -> dict[str, Any]:
+    """审定退单: the centre accepts the return and must choose again (no silent re-send)."""
     o = c.order
     returned_from = o.department
     o.department, o.level, o.co_departments, o.signed_at = None, None, [], None
     sla.set_clock(o, "sign", None)
     return {"returned_from": returned_from}
+
+
+def _refuse_return(c: _Ctx) -> dict[str, Any]:
+    """驳回退单: the order goes back to its unit, in the state it was returned from."""
+    return {"department": c.order.department, "back_to": _before_return(c.s, c.order).value}
+
+
+def _before_return(s: Session, order: WorkOrder) -> Status:
+    """The state the order was in when it was last returned (已派单 or 已签收)."""
+    before = s.scalar(
+        select(WorkOrderEvent.from_status)
+        .filter_by(order_id=order.id, action=Action.RETURN.value)
+        .order_by(WorkOrderEvent.seq.desc())
+        .limit(1)
+    )
+    return Status(before) if before else Status.DISPATCHED
 
 
 def _request_extension(c: _Ctx) -> dict[str, Any]:
@@ -299,6 +322,12 @@ def _visit(c: _Ctx) -> dict[str, Any]:
     c.order.satisfaction = one_of("satisfaction", c.data["satisfaction"], SATISFACTION)
     c.order.visited_at = c.now
     return {"satisfaction": c.order.satisfaction}
+
+
+def _not_visited(c: _Ctx) -> dict[str, Any]:
+    c.order.satisfaction = UNRATED
+    c.order.visited_at = c.now
+    return {"satisfaction": UNRATED}
 
 
 def _redo(c: _Ctx) -> dict[str, Any]:
@@ -335,10 +364,13 @@ _EFFECTS: dict[Action, Callable[[_Ctx], dict[str, Any]]] = {
     Action.SIGN: _sign,
     Action.FEEDBACK: _feedback,
     Action.RETURN: _return,
+    Action.APPROVE_RETURN: _approve_return,
+    Action.REFUSE_RETURN: _refuse_return,
     Action.REQUEST_EXTENSION: _request_extension,
     Action.APPROVE_EXTENSION: _approve_extension,
     Action.CLOSE: _close,
     Action.VISIT: _visit,
+    Action.NOT_VISITED: _not_visited,
     Action.REDO: _redo,
     Action.MERGE: _merge,
 }

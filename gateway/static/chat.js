@@ -35,14 +35,35 @@ function addBubble(who, text, extraClass) {
   return row;
 }
 
+// A 回访 (satisfaction follow-up) rating's payload: the comment box's text goes with it.
+const FOLLOWUP = "/回访";
+
+function withComment(payload, comment) {
+  const data = JSON.parse(payload.slice(FOLLOWUP.length));
+  if (comment) data.comment = comment;
+  return FOLLOWUP + JSON.stringify(data);
+}
+
 function addButtons(buttons) {
   const box = document.createElement("div");
   box.className = "buttons";
+  let comment = null;
+  if (buttons.some((b) => b.payload.startsWith(FOLLOWUP))) {
+    comment = document.createElement("input");
+    comment.className = "followup-comment";
+    comment.maxLength = 500;
+    comment.placeholder = "您的意见（可选）";
+    box.append(comment);
+  }
   for (const b of buttons) {
     const btn = document.createElement("button");
     btn.type = "button";
     btn.textContent = b.title;
-    btn.addEventListener("click", () => send(b.title, b.payload));
+    btn.addEventListener("click", () => {
+      const extra = comment ? comment.value.trim() : "";
+      const payload = b.payload.startsWith(FOLLOWUP) ? withComment(b.payload, extra) : b.payload;
+      send(extra ? b.title + "：" + extra : b.title, payload);
+    });
     box.append(btn);
   }
   log.append(box);

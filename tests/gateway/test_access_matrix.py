@@ -151,6 +151,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/console", "GET"): Case("GET", "/console", signed_in(200, anonymous=303)),
     ("/console/handoffs", "GET"): Case("GET", "/console/handoffs",
                                        signed_in(403, anonymous=303, admin=200, operator=200)),
+    # An order's page: another department's order is not found, as an unknown one; its forms
+    # without the session's CSRF token are refused (403), before any role check.
+    ("/console/orders/{number}", "GET"): Case("GET", "/console/orders/{number}",
+                                              signed_in(200, anonymous=303, other=404)),
+    ("/console/orders/{number}/act", "POST"): Case(
+        "POST", "/console/orders/{number}/act", signed_in(403, anonymous=303, other=404),
+        form={"action": "签收"}),
+    ("/console/orders/{number}/attachments/{attachment_id}", "GET"): Case(
+        "GET", "/console/orders/{number}/attachments/999",
+        signed_in(404, anonymous=303, other=404)),
+    ("/console/followups", "GET"): Case("GET", "/console/followups",
+                                        signed_in(403, anonymous=303, admin=200, operator=200)),
+    ("/console/users", "GET"): Case("GET", "/console/users",
+                                    signed_in(403, anonymous=303, admin=200)),
+    ("/console/users", "POST"): Case("POST", "/console/users", signed_in(403, anonymous=303),
+                                     form={"name": "x1", "role": "operator"}),
+    ("/console/users/{name}/active", "POST"): Case(
+        "POST", "/console/users/operator/active", signed_in(403, anonymous=303),
+        form={"active": "false"}),
+    ("/console/users/{name}/password", "POST"): Case(
+        "POST", "/console/users/operator/password", signed_in(403, anonymous=303),
+        form={"password": "x"}),
 }  # fmt: skip
 
 

@@ -79,7 +79,9 @@ def test_lifecycle_with_permissions_and_illegal_steps(client: TestClient) -> Non
     assert rated.json()["order"]["satisfaction"] == "满意"
     shown = client.get(url).json()
     actions = [e["action"] for e in shown["timeline"]]
-    assert actions == ["受理", "派单", "签收", "反馈", "办结", "回访"]
+    # 办结 started the 回访 (a phone call for an order without a chat conversation)
+    assert actions == ["受理", "派单", "签收", "反馈", "办结", "发起回访", "回访"]
+    assert shown["timeline"][5]["data"] == {"channel": "phone", "delivered": True}
     listed = client.get("/api/v1/work-orders", params={"status": "已回访"}).json()
     assert [o["number"] for o in listed["items"]] == [number]
 

@@ -31,19 +31,30 @@ EXPECTED = {
     ("待派单", "办结"): "已办结",
     ("待派单", "归并"): "已归并",
     ("已派单", "签收"): "已签收",
-    ("已派单", "退单"): "待派单",
+    ("已派单", "退单"): "退单审核中",
+    ("已派单", "催办"): "已派单",
+    ("已派单", "督办"): "已派单",
     ("已派单", "归并"): "已归并",
     ("已签收", "办理"): "办理中",
     ("已签收", "反馈"): "已反馈",
-    ("已签收", "退单"): "待派单",
+    ("已签收", "退单"): "退单审核中",
+    ("已签收", "催办"): "已签收",
+    ("已签收", "督办"): "已签收",
     ("已签收", "归并"): "已归并",
     ("办理中", "反馈"): "已反馈",
     ("办理中", "申请延期"): "延期审核中",
     ("办理中", "归并"): "已归并",
+    ("办理中", "催办"): "办理中",
+    ("办理中", "督办"): "办理中",
     ("延期审核中", "批准延期"): "办理中",
     ("延期审核中", "驳回延期"): "办理中",
+    ("延期审核中", "催办"): "延期审核中",
+    ("延期审核中", "督办"): "延期审核中",
+    ("退单审核中", "审定退单"): "待派单",
+    ("退单审核中", "驳回退单"): "已派单",  # or back to 已签收: the state it was returned from
     ("已反馈", "办结"): "已办结",
     ("已办结", "回访"): "已回访",
+    ("已办结", "未回访"): "已回访",
     ("已回访", "重办"): "已派单",
 }
 
@@ -89,6 +100,10 @@ def test_roles_of_the_actions() -> None:
         Action.APPROVE_EXTENSION,
         Action.REFUSE_EXTENSION,
         Action.REDO,
+        Action.APPROVE_RETURN,
+        Action.REFUSE_RETURN,
+        Action.URGE,
+        Action.ESCALATE,
     }
     assert department == {
         Action.SIGN,
@@ -98,7 +113,16 @@ def test_roles_of_the_actions() -> None:
         Action.REQUEST_EXTENSION,
     }
     assert allowed_actions(Status.DISPATCHED, Role.DEPARTMENT) == [Action.SIGN, Action.RETURN]
-    assert allowed_actions(Status.DISPATCHED, Role.CENTRE) == [Action.MERGE]
+    assert allowed_actions(Status.DISPATCHED, Role.CENTRE) == [
+        Action.MERGE,
+        Action.URGE,
+        Action.ESCALATE,
+    ]
+    assert allowed_actions(Status.RETURN_PENDING, Role.CENTRE) == [
+        Action.APPROVE_RETURN,
+        Action.REFUSE_RETURN,
+    ]
+    assert allowed_actions(Status.RETURN_PENDING, Role.DEPARTMENT) == []
 
 
 def test_reasons_are_mandatory_where_the_process_demands_them() -> None:
@@ -107,6 +131,8 @@ def test_reasons_are_mandatory_where_the_process_demands_them() -> None:
     assert "satisfaction" in rule_for("已办结", "回访").needs
     assert "into" in rule_for("待派单", "归并").needs
     assert "days" in rule_for("办理中", "申请延期").needs
+    assert "note" in rule_for("退单审核中", "驳回退单").needs
+    assert "note" in rule_for("办理中", "督办").needs
 
 
 def test_who_may_act() -> None:

@@ -232,6 +232,7 @@ def test_models_match_the_migration(url: str) -> None:
     from alembic.migration import MigrationContext
 
     import speech.outcomes  # noqa: F401  call_outcomes has a work_order column: its model too
+    import workorders.attachments  # noqa: F401  files of an order's steps (migration 0010)
 
     with db.engine_for(url).connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)

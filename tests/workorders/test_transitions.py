@@ -35,6 +35,7 @@ PATHS: dict[Status, list[Action]] = {
     Status.CLOSED: [A.DISPATCH, A.SIGN, A.START, A.FEEDBACK, A.CLOSE],
     Status.VISITED: [A.DISPATCH, A.SIGN, A.START, A.FEEDBACK, A.CLOSE, A.VISIT],
     Status.MERGED: [A.MERGE],
+    Status.RETURN_PENDING: [A.DISPATCH, A.RETURN],
 }
 
 
@@ -53,6 +54,11 @@ def inputs(action: Action, target: str) -> tuple[Actor, str | None, dict[str, An
         A.REFUSE_EXTENSION: (CENTRE, "情况不复杂，请按期办结。", {}),
         A.REDO: (CENTRE, "回访不满意，重新办理。", {}),
         A.MERGE: (CENTRE, "与已受理工单为同一事项。", {"into": target}),
+        A.APPROVE_RETURN: (CENTRE, "同意退单，另行派单。", {}),
+        A.REFUSE_RETURN: (CENTRE, "属本单位职责，请继续办理。", {}),
+        A.URGE: (CENTRE, None, {}),
+        A.NOT_VISITED: (Actor.system("回访"), None, {}),
+        A.ESCALATE: (CENTRE, "已超期，请分管领导督办。", {}),
     }[action]
 
 
@@ -175,12 +181,17 @@ def test_departments_act_only_on_their_own_orders(url: str) -> None:
     assert store.transition(url, number, "签收", DEPT, now=T0).signed_at == T0
 
 
-def test_return_needs_a_reason_and_hands_the_order_back(url: str) -> None:
+def test_return_needs_a_reason_and_the_centre_accepts_it(url: str) -> None:
     number = dispatched(url)
     with pytest.raises(InvalidField) as err:
         store.transition(url, number, "退单", DEPT, "  ", now=T0)
     assert err.value.field == "note"
     order = store.transition(url, number, "退单", DEPT, "属市场监管职责", now=T0)
+    assert (order.status, order.department) == ("退单审核中", UNIT)  # still the unit's
+    assert store.timeline(url, number)[-1].data == {"returned_from": UNIT}
+    with pytest.raises(NotPermitted):  # a unit cannot review its own return
+        store.transition(url, number, "审定退单", DEPT, now=T0)
+    order = store.transition(url, number, "审定退单", CENTRE, "同意", now=T0)
     assert (order.status, order.department, order.sign_due) == ("待派单", None, None)
     assert store.timeline(url, number)[-1].data == {"returned_from": UNIT}
     order = store.transition(
@@ -189,6 +200,42 @@ def test_return_needs_a_reason_and_hands_the_order_back(url: str) -> None:
     assert order.department == "市市场监督管理局"
     with pytest.raises(NotPermitted):  # the returning unit has no say any more
         store.transition(url, number, "签收", DEPT, now=T0)
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["dispatched", "signed"])
+def test_a_refused_return_goes_back_to_the_unit_as_it_was(url: str, signed: bool) -> None:
+    number = dispatched(url)
+    if signed:
+        store.transition(url, number, "签收", DEPT, now=T0)
+    state = "已签收" if signed else "已派单"
+    store.transition(url, number, "退单", DEPT, "不归我单位管", now=T0 + timedelta(hours=1))
+    with pytest.raises(InvalidField):  # sending back needs the centre's reason
+        store.transition(url, number, "驳回退单", CENTRE, now=T0 + timedelta(hours=2))
+    order = store.transition(
+        url, number, "驳回退单", CENTRE, "属城管职责，请办理", now=T0 + timedelta(hours=2)
+    )
+    assert (order.status, order.department) == (state, UNIT)
+    last = store.timeline(url, number)[-1]
+    assert (last.from_status, last.to_status, last.note) == (
+        "退单审核中",
+        state,
+        "属城管职责，请办理",
+    )
+    assert last.data == {"department": UNIT, "back_to": state}
+    assert (order.signed_at is not None) is signed
+
+
+def test_urge_and_escalate_stay_in_the_timeline_without_changing_the_state(url: str) -> None:
+    number = dispatched(url)
+    store.transition(url, number, "催办", CENTRE, now=T0 + timedelta(hours=1))
+    with pytest.raises(InvalidField):
+        store.transition(url, number, "督办", CENTRE, now=T0 + timedelta(hours=2))
+    order = store.transition(url, number, "督办", CENTRE, "请今日签收", now=T0 + timedelta(hours=2))
+    assert order.status == "已派单"
+    steps = [(e.action, e.actor, e.note) for e in store.timeline(url, number)[-2:]]
+    assert steps == [("催办", "中心:1001", None), ("督办", "中心:1001", "请今日签收")]
+    with pytest.raises(NotPermitted):
+        store.transition(url, number, "催办", DEPT, now=T0)
 
 
 def test_extension_approve_moves_reply_due_refuse_keeps_it(url: str) -> None:
