@@ -52,6 +52,7 @@ FAILURES_SLOT = "wo_failures"
 ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
+OPERATOR_CHANNELS = ("web", "wechat")  # where an operator can write to the citizen
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -165,10 +166,11 @@ def _handoff(
         queue_for_person(tracker, decision.reason, always=True)  # the summary, for the operator
         dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
-    # Operators reach web chat only for now (WeChat's customer-service messages come with that
-    # channel); elsewhere the callback order. Misunderstood twice: a person when one can come
-    # soon, otherwise the offer of a person or an order (not a callback the citizen never asked).
-    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
+    # Operators reach web chat (its feed) and WeChat (customer-service messages); elsewhere the
+    # callback order. Misunderstood twice: a person when one can come soon, otherwise the offer
+    # of a person or an order (not a callback the citizen never asked).
+    reachable = channel_of(tracker) in OPERATOR_CHANNELS
+    if reachable and (queued := queue_for_person(tracker, decision.reason)):
         sorry = "抱歉，我还是没能理解您的问题。" if decision.reason == "misunderstood" else ""
         dispatcher.utter_message(text=sorry + queued_text(queued))
         # Not the callback form the rule for request_human would run next: wait for a person.
@@ -215,7 +217,7 @@ def _emergency(
     record_handoff(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
     )
-    if channel == "web":  # a call is transferred by the session (the handoff that follows)
+    if channel in OPERATOR_CHANNELS:  # a call is transferred by the session (the handoff next)
         queue_for_person(tracker, "emergency", order_number=number)
     if voice:
         said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"

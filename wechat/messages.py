@@ -28,10 +28,12 @@ WELCOME = (
 COMPLAINT_PROMPT = (
     "请直接用文字描述您要投诉或建议的事项，包括发生的地点和时间，我们会为您登记工单。"
 )
-IMAGE_ACK = (
-    "已收到您的图片。目前图片还不能自动附到工单中，请用文字描述您反映的问题和地点，"
-    "工作人员处理时可与您联系核实。"
+IMAGE_KEPT = (
+    "已收到您的图片，会附在您正在登记的工单中（还没有登记的话，附在您接下来登记的工单中）。"
+    "请用文字描述您反映的问题和地点。"
 )
+IMAGE_TOO_LARGE = "图片太大，没能保存。请发送{limit}MB以内的图片，或用文字描述您反映的问题和地点。"
+IMAGE_NOT_KEPT = "抱歉，这张图片没能保存。请稍后重新发送，或用文字描述您反映的问题和地点。"
 VOICE_UNRECOGNISED = "抱歉，暂时无法识别这条语音，请改用文字描述您的问题。"
 OTHER = "抱歉，暂时无法处理这类消息，请用文字描述您的问题；紧急情况请拨打110、119或120。"
 NO_ORDERS = "目前没有查到您通过本公众号反映的工单。如通过电话反映过，请发送工单号查询。"
@@ -45,7 +47,7 @@ ADDRESS_WORDS = ("地址", "地点", "哪里", "位置")
 
 @dataclass(frozen=True)
 class Meaning:
-    kind: Literal["bot", "reply", "orders", "location", "voice", "none"]
+    kind: Literal["bot", "reply", "orders", "location", "voice", "image", "none"]
     text: str = ""
 
 
@@ -62,8 +64,9 @@ def meaning(message: BaseMessage) -> Meaning:
         if media and kind.lower() in ("amr", ""):  # downloaded and run through our ASR
             return Meaning("voice", str(media))
         return Meaning("reply", VOICE_UNRECOGNISED)
-    if kind == "image":
-        return Meaning("reply", IMAGE_ACK)
+    if kind == "image":  # kept for the citizen's order (gateway/wechat_api.py)
+        media = str(getattr(message, "media_id", "") or "")
+        return Meaning("image", media) if media else Meaning("reply", IMAGE_NOT_KEPT)
     if kind == "location":
         return Meaning("location", (getattr(message, "label", "") or "").strip())
     if kind == "event":
