@@ -14,7 +14,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of, known_phone, phones_given, wechat_openid
+from actions.citizen import (
+    bound_phones,
+    caller_number,
+    channel_of,
+    known_phone,
+    phones_given,
+    wechat_openid,
+)
 from actions.handoff import queue_for_person, queued_text
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
@@ -250,7 +257,7 @@ def _status(
         order: WorkOrder | None = None
         with contextlib.suppress(store.OrderNotFound, InvalidField):
             order = store.get(url, number)
-        phones = phones_given(tracker)
+        phones = phones_given(tracker) | set(bound_phones(tracker))
         mine = order is not None and (
             order.conversation_id == tracker.sender_id or order.citizen_phone in phones
         )
@@ -265,6 +272,10 @@ def _status(
         caller = caller_number(tracker)
         own = {"phone": caller} if caller else {"conversation_id": tracker.sender_id}
         orders = store.list_orders(url, limit=3, **own)
+        for phone in bound_phones(tracker):  # 绑定手机 on WeChat: phone orders count as theirs
+            orders += store.list_orders(url, limit=3, phone=phone)
+        unique = {o.number: o for o in orders}.values()
+        orders = sorted(unique, key=lambda o: (o.created_at, o.id), reverse=True)[:3]
     if not orders:
         dispatcher.utter_message(response="utter_ask_order_number")
         return []

@@ -23,7 +23,7 @@ from gateway.outbound import outbound_of
 from gateway.wechat_channel import WECHAT_MESSAGES, WechatChannel, wechat_channel
 from hotline.conversations import conversation_id, last_replies
 from hotline.settings import Settings
-from wechat import messages, store
+from wechat import binding, messages, store
 from wechat.api import MediaTooLarge, WechatApiError
 from wechat.protocol import (
     MAX_BODY,
@@ -39,6 +39,7 @@ from wechat.protocol import echo as echo_of
 from wechat.voice import VoiceUnavailable, transcribe
 from workorders import attachments
 from workorders import store as orders
+from workorders.model import WorkOrder, mask_phone
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["wechat"])
@@ -149,10 +150,10 @@ async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -
         await asyncio.to_thread(store.settle, url, key, "none")
         return None
     if meaning.kind == "orders":
-        mine = await asyncio.to_thread(
-            orders.list_orders, url, conversation_id=conversation_id("wechat", openid), limit=5
-        )
-        return messages.render_orders(mine, settings.timezone)
+        mine, bound = await asyncio.to_thread(_orders_of, url, openid)
+        return messages.render_orders(mine, settings.timezone, bound)
+    if meaning.kind == "bind":
+        return await asyncio.to_thread(_bind, url, openid, meaning.text)
     if meaning.kind == "image":
         return await _keep_image(request, openid, meaning.text)
     said = meaning.text
@@ -224,3 +225,28 @@ async def _keep_image(request: Request, openid: str, media_id: str) -> str:
         log.warning("WeChat image %s not kept: %s", media_id[:16], exc)
         return messages.IMAGE_NOT_KEPT
     return messages.IMAGE_KEPT
+
+
+def _orders_of(url: str, openid: str, limit: int = 5) -> tuple[list[WorkOrder], bool]:
+    """The citizen's newest orders: made in this openid's conversation or with a phone bound
+    to it (wechat/binding.py); and whether a phone is bound."""
+    found = orders.list_orders(url, conversation_id=conversation_id("wechat", openid),
+                               limit=limit)  # fmt: skip
+    phones = binding.phones_of(url, openid)
+    for phone in phones:
+        found += orders.list_orders(url, phone=phone, limit=limit)
+    unique = {order.number: order for order in found}.values()
+    newest = sorted(unique, key=lambda o: (o.created_at, o.id), reverse=True)
+    return newest[:limit], bool(phones)
+
+
+def _bind(url: str, openid: str, text: str) -> str:
+    """绑定手机 <order number> <phone> / 解除绑定."""
+    asked = binding.request_of(text)
+    if asked is None:
+        return messages.BIND_HOW
+    if asked.unbind:
+        return messages.UNBOUND if binding.unbind(url, openid) else messages.NOTHING_BOUND
+    outcome = binding.bind(url, openid, asked.order_number, asked.phone)
+    phone = mask_phone((asked.phone or "").replace(" ", "").replace("-", ""))
+    return messages.BIND_REPLIES[outcome].format(phone=phone)
