@@ -32,6 +32,7 @@ from knowledge.service import get_service
 from triage import (
     Abstain,
     Answer,
+    Calm,
     Clarify,
     Decision,
     Emergency,
@@ -60,6 +61,8 @@ ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
 OPERATOR_CHANNELS = ("web", "wechat")  # where an operator can write to the citizen
+SORRY = {"misunderstood": "抱歉，我还是没能理解您的问题。", "anger": "非常理解您的心情。",
+         "abuse": "理解您着急的心情。"}  # fmt: skip
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -85,6 +88,9 @@ def render(decision: Decision, dispatcher: CollectingDispatcher, tracker: Tracke
             events = _emergency(dispatcher, tracker, decision, voice)
         case StatusQuery():
             events = _status(dispatcher, tracker, decision, voice)
+        case Calm():
+            dispatcher.utter_message(response="utter_abuse")
+            events = []
         case ServiceHours():
             settings = get_settings()
             today = datetime.now(ZoneInfo(settings.timezone)).date()
@@ -178,7 +184,7 @@ def _handoff(
     # of a person or an order (not a callback the citizen never asked).
     reachable = channel_of(tracker) in OPERATOR_CHANNELS
     if reachable and (queued := queue_for_person(tracker, decision.reason)):
-        sorry = "抱歉，我还是没能理解您的问题。" if decision.reason == "misunderstood" else ""
+        sorry = SORRY.get(decision.reason, "")
         dispatcher.utter_message(text=sorry + queued_text(queued))
         # Not the callback form the rule for request_human would run next: wait for a person.
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
