@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from gateway import takeover
 from gateway.chat_api import APOLOGY, run_turn
 from gateway.outbound import outbound_of
 from gateway.wechat_channel import WECHAT_MESSAGES, WechatChannel, wechat_channel
-from hotline.conversations import conversation_id, last_replies
+from handoffs import queue
+from hotline.conversations import Turn, conversation_id, last_replies, record_turn
 from hotline.settings import Settings
 from wechat import binding, messages, store
 from wechat.api import MediaTooLarge, WechatApiError
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["wechat"])
 
 SUCCESS = "success"  # WeChat's "received, no passive reply"
+PICTURE_LINE = "[图片：已保存，登记工单时附上]"  # in the operator's transcript
 
 
 def state(settings: Settings) -> dict[str, Any]:
@@ -224,7 +228,20 @@ async def _keep_image(request: Request, openid: str, media_id: str) -> str:
     except (WechatApiError, httpx.HTTPError, TimeoutError, attachments.NotAPicture) as exc:
         log.warning("WeChat image %s not kept: %s", media_id[:16], exc)
         return messages.IMAGE_NOT_KEPT
+    await asyncio.to_thread(_show_operator, settings.database_url, openid)
     return messages.IMAGE_KEPT
+
+
+def _show_operator(url: str, openid: str) -> None:
+    """An operator who has the conversation sees that a picture came (it goes with the order
+    they make from it)."""
+    item = queue.open_for(url, conversation_id("wechat", openid))
+    if item is None:
+        return
+    now = datetime.now(UTC)
+    row = record_turn(url, Turn(channel="wechat", sender=openid, user_text=PICTURE_LINE,
+                                received_at=now, replied_at=now, state="human"))  # fmt: skip
+    takeover.notify(item, {"type": "message", "id": row, "from": "citizen"})
 
 
 def _orders_of(url: str, openid: str, limit: int = 5) -> tuple[list[WorkOrder], bool]:

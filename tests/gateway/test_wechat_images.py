@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.wechat_api import PICTURE_LINE
 from hotline.settings import Settings
 from tests import signin
 from tests.gateway.test_wechat_api import AES_KEY, TOKEN, FakeBot, make_client, post
+from tests.gateway.test_wechat_handoff import PausingBot, _ask_person
 from tests.wechat.fake_api import FakeWechat, fake_wechat
 from tests.wechat.pictures import PNG
 from wechat import messages
@@ -82,3 +84,20 @@ def test_without_the_media_api_a_picture_is_not_kept(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         client.app.state.rasa = FakeBot()  # type: ignore[attr-defined]
         assert _image(client, "o-noapi", "img-ok") == messages.IMAGE_NOT_KEPT
+
+
+def test_an_operator_who_has_the_conversation_sees_a_picture_came(
+    tmp_path: Path, fake: FakeWechat
+) -> None:
+    with make_client(tmp_path, fake) as client:
+        bot = PausingBot()
+        client.app.state.rasa = bot  # type: ignore[attr-defined]
+        url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+        op = signin.bearer(url, "operator")
+        client.post("/api/v1/operators/me/status", json={"status": "available"}, headers=op)
+        handoff = _ask_person(client, "o-pic")
+        client.post(f"/api/v1/handoffs/{handoff}/accept", headers=op)
+        assert _image(client, "o-pic", "img-ok") == messages.IMAGE_KEPT
+        lines = client.get(f"/api/v1/handoffs/{handoff}", headers=op).json()["transcript"]
+        assert (lines[-1]["author"], lines[-1]["text"]) == ("citizen", PICTURE_LINE)
+        assert bot.turns == []
