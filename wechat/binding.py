@@ -62,7 +62,7 @@ class Request:
     phone: str | None = None
 
 
-_BIND = re.compile(r"^(绑定|綁定)(手机|手机号|电话|号码)?")
+_BIND = re.compile(r"^绑定(手机|电话|号码)")
 _UNBIND = re.compile(r"^(解除绑定|解绑|取消绑定)")
 _ORDER = re.compile(r"(?<!\d)20\d{6}-?\d{4}(?!\d)")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}-?\d{7,8})(?!\d)")
@@ -73,9 +73,9 @@ def request_of(text: str) -> Request | None:
     text = unicodedata.normalize("NFKC", text).strip()
     if _UNBIND.match(text):
         return Request(unbind=True)
-    if not _BIND.match(text):
-        return None
     number = _ORDER.search(text)
+    if not (_BIND.match(text) or (text.startswith("绑定") and number)):
+        return None  # 绑定社保卡怎么办 is a question for the bot
     rest = text.replace(number.group(), " ") if number else text
     phone = _PHONE.search(rest)
     return Request(False, canonical_order_number(number.group()) if number else None,

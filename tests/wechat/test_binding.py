@@ -59,6 +59,8 @@ def test_request_wording() -> None:
     )
     assert binding.request_of("解除绑定") == binding.Request(True)
     assert binding.request_of("怎么绑定银行卡") is None and binding.request_of("你好") is None
+    assert binding.request_of("绑定社保卡怎么办") is None  # the bot's question, not a binding
+    assert binding.request_of("绑定手机号") == binding.Request(False, None, None)
 
 
 def test_a_bound_phone_shows_its_phone_orders_under_query_orders(client: TestClient) -> None:
