@@ -43,6 +43,17 @@ def wechat_openid(tracker: Tracker) -> str | None:
     return openid if _OPENID.fullmatch(openid) else None
 
 
+def bound_phones(tracker: Tracker) -> list[str]:
+    """Phones the WeChat citizen proved theirs and bound to the openid (wechat/binding.py)."""
+    openid = wechat_openid(tracker)
+    if openid is None:
+        return []
+    from hotline.settings import get_settings
+    from wechat.binding import phones_of
+
+    return phones_of(get_settings().database_url, openid)
+
+
 def known_phone(tracker: Tracker) -> str | None:
     """A number to call the citizen back: one given in this conversation, else the caller's."""
     return tracker.get_slot("wo_phone") or caller_number(tracker)

@@ -14,7 +14,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.citizen import caller_number, channel_of, known_phone, phones_given, wechat_openid
+from actions.citizen import (
+    bound_phones,
+    caller_number,
+    channel_of,
+    known_phone,
+    phones_given,
+    wechat_openid,
+)
 from actions.handoff import queue_for_person, queued_text
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
@@ -25,6 +32,7 @@ from knowledge.service import get_service
 from triage import (
     Abstain,
     Answer,
+    Calm,
     Clarify,
     Decision,
     Emergency,
@@ -52,6 +60,9 @@ FAILURES_SLOT = "wo_failures"
 ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
+OPERATOR_CHANNELS = ("web", "wechat")  # where an operator can write to the citizen
+SORRY = {"misunderstood": "抱歉，我还是没能理解您的问题。", "anger": "非常理解您的心情。",
+         "abuse": "理解您着急的心情。"}  # fmt: skip
 
 
 def is_voice(tracker: Tracker) -> bool:
@@ -77,6 +88,9 @@ def render(decision: Decision, dispatcher: CollectingDispatcher, tracker: Tracke
             events = _emergency(dispatcher, tracker, decision, voice)
         case StatusQuery():
             events = _status(dispatcher, tracker, decision, voice)
+        case Calm():
+            dispatcher.utter_message(response="utter_abuse")
+            events = []
         case ServiceHours():
             settings = get_settings()
             today = datetime.now(ZoneInfo(settings.timezone)).date()
@@ -165,11 +179,12 @@ def _handoff(
         queue_for_person(tracker, decision.reason, always=True)  # the summary, for the operator
         dispatcher.utter_message(text="好的，正在为您转接话务员，请稍候。")
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
-    # Operators reach web chat only for now (WeChat's customer-service messages come with that
-    # channel); elsewhere the callback order. Misunderstood twice: a person when one can come
-    # soon, otherwise the offer of a person or an order (not a callback the citizen never asked).
-    if channel_of(tracker) == "web" and (queued := queue_for_person(tracker, decision.reason)):
-        sorry = "抱歉，我还是没能理解您的问题。" if decision.reason == "misunderstood" else ""
+    # Operators reach web chat (its feed) and WeChat (customer-service messages); elsewhere the
+    # callback order. Misunderstood twice: a person when one can come soon, otherwise the offer
+    # of a person or an order (not a callback the citizen never asked).
+    reachable = channel_of(tracker) in OPERATOR_CHANNELS
+    if reachable and (queued := queue_for_person(tracker, decision.reason)):
+        sorry = SORRY.get(decision.reason, "")
         dispatcher.utter_message(text=sorry + queued_text(queued))
         # Not the callback form the rule for request_human would run next: wait for a person.
         return [SlotSet(MISSES_SLOT, 0), FollowupAction("action_listen")]
@@ -215,7 +230,7 @@ def _emergency(
     record_handoff(
         settings.database_url, tracker.sender_id, channel, "emergency", decision.text, number
     )
-    if channel == "web":  # a call is transferred by the session (the handoff that follows)
+    if channel in OPERATOR_CHANNELS:  # a call is transferred by the session (the handoff next)
         queue_for_person(tracker, "emergency", order_number=number)
     if voice:
         said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"
@@ -248,7 +263,7 @@ def _status(
         order: WorkOrder | None = None
         with contextlib.suppress(store.OrderNotFound, InvalidField):
             order = store.get(url, number)
-        phones = phones_given(tracker)
+        phones = phones_given(tracker) | set(bound_phones(tracker))
         mine = order is not None and (
             order.conversation_id == tracker.sender_id or order.citizen_phone in phones
         )
@@ -263,6 +278,10 @@ def _status(
         caller = caller_number(tracker)
         own = {"phone": caller} if caller else {"conversation_id": tracker.sender_id}
         orders = store.list_orders(url, limit=3, **own)
+        for phone in bound_phones(tracker):  # 绑定手机 on WeChat: phone orders count as theirs
+            orders += store.list_orders(url, limit=3, phone=phone)
+        unique = {o.number: o for o in orders}.values()
+        orders = sorted(unique, key=lambda o: (o.created_at, o.id), reverse=True)[:3]
     if not orders:
         dispatcher.utter_message(response="utter_ask_order_number")
         return []

@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.citizen import channel_of, form_in_progress, resume_form
 from actions.render import MISSES_SLOT, TOPIC_SLOT, render
 from hotline.settings import get_settings
-from triage import Context, Emergency, Handoff, get_triage
+from hotline.zh import normalise_text
+from triage import Context, Emergency, Handoff, get_triage, wording
 
 
 def previous_misses(events: list[dict[str, Any]]) -> int:
@@ -33,6 +34,17 @@ def previous_text(events: list[dict[str, Any]]) -> str | None:
     return (users[-2].get("text") or None) if len(users) >= 2 else None
 
 
+UPSET_LOOKBACK = 4  # earlier messages in which anger or abuse still counts
+
+
+def previous_upset(events: list[dict[str, Any]]) -> int:
+    """How many of the citizen's recent messages before the latest were angry or abusive
+    (triage/wording.py decides; the count is read from the texts, so no slot is needed)."""
+    texts = [e.get("text") or "" for e in events if e.get("event") == "user"][:-1]
+    recent = [normalise_text(t) for t in texts[-UPSET_LOOKBACK:] if not t.startswith("/")]
+    return sum(1 for t in recent if wording.upset(t))
+
+
 def context_of(tracker: Tracker) -> Context:
     metadata = tracker.latest_message.get("metadata") or {}
     return Context(
@@ -42,6 +54,7 @@ def context_of(tracker: Tracker) -> Context:
         chosen_entry=next(tracker.get_latest_entity_values("entry_id"), None),
         dtmf=metadata.get("dtmf"),
         previous=previous_text(tracker.events),
+        upset=previous_upset(tracker.events),
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import (
     action_webhook,
     api_docs,
+    attachments_api,
     auth,
     calls_api,
     chat_api,
@@ -133,8 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
     )
-    routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
-               action_webhook, health)  # fmt: skip
+    routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api,
+               attachments_api, handoffs_api, action_webhook, health)  # fmt: skip
     pages_ = (pages, console, console_orders, followups, console_users)
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)

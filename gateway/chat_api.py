@@ -19,6 +19,7 @@ from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
 from gateway.identity import citizen_channel
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
+from gateway.outbound import outbound_of
 from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from handoffs import intake, queue
 from handoffs.intake import is_cancel
@@ -84,9 +85,8 @@ async def chat(
     settings: Settings = request.app.state.settings
     check_length("text", body.text, settings.max_text_chars)
     channel, metadata = citizen_channel(body.channel, body.metadata, user)
-    outcome = await run_turn(
-        settings, request.app.state.rasa, channel, body.sender, body.text, metadata
-    )
+    outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender, body.text,
+                             metadata, outbound_of(request.app))  # fmt: skip
     return _respond(outcome)
 
 
@@ -108,10 +108,11 @@ async def run_turn(
     sender: str,
     text: str,
     metadata: dict[str, Any],
+    outbound: takeover.Outbound | None = None,
 ) -> TurnOutcome:
     """Relay one turn to Rasa and log it; every channel (chat, WeChat, voice) goes through here.
     While the conversation waits for or talks with an operator, the turn goes to the operator
-    instead of the bot."""
+    instead of the bot. `outbound`: how other waiting citizens hear that the queue moved."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
     if channel in ("web", "wechat"):  # the citizen may be answering a 回访
@@ -122,7 +123,8 @@ async def run_turn(
     if channel != "voice":  # a call in the queue was transferred; it has no more bot turns
         item = await asyncio.to_thread(queue.open_for, settings.database_url, sender_id)
         if item is not None:
-            return await to_operator(settings, item, channel, sender, text, metadata, received)
+            return await to_operator(settings, item, channel, sender, text, metadata, received,
+                                     outbound)  # fmt: skip
     error: str | None = None
     said = text
     if (choice := ordinal(text)) is not None:  # 第二个 after a list of options
@@ -167,6 +169,7 @@ async def to_operator(
     text: str,
     metadata: dict[str, Any],
     received: datetime,
+    outbound: takeover.Outbound | None = None,
 ) -> TurnOutcome:
     """The citizen's message while a handoff is open: logged for the operator (who sees it
     live); while still waiting, the citizen is told their place (or leaves the queue)."""
@@ -174,10 +177,12 @@ async def to_operator(
     messages: list[dict[str, Any]] = []
     state: Literal["bot", "waiting_human", "human"] = "human"
     if item.status == "pending" and is_cancel(text):
-        await takeover.cancel(url, item.id)
+        await takeover.cancel(url, item.id, outbound)
         messages, state = [{"text": takeover.CANCELLED, "buttons": []}], "bot"
     elif item.status == "pending":
         place = await asyncio.to_thread(intake.place_of, settings, item)
+        if place is not None:  # told now, in the reply: not sent again
+            await asyncio.to_thread(queue.mark_told, url, item.id, place.position)
         wait = (
             f"您现在排在第{place.position}位，预计等待约{place.expected_wait_minutes}分钟。"
             if place

@@ -18,6 +18,7 @@ from accounts.users import Principal
 from gateway import sse, takeover
 from gateway.auth import allow, audit_of, settings_of
 from gateway.errors import CitizenText, check_length
+from gateway.outbound import outbound_of
 from handoffs import intake, live, presence, queue
 from handoffs.model import Handoff
 from hotline.conversations import ConversationTurn, turns_of
@@ -217,13 +218,14 @@ async def _act(request: Request, user: Principal, handoff_id: int, action: str) 
     url, rasa = settings.database_url, request.app.state.rasa
     owner = None if user.role is Role.ADMIN else user.name  # an admin may end anyone's
     await asyncio.to_thread(_touch, settings, user)
+    out = outbound_of(request.app)
     try:
         if action == "accept":
-            item = await takeover.accept(url, rasa, handoff_id, user.name)
+            item = await takeover.accept(url, rasa, handoff_id, user.name, out)
         elif action == "release":
-            item = await takeover.release(url, rasa, handoff_id, owner)
+            item = await takeover.release(url, rasa, handoff_id, owner, out)
         else:
-            item = await takeover.close(url, rasa, handoff_id, owner)
+            item = await takeover.close(url, rasa, handoff_id, owner, out)
     except queue.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except queue.Conflict as exc:
@@ -259,24 +261,26 @@ async def send_message(
     request: Request, user: Operator, handoff_id: int, body: TextIn
 ) -> dict[str, int]:
     """The operator's reply: stored in the conversation log and delivered to the citizen (web
-    chat: its event stream and polling). Only the operator who accepted it may write."""
+    chat: its event stream and polling; WeChat: a customer-service message, and when WeChat
+    refuses it a notice in the transcript). Only the operator who accepted it may write."""
     settings = settings_of(request)
     check_length("text", body.text, settings.max_text_chars)
     url = settings.database_url
 
-    def deliver() -> int:  # one worker-thread hop for the whole write path
+    def deliver() -> tuple[int, Handoff]:  # one worker-thread hop for the whole write path
         item = queue.get(url, handoff_id)
         if item.status != "active" or item.operator != user.name:
             raise HTTPException(409, f"handoff {handoff_id} is not your active conversation")
         if item.channel == "voice":
             raise HTTPException(409, "a phone call is answered on the phone, not by text")
         _touch(settings, user)
-        return takeover.tell_citizen_now(url, item, body.text, user.name)
+        return takeover.tell_citizen_now(url, item, body.text, user.name), item
 
     try:
-        row = await asyncio.to_thread(deliver)
+        row, item = await asyncio.to_thread(deliver)
     except queue.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    await outbound_of(request.app).to_citizen(item, body.text, user.name)
     return {"id": row}
 
 
@@ -317,7 +321,7 @@ async def make_order(
     await asyncio.to_thread(audit_of, request, user, "order.create", order.number,
                             channel=order.channel, handoff=item.id)  # fmt: skip
     told = f"话务员已为您登记工单，工单号{order.number}，办理进展可凭工单号查询。"
-    await takeover.tell_citizen(url, item, told, user.name)
+    await takeover.tell_citizen(url, item, told, user.name, outbound=outbound_of(request.app))
     return {"order": order.to_dict(now=datetime.now(UTC))}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.rasa_client import RasaClient, RasaUnavailable
 from handoffs import live, queue
@@ -26,6 +26,16 @@ CANCELLED = "已取消排队，您可以继续向智能客服提问。"
 NOTICE = "system"  # the operator column of a notice (not written by a person)
 
 
+class Outbound(Protocol):
+    """Delivery to channels no page of ours reads (WeChat's customer-service messages):
+    gateway/outbound.py. The web chat reads the conversation log itself; None: web only."""
+
+    async def to_citizen(self, item: Handoff, text: str, author: str,
+                         buttons: list[dict[str, str]] | None = None) -> None: ...  # fmt: skip
+
+    async def queue_moved(self) -> None: ...
+
+
 async def set_bot(rasa: RasaClient, item: Handoff, event: str) -> None:
     """Pause or resume the bot for the conversation. A failure is logged, not raised: while a
     handoff is active the app itself keeps the citizen's messages from the bot, so a missed
@@ -39,9 +49,14 @@ async def set_bot(rasa: RasaClient, item: Handoff, event: str) -> None:
 
 
 async def tell_citizen(url: str, item: Handoff, text: str, author: str,
-                       buttons: list[dict[str, str]] | None = None) -> int:  # fmt: skip
-    """Store a message for the citizen in the conversation log and wake its page."""
-    return await asyncio.to_thread(tell_citizen_now, url, item, text, author, buttons)
+                       buttons: list[dict[str, str]] | None = None,
+                       outbound: Outbound | None = None) -> int:  # fmt: skip
+    """Store a message for the citizen in the conversation log and wake its page; on WeChat
+    also send it (`outbound`)."""
+    row = await asyncio.to_thread(tell_citizen_now, url, item, text, author, buttons)
+    if outbound is not None:
+        await outbound.to_citizen(item, text, author, buttons)
+    return row
 
 
 def tell_citizen_now(url: str, item: Handoff, text: str, author: str,
@@ -64,30 +79,41 @@ def notify(item: Handoff, event: dict[str, Any], *, queue_changed: bool = False)
         hub.publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
 
 
-async def accept(url: str, rasa: RasaClient, handoff_id: int, operator: str) -> Handoff:
+async def accept(url: str, rasa: RasaClient, handoff_id: int, operator: str,
+                 outbound: Outbound | None = None) -> Handoff:  # fmt: skip
     item = await asyncio.to_thread(queue.accept, url, handoff_id, operator)
     await set_bot(rasa, item, "pause")
-    await tell_citizen(url, item, ACCEPTED, NOTICE)
+    await tell_citizen(url, item, ACCEPTED, NOTICE, outbound=outbound)
+    if outbound is not None:  # everyone behind moved up
+        await outbound.queue_moved()
     return item
 
 
-async def release(url: str, rasa: RasaClient, handoff_id: int, operator: str | None) -> Handoff:
+async def release(url: str, rasa: RasaClient, handoff_id: int, operator: str | None,
+                  outbound: Outbound | None = None) -> Handoff:  # fmt: skip
     item = await asyncio.to_thread(queue.release, url, handoff_id, operator)
     await set_bot(rasa, item, "resume")
-    await tell_citizen(url, item, RELEASED, NOTICE)
+    await tell_citizen(url, item, RELEASED, NOTICE, outbound=outbound)
     return item
 
 
-async def close(url: str, rasa: RasaClient, handoff_id: int, operator: str | None) -> Handoff:
+async def close(url: str, rasa: RasaClient, handoff_id: int, operator: str | None,
+                outbound: Outbound | None = None) -> Handoff:  # fmt: skip
     before = await asyncio.to_thread(queue.get, url, handoff_id)
     item = await asyncio.to_thread(queue.close, url, handoff_id, operator)
     if before.status == "active":
         await set_bot(rasa, item, "resume")
-    await tell_citizen(url, item, CLOSED, NOTICE, RATING_BUTTONS)  # 满意度: asked at the end
+    # 满意度: asked at the end
+    await tell_citizen(url, item, CLOSED, NOTICE, RATING_BUTTONS, outbound=outbound)
+    if outbound is not None and before.status == "pending":
+        await outbound.queue_moved()
     return item
 
 
-async def cancel(url: str, handoff_id: int) -> Handoff:
+async def cancel(url: str, handoff_id: int, outbound: Outbound | None = None) -> Handoff:
+    """The citizen leaves the queue; they are answered in their own turn (no outbound)."""
     item = await asyncio.to_thread(queue.cancel, url, handoff_id)
     await tell_citizen(url, item, CANCELLED, NOTICE)
+    if outbound is not None:
+        await outbound.queue_moved()
     return item

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import Counter
 
-from gateway.calls_api import load_asr
+from gateway import takeover
 from gateway.chat_api import APOLOGY, run_turn
-from hotline.conversations import conversation_id, last_replies
+from gateway.outbound import outbound_of
+from gateway.wechat_channel import WECHAT_MESSAGES, WechatChannel, wechat_channel
+from handoffs import queue
+from hotline.conversations import Turn, conversation_id, last_replies, record_turn
 from hotline.settings import Settings
-from speech.engine import ASREngine
-from wechat import messages, store
-from wechat.api import OUT_OF_WINDOW, WechatApi, WechatApiError
+from wechat import binding, messages, store
+from wechat.api import MediaTooLarge, WechatApiError
 from wechat.protocol import (
     MAX_BODY,
     Incoming,
@@ -41,19 +40,15 @@ from wechat.protocol import (
 from wechat.protocol import dedupe_key as key_of
 from wechat.protocol import echo as echo_of
 from wechat.voice import VoiceUnavailable, transcribe
+from workorders import pictures
 from workorders import store as orders
+from workorders.model import WorkOrder, mask_phone
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["wechat"])
 
-WECHAT_MESSAGES = Counter(
-    "hotline_wechat_messages_total",
-    "WeChat messages by how they were answered",
-    ["outcome"],  # passive, deferred, retry, refused, sent, failed
-)
 SUCCESS = "success"  # WeChat's "received, no passive reply"
-PRUNE_EVERY = 3600.0  # seconds
-KEEP_KEYS = timedelta(days=1)
+PICTURE_LINE = "[图片：已保存，登记工单时附上]"  # in the operator's transcript
 
 
 def state(settings: Settings) -> dict[str, Any]:
@@ -65,63 +60,8 @@ def state(settings: Settings) -> dict[str, Any]:
     return {"status": "ok", "mode": mode, "customer_service": customer_service}
 
 
-class WechatChannel:
-    """Per app process: the API client and the replies still being prepared."""
-
-    def __init__(self, settings: Settings, asr: Callable[[], ASREngine] | None = None) -> None:
-        self.settings = settings
-        self.api = WechatApi(settings)
-        self.asr = asr or (lambda: load_asr(settings))  # the phone calls' engine, loaded once
-        self.pending: set[asyncio.Task[Any]] = set()
-        self.pruned_at = time.monotonic()
-
-    def prune_now_and_then(self) -> None:
-        """Drop message keys a day old (WeChat retries within a minute), hourly per process."""
-        if time.monotonic() - self.pruned_at < PRUNE_EVERY:
-            return
-        self.pruned_at = time.monotonic()
-        before = datetime.now(UTC) - KEEP_KEYS
-        task = asyncio.create_task(
-            asyncio.to_thread(store.forget_before, self.settings.database_url, before)
-        )
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    def deliver_later(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
-        """Send a turn's reply when it is ready, or the parts a passive reply could not hold."""
-        task = asyncio.create_task(self._deliver(reply, key, openid))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    async def _deliver(self, reply: asyncio.Task[str] | list[str], key: str, openid: str) -> None:
-        url = self.settings.database_url
-        parts = messages.split_text(await reply) if isinstance(reply, asyncio.Task) else reply
-        outcome = "sent"
-        try:
-            if not self.api.configured:
-                raise WechatApiError(
-                    0, "no HOTLINE_WECHAT_APPID/SECRET for the customer-service API"
-                )
-            for part in parts:
-                await self.api.send_text(openid, part)
-        except WechatApiError as exc:
-            # 45015: the citizen's 48 h window is over. The turn is logged either way.
-            why = "48 h window over" if exc.errcode == OUT_OF_WINDOW else str(exc)
-            log.warning("WeChat reply to %s not delivered: %s", key, why)
-            outcome = "failed"
-        except Exception:
-            log.exception("WeChat reply to %s not delivered", key)
-            outcome = "failed"
-        WECHAT_MESSAGES.labels(outcome).inc()
-        if isinstance(reply, asyncio.Task):  # a passive reply's rest leaves its state as is
-            await asyncio.to_thread(store.settle, url, key, outcome)
-
-
 def _channel(request: Request) -> WechatChannel:
-    channel = getattr(request.app.state, "wechat", None)
-    if channel is None:
-        channel = request.app.state.wechat = WechatChannel(request.app.state.settings)
-    return channel
+    return wechat_channel(request.app)
 
 
 def _config(request: Request) -> WechatConfig:
@@ -214,10 +154,12 @@ async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -
         await asyncio.to_thread(store.settle, url, key, "none")
         return None
     if meaning.kind == "orders":
-        mine = await asyncio.to_thread(
-            orders.list_orders, url, conversation_id=conversation_id("wechat", openid), limit=5
-        )
-        return messages.render_orders(mine, settings.timezone)
+        mine, bound = await asyncio.to_thread(_orders_of, url, openid)
+        return messages.render_orders(mine, settings.timezone, bound)
+    if meaning.kind == "bind":
+        return await asyncio.to_thread(_bind, url, openid, meaning.text)
+    if meaning.kind == "image":
+        return await _keep_image(request, openid, meaning.text)
     said = meaning.text
     if meaning.kind == "location":
         asked = await asyncio.to_thread(last_replies, url, conversation_id("wechat", openid))
@@ -231,21 +173,27 @@ async def _answer(request: Request, incoming: Incoming, key: str, openid: str) -
         turn = asyncio.create_task(_turn(request, openid, said[: settings.max_text_chars]))
     done, _ = await asyncio.wait({turn}, timeout=settings.wechat_reply_seconds)
     if done:
-        return turn.result()
+        if not (text := turn.result()):
+            await asyncio.to_thread(store.settle, url, key, "none")
+            return None
+        return text
     _channel(request).deliver_later(turn, key, openid)
     WECHAT_MESSAGES.labels("deferred").inc()
     return None
 
 
 async def _turn(request: Request, openid: str, text: str) -> str:
-    """One bot turn for the openid (the identity WeChat signed for); the reply as WeChat text."""
+    """One bot turn for the openid (the identity WeChat signed for); the reply as WeChat text,
+    empty while an operator has the conversation (the message went to them)."""
     settings: Settings = request.app.state.settings
     try:
         done = await run_turn(settings, request.app.state.rasa, "wechat", openid, text,
-                              {"openid": openid})  # fmt: skip
+                              {"openid": openid}, outbound_of(request.app))  # fmt: skip
     except Exception:
         log.exception("WeChat turn of %s failed", conversation_id("wechat", openid))
         return APOLOGY
+    if done.state == "human" and not done.messages:
+        return ""  # the operator has it and sees it live; they answer, not the bot
     return messages.render_bot(done.messages) or APOLOGY
 
 
@@ -260,3 +208,62 @@ async def _voice_turn(request: Request, openid: str, media_id: str) -> str:
     if not said:
         return messages.VOICE_UNRECOGNISED
     return await _turn(request, openid, said[: request.app.state.settings.max_text_chars])
+
+
+async def _keep_image(request: Request, openid: str, media_id: str) -> str:
+    """Download the picture through the media API (size-limited) and keep it for the citizen's
+    order being written, or their next one (workorders/pictures.py)."""
+    settings: Settings = request.app.state.settings
+    channel = _channel(request)
+    limit = settings.wechat_image_max_bytes
+    if not channel.api.configured:  # no media API without appid/secret
+        return messages.IMAGE_NOT_KEPT
+    try:
+        content = await asyncio.wait_for(channel.api.media(media_id, limit),
+                                         settings.wechat_reply_seconds)  # fmt: skip
+        await asyncio.to_thread(pictures.keep, settings.database_url,
+                                conversation_id("wechat", openid), content, limit)  # fmt: skip
+    except (MediaTooLarge, pictures.TooLarge):
+        return messages.IMAGE_TOO_LARGE.format(limit=max(1, limit // (1024 * 1024)))
+    except (WechatApiError, httpx.HTTPError, TimeoutError, pictures.NotAPicture) as exc:
+        log.warning("WeChat image %s not kept: %s", media_id[:16], exc)
+        return messages.IMAGE_NOT_KEPT
+    await asyncio.to_thread(_show_operator, settings.database_url, openid)
+    return messages.IMAGE_KEPT
+
+
+def _show_operator(url: str, openid: str) -> None:
+    """An operator who has the conversation sees that a picture came (it goes with the order
+    they make from it)."""
+    item = queue.open_for(url, conversation_id("wechat", openid))
+    if item is None:
+        return
+    now = datetime.now(UTC)
+    row = record_turn(url, Turn(channel="wechat", sender=openid, user_text=PICTURE_LINE,
+                                received_at=now, replied_at=now, state="human"))  # fmt: skip
+    takeover.notify(item, {"type": "message", "id": row, "from": "citizen"})
+
+
+def _orders_of(url: str, openid: str, limit: int = 5) -> tuple[list[WorkOrder], bool]:
+    """The citizen's newest orders: made in this openid's conversation or with a phone bound
+    to it (wechat/binding.py); and whether a phone is bound."""
+    found = orders.list_orders(url, conversation_id=conversation_id("wechat", openid),
+                               limit=limit)  # fmt: skip
+    phones = binding.phones_of(url, openid)
+    for phone in phones:
+        found += orders.list_orders(url, phone=phone, limit=limit)
+    unique = {order.number: order for order in found}.values()
+    newest = sorted(unique, key=lambda o: (o.created_at, o.id), reverse=True)
+    return newest[:limit], bool(phones)
+
+
+def _bind(url: str, openid: str, text: str) -> str:
+    """绑定手机 <order number> <phone> / 解除绑定."""
+    asked = binding.request_of(text)
+    if asked is None:
+        return messages.BIND_HOW
+    if asked.unbind:
+        return messages.UNBOUND if binding.unbind(url, openid) else messages.NOTHING_BOUND
+    outcome = binding.bind(url, openid, asked.order_number, asked.phone)
+    phone = mask_phone((asked.phone or "").replace(" ", "").replace("-", ""))
+    return messages.BIND_REPLIES[outcome].format(phone=phone)

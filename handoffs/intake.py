@@ -10,7 +10,7 @@ from typing import Any
 
 from handoffs import live, presence, queue
 from handoffs.model import Handoff
-from handoffs.summary import Summary
+from handoffs.summary import Summary, build
 from hotline.settings import Settings
 
 
@@ -64,7 +64,25 @@ def request_person(
                               summary.to_dict(), draft)  # fmt: skip
     if new:
         live.hub().publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
-    return Queued(item, place_of(settings, item), new)
+    place = place_of(settings, item)
+    if place is not None:  # the channel tells it now; later changes are sent when they come
+        queue.mark_told(url, item.id, place.position)
+    return Queued(item, place, new)
+
+
+def undelivered(settings: Settings, conversation: str, channel: str, text: str,
+                said: list[str]) -> Handoff:  # fmt: skip
+    """A reply the channel could not deliver (WeChat's 48-hour window, 45015, or another
+    permanent refusal) goes to the operators' queue with its text in the summary, whatever the
+    wait: a person then reaches the citizen another way (the phone). An open handoff of the
+    conversation gets the text added to its summary."""
+    summary = build(said=said, reason="undelivered", channel=channel,
+                    wants=said[-1] if said else "")  # fmt: skip
+    item, _ = queue.enqueue(settings.database_url, conversation, channel, "undelivered",
+                              summary.to_dict())  # fmt: skip
+    item = queue.note_undelivered(settings.database_url, item.id, text)
+    live.hub().publish(live.QUEUE, {"type": "queue", "id": item.id, "status": item.status})
+    return item
 
 
 # What a waiting citizen types to leave the queue (the chat tells them these words).

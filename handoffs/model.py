@@ -34,6 +34,10 @@ class Handoff(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # What a citizen outside the web page (WeChat) was last told about their place (0011).
+    told_position: Mapped[int | None] = mapped_column(Integer)
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notices: Mapped[int] = mapped_column(Integer, default=0)
 
     @property
     def sender(self) -> str:

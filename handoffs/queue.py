@@ -7,14 +7,15 @@ one process or on several replicas) cannot both win: the second finds it no long
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handoffs.model import ACTIVE, CLOSED, PENDING, Handoff
 from hotline.db import session_scope
+from workorders.model import mask_text
 
 
 class NotFound(Exception):
@@ -165,3 +166,55 @@ def waiting_seconds(item: Handoff, now: datetime | None = None) -> int:
     """How long the citizen waited: until accepted, or until now while pending."""
     end = item.accepted_at or item.closed_at if item.status != PENDING else None
     return max(0, int(((end or now or _now()) - item.created_at).total_seconds()))
+
+
+def pending_of_channel(url: str, channel: str) -> list[Handoff]:
+    """The waiting conversations of one channel, oldest first."""
+    with session_scope(url) as session:
+        stmt = select(Handoff).where(Handoff.status == PENDING, Handoff.channel == channel)
+        return list(session.scalars(stmt.order_by(Handoff.id)))
+
+
+def mark_told(url: str, handoff_id: int, position: int) -> None:
+    """The citizen was told this place in their own turn (it is not sent again)."""
+    with session_scope(url) as session:
+        session.execute(
+            update(Handoff).where(Handoff.id == handoff_id).values(told_position=position,
+                                                                    told_at=_now())
+        )  # fmt: skip
+
+
+def claim_notice(url: str, handoff_id: int, position: int, every: timedelta,
+                 most: int) -> bool:  # fmt: skip
+    """Whether this process should tell the waiting citizen their new place: the place
+    changed, the last notice is at least `every` old and fewer than `most` were sent. One
+    conditional UPDATE, so two replicas reacting to the same change send it once."""
+    now = _now()
+    stmt = (
+        update(Handoff)
+        .where(
+            Handoff.id == handoff_id,
+            Handoff.status == PENDING,
+            or_(Handoff.told_position.is_(None), Handoff.told_position != position),
+            or_(Handoff.told_at.is_(None), Handoff.told_at <= now - every),
+            Handoff.notices < most,
+        )
+        .values(told_position=position, told_at=now, notices=Handoff.notices + 1)
+    )
+    with session_scope(url) as session:
+        changed = session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    return bool(changed == 1)
+
+
+def note_undelivered(url: str, handoff_id: int, text: str) -> Handoff:
+    """Add a message that could not reach the citizen to the summary the operator reads
+    (masked, the last three)."""
+    with session_scope(url) as session:
+        item = session.get(Handoff, handoff_id)
+        if item is None:
+            raise NotFound(f"no handoff {handoff_id}")
+        kept = [*item.summary.get("undelivered", []), mask_text(text)][-3:]
+        line = str(item.summary.get("line", "")).split(" · 未送达：")[0]
+        item.summary = {**item.summary, "undelivered": kept,
+                        "line": f"{line} · 未送达：{kept[-1][:60]}"}  # fmt: skip
+    return item

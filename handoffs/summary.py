@@ -15,6 +15,8 @@ REASON_LABELS = {
     "dtmf_0": "来电按0转人工",
     "emergency": "紧急情况",
     "anger": "市民情绪激动",
+    "abuse": "市民言语辱骂",
+    "undelivered": "回复未能送达",
 }
 FIELD_LABELS = {"wo_what": "诉求", "wo_where": "地点", "wo_when": "时间", "wo_name": "称呼",
                 "wo_phone": "电话"}  # fmt: skip

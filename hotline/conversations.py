@@ -238,3 +238,20 @@ def open_handoffs(database_url: str) -> list[HandoffRequest]:
     with session_scope(database_url) as session:
         stmt = select(HandoffRequest).where(HandoffRequest.status == "open")
         return list(session.scalars(stmt.order_by(HandoffRequest.id)))
+
+
+def recent_citizen_texts(database_url: str, conversation: str, n: int = 3) -> list[str]:
+    """The citizen's last `n` messages in the log (button payloads left out), oldest first."""
+    query = (
+        select(ConversationTurn.user_text)
+        .where(
+            ConversationTurn.conversation_id == conversation,
+            ConversationTurn.operator.is_(None),
+            ConversationTurn.user_text != "",
+        )
+        .order_by(ConversationTurn.id.desc())
+        .limit(n * 2)
+    )
+    with engine_for(database_url).connect() as conn:
+        texts = [t for t in conn.execute(query).scalars() if not t.startswith("/")]
+    return texts[:n][::-1]

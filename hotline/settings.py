@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_reply_seconds: float = Field(default=4.0, gt=0, lt=5)  # WeChat waits 5 s
     wechat_replay_seconds: int = Field(default=300, ge=1)  # accepted clock difference
+    # A waiting WeChat citizen is sent their new place in the queue at most this often.
+    wechat_queue_notice_seconds: float = Field(default=60.0, ge=0)
+    # Pictures a WeChat citizen sends are kept for their order up to this size (bytes).
+    wechat_image_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     # Cookies: secure (HTTPS only) when public_url is https, unless forced here.
     cookie_secure: bool | None = None
 

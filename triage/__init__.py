@@ -14,6 +14,7 @@ from hotline.settings import Settings
 from triage.decisions import (
     Abstain,
     Answer,
+    Calm,
     Clarify,
     Decision,
     Emergency,
@@ -28,6 +29,7 @@ from workorders.routing import Routing
 __all__ = [
     "Abstain",
     "Answer",
+    "Calm",
     "Clarify",
     "Context",
     "Decision",

@@ -106,14 +106,14 @@ class OrderDraft:
         }
 
 
-HandoffReason = Literal["asked", "misunderstood", "dtmf_0"]
+HandoffReason = Literal["asked", "misunderstood", "dtmf_0", "anger", "abuse"]
 
 
 @dataclass(frozen=True)
 class Handoff:
-    """A person must take over: the citizen asked, the bot failed twice in a row, or the caller
-    pressed 0. `summary` is what an operator reads first (what the citizen wants, what the bot
-    tried)."""
+    """A person must take over: the citizen asked, the bot failed twice in a row, the caller
+    pressed 0, or the citizen is angry or abusive again (or once while asking for a person).
+    `summary` is what an operator reads first (what the citizen wants, what the bot tried)."""
 
     reason: HandoffReason
     summary: str = ""
@@ -141,6 +141,18 @@ class Emergency:
 
 
 @dataclass(frozen=True)
+class Calm:
+    """Insults and nothing else to act on, the first time: a calm request to say what happened
+    (the next angry or abusive message goes to a person)."""
+
+    kind: Literal["calm"] = "calm"
+    handoff: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {"kind": self.kind, "handoff": False}
+
+
+@dataclass(frozen=True)
 class StatusQuery:
     """The citizen asks about an earlier order (by number, or their own recent ones)."""
 
@@ -164,5 +176,13 @@ class ServiceHours:
 
 
 Decision = (
-    Answer | Clarify | Abstain | OrderDraft | Handoff | Emergency | StatusQuery | ServiceHours
+    Answer
+    | Clarify
+    | Abstain
+    | OrderDraft
+    | Handoff
+    | Emergency
+    | StatusQuery
+    | ServiceHours
+    | Calm
 )

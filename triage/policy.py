@@ -5,14 +5,17 @@ apply in this order, each for a reason a citizen would notice:
 
 1. a clarification button or option picked: that entry's answer;
 2. an emergency (what is happening, triage/emergency.py): the number to call comes first;
-3. a request for a person, or a lone 0 pressed on the phone: a handoff; "none of these"
+3. anger or abuse again (an earlier message of the conversation was angry or abusive), or
+   once with a request for a person: a handoff (reason anger or abuse); insults with nothing
+   else to act on, the first time: a calm request to say what happened;
+4. a request for a person, or a lone 0 pressed on the phone: a handoff; "none of these"
    after entries were offered: an order draft about the question before it;
-4. an order number, or words only about the citizen's own earlier request: a status query
+5. an order number, or words only about the citizen's own earlier request: a status query
    (unless it is a question the knowledge base answers for sure);
-5. the hotline's own hours: the hours;
-6. a grievance or a request for action (triage/wording.py): an order draft, with the routing
+6. the hotline's own hours: the hours;
+7. a grievance or a request for action (triage/wording.py): an order draft, with the routing
    preview and, when the knowledge base is sure of a relevant answer, that answer as guidance;
-7. otherwise the knowledge base decides: answer, clarify (the top candidates), or abstain, with
+8. otherwise the knowledge base decides: answer, clarify (the top candidates), or abstain, with
    near entries as suggestions; the second misunderstanding in a row is a handoff.
 
 The NLU's intent is not an input: the same words get the same decision on chat, REST and the
@@ -35,10 +38,12 @@ from triage.decisions import (
     Abstain,
     AbstainReason,
     Answer,
+    Calm,
     Clarify,
     Decision,
     Emergency,
     Handoff,
+    HandoffReason,
     OrderDraft,
     ServiceHours,
     StatusQuery,
@@ -69,6 +74,7 @@ class Context:
     chosen_entry: str | None = None  # a clarification button or a numbered option picked
     dtmf: str | None = None  # keys pressed on the phone, when the message is keys
     previous: str | None = None  # the citizen's message before this one (what "都不是" is about)
+    upset: int = 0  # the citizen's recent earlier messages that were angry or abusive
 
 
 class Triage:
@@ -87,6 +93,12 @@ class Triage:
             return Handoff("dtmf_0", "来电按0要求人工服务")
         if situation := recognise_emergency(text):
             return Emergency(situation.kind, situation.number, text)
+        if mood := wording.upset(text):
+            if ctx.upset > 0 or wording.asks_for_person(text):
+                reason: HandoffReason = "abuse" if mood == "abuse" else "anger"
+                return Handoff(reason, f"市民情绪激动，转人工：{text}")
+            if mood == "abuse" and wording.only_abuse(text):
+                return Calm()
         if wording.asks_for_person(text):
             return Handoff("asked", f"市民要求人工服务：{text}")
         if wording.rejects_offer(text):
@@ -117,8 +129,8 @@ class Triage:
             return Handoff("misunderstood", f"两次未能理解市民的问题，最近一次：{text}")
         floor = self.knowledge.thresholds.suggest
         near = tuple(r.entry for r in outcome.results[:CANDIDATES] if r.score >= floor)
-        reason: AbstainReason = "figure_missing" if outcome.figure_missing else "no_answer"
-        return Abstain(reason, near, misses)
+        why: AbstainReason = "figure_missing" if outcome.figure_missing else "no_answer"
+        return Abstain(why, near, misses)
 
     def is_grievance(self, text: str) -> bool:
         """A grievance or request for action (a work order), not a request for information."""

@@ -189,3 +189,41 @@ def rating_of(text: str) -> str:
     if any(w in text for w in ("基本", "一般", "还行", "凑合", "还可以", "还算", "马马虎虎")):
         return "基本满意"
     return "满意"
+
+
+# ------------------------------------------------------------------------------------------
+# Anger and abuse: a person takes over when it repeats, or comes with a demand for a person.
+
+# Insults and swearing aimed at the hotline or the bot. Words that are also grievances (垃圾
+# without a target, 骗子 told of others) count only aimed at "you".
+_ABUSE = re.compile(
+    r"傻[子瓜逼比b]|沙比|煞笔|(?<![a-z])sb(?![a-z])|蠢|笨蛋|笨死|白痴|智障|弱智|脑残|神经病|"
+    r"(你|你们)(是不是)?有病|有病(吧|啊)|脑子(有病|进水|有毛病)|猪脑子|是猪|"
+    r"^垃圾|垃圾(机器人|机器|热线|客服|系统|东西)|(真是|什么)垃圾|破(机器|热线|玩意|系统)|"
+    r"烂(机器|热线)|废物|饭桶|吃干饭|混饭吃|没用的东西|狗屁|狗东西|王八蛋|混蛋|"
+    r"你算(个)?什么东西|(你|你们)(都)?是骗子|^滚|滚(开|蛋|远点)|给我滚|去死|闭嘴|少废话|"
+    r"放屁|吃屎|他妈|妈的|去你的|操你|草泥马"
+)
+# Anger stated outright: at the end of their patience, threatening to go elsewhere.
+_ANGER = re.compile(
+    r"气死|太气人|气人|忍无可忍|受够了|火大|太过分了|欺人太甚|有完没完|什么玩意|"
+    r"(到底|还)(管|办)不(管|办)|干什么吃的|干啥吃的|"
+    r"(再不|还不|不给).{0,10}(曝光|上访|找媒体|找记者|告你们|去市政府|去省里)|[!！]{3,}"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def upset(text: str) -> str | None:
+    """ "abuse" for insults or swearing, "anger" for anger stated outright, None otherwise."""
+    lowered = text.lower()
+    if _ABUSE.search(lowered):
+        return "abuse"
+    if _ANGER.search(lowered):
+        return "anger"
+    return None
+
+
+def only_abuse(text: str) -> bool:
+    """Insults and little else (你个破机器 废物): nothing to answer or write an order about."""
+    rest = _ABUSE.sub("", text.lower())
+    return len(_CJK.findall(rest)) < 8

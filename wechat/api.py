@@ -58,6 +58,12 @@ class WechatApiError(Exception):
         self.errcode = errcode
 
 
+class MediaTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"media of at least {size} bytes")
+        self.size = size
+
+
 class WechatApi:
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self.url = settings.database_url
@@ -116,17 +122,28 @@ class WechatApi:
             return await self._call("POST", path, params={"access_token": token},
                                     content=content, headers=headers)  # fmt: skip
 
-    async def media(self, media_id: str) -> bytes:
-        """A temporary media file the citizen sent (voice: AMR), kept by WeChat for 3 days."""
+    async def media(self, media_id: str, max_bytes: int = 10 * 1024 * 1024) -> bytes:
+        """A temporary media file the citizen sent (voice: AMR; image: JPEG), kept by WeChat
+        for 3 days. Read as a stream: a file over `max_bytes` raises MediaTooLarge unread."""
         stale: str | None = None
         for _ in range(2):
             token = await self.access_token(stale=stale)
             params = {"access_token": token, "media_id": media_id}
-            resp = await self._client.get(f"{self.base}/cgi-bin/media/get", params=params)
-            resp.raise_for_status()
-            if not resp.headers.get("content-type", "").startswith(("application/json", "text/")):
-                return resp.content
-            data = resp.json()  # an error comes as JSON
+            url = f"{self.base}/cgi-bin/media/get"
+            async with self._client.stream("GET", url, params=params) as resp:
+                resp.raise_for_status()
+                kind = resp.headers.get("content-type", "")
+                if not kind.startswith(("application/json", "text/")):
+                    declared = resp.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise MediaTooLarge(int(declared))
+                    body = bytearray()
+                    async for chunk in resp.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise MediaTooLarge(len(body))
+                    return bytes(body)
+                data = json.loads(await resp.aread())  # an error comes as JSON
             errcode = int(data.get("errcode", -1))
             if errcode not in INVALID_TOKEN or stale:
                 raise WechatApiError(errcode, str(data.get("errmsg", "")))

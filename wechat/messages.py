@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from wechatpy.messages import BaseMessage
 
+from wechat import binding
 from workorders.citizen_view import status_line
 from workorders.model import WorkOrder
 
@@ -28,13 +29,32 @@ WELCOME = (
 COMPLAINT_PROMPT = (
     "请直接用文字描述您要投诉或建议的事项，包括发生的地点和时间，我们会为您登记工单。"
 )
-IMAGE_ACK = (
-    "已收到您的图片。目前图片还不能自动附到工单中，请用文字描述您反映的问题和地点，"
-    "工作人员处理时可与您联系核实。"
+IMAGE_KEPT = (
+    "已收到您的图片，会附在您正在登记的工单中（还没有登记的话，附在您接下来登记的工单中）。"
+    "请用文字描述您反映的问题和地点。"
 )
+IMAGE_TOO_LARGE = "图片太大，没能保存。请发送{limit}MB以内的图片，或用文字描述您反映的问题和地点。"
+IMAGE_NOT_KEPT = "抱歉，这张图片没能保存。请稍后重新发送，或用文字描述您反映的问题和地点。"
 VOICE_UNRECOGNISED = "抱歉，暂时无法识别这条语音，请改用文字描述您的问题。"
 OTHER = "抱歉，暂时无法处理这类消息，请用文字描述您的问题；紧急情况请拨打110、119或120。"
-NO_ORDERS = "目前没有查到您通过本公众号反映的工单。如通过电话反映过，请发送工单号查询。"
+NO_ORDERS = (
+    "目前没有查到您通过本公众号反映的工单。如通过电话反映过，请发送工单号和登记时留的电话查询；"
+    "也可以发送“绑定手机 工单号 电话”绑定手机号，以后电话反映的工单也会在这里显示。"
+)
+BIND_HOW = (
+    "绑定手机请发送：绑定手机 工单号 登记该工单时留的电话，"
+    "例如：绑定手机 20261122-0001 13812345678。"
+)
+BIND_REPLIES = {
+    "bound": "已绑定手机{phone}。以后点“查询工单”，用这个号码反映的工单（电话、网页等）也会显示。"
+    "发送“解除绑定”可以取消。",
+    "no_match": "没有找到用这个电话登记的这张工单，绑定未成功。请核对工单号和登记时留的电话。",
+    "too_many": "绑定尝试次数过多，请24小时后再试；也可以拨打12345查询工单。",
+    "full": "一个微信最多绑定3个手机号，请先发送“解除绑定”。",
+    "malformed": BIND_HOW,
+}
+UNBOUND = "已解除绑定的手机号，“查询工单”只显示您在本公众号反映的工单。"
+NOTHING_BOUND = "您还没有绑定手机号。" + BIND_HOW
 
 # Menu CLICK keys a centre configures (docs/wechat.md): the key or its Chinese name.
 MENU_STATUS = {"查询工单", "QUERY_ORDERS", "query_orders"}
@@ -45,7 +65,7 @@ ADDRESS_WORDS = ("地址", "地点", "哪里", "位置")
 
 @dataclass(frozen=True)
 class Meaning:
-    kind: Literal["bot", "reply", "orders", "location", "voice", "none"]
+    kind: Literal["bot", "reply", "orders", "location", "voice", "image", "bind", "none"]
     text: str = ""
 
 
@@ -53,6 +73,8 @@ def meaning(message: BaseMessage) -> Meaning:
     kind = message.type
     if kind == "text":
         text = (getattr(message, "content", "") or "").strip()
+        if text and binding.request_of(text) is not None:  # 绑定手机 …: the channel's own
+            return Meaning("bind", text)
         return Meaning("bot", text) if text else Meaning("reply", OTHER)
     if kind == "voice":
         said = (getattr(message, "recognition", "") or "").strip()
@@ -62,8 +84,9 @@ def meaning(message: BaseMessage) -> Meaning:
         if media and kind.lower() in ("amr", ""):  # downloaded and run through our ASR
             return Meaning("voice", str(media))
         return Meaning("reply", VOICE_UNRECOGNISED)
-    if kind == "image":
-        return Meaning("reply", IMAGE_ACK)
+    if kind == "image":  # kept for the citizen's order (gateway/wechat_api.py)
+        media = str(getattr(message, "media_id", "") or "")
+        return Meaning("image", media) if media else Meaning("reply", IMAGE_NOT_KEPT)
     if kind == "location":
         return Meaning("location", (getattr(message, "label", "") or "").strip())
     if kind == "event":
@@ -112,12 +135,14 @@ def render_bot(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def render_orders(orders: list[WorkOrder], timezone: str) -> str:
-    """The citizen's orders from this account, newest first, each with its state."""
+def render_orders(orders: list[WorkOrder], timezone: str, bound: bool = False) -> str:
+    """The citizen's orders from this account (and by the phones bound to it), newest first,
+    each with its state."""
     if not orders:
         return NO_ORDERS
     lines = [status_line(order, [], timezone) for order in orders]
-    return "您通过本公众号反映的工单：\n" + "\n".join(lines) + "\n发送工单号可查询详细进度。"
+    head = "您的工单（含绑定手机号登记的）：" if bound else "您通过本公众号反映的工单："
+    return head + "\n" + "\n".join(lines) + "\n发送工单号可查询详细进度。"
 
 
 TEXT_BYTES = 2000  # WeChat drops a text reply or message over 2048 bytes (UTF-8)

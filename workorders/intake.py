@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from hotline.settings import Settings, get_settings
-from workorders import store
+from workorders import pictures, store
 from workorders.config import WorkOrderConfig, default_config
 from workorders.emergency import is_emergency
 from workorders.idempotency import checked_key, idempotency_key, order_with_key, same_request
@@ -98,6 +98,8 @@ def submit(
     )
     if not created:  # a concurrent retry of the same key stored it first
         return order
+    if order.conversation_id:  # pictures sent before it (WeChat) go with it
+        pictures.attach_pending(url, order.conversation_id, order.number)
     sure = routing is not None and routing.gate == "auto"
     if sure and not emergency and not chosen and order.department:
         order = _dispatch(url, order, now, cfg)

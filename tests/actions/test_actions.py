@@ -8,8 +8,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.render import render
-from actions.triage_turn import previous_misses, previous_text
-from triage import ServiceHours
+from actions.triage_turn import previous_misses, previous_text, previous_upset
+from triage import Calm, ServiceHours
 
 
 def user(intent: str) -> dict[str, Any]:
@@ -78,3 +78,21 @@ def test_the_previous_message_is_the_one_before_the_latest() -> None:
     ]
     assert previous_text(events) == "科技园能不能加一趟公交"
     assert previous_text(events[-1:]) is None
+
+
+def said(text: str) -> dict[str, Any]:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "abuse"}}}
+
+
+def test_earlier_anger_and_abuse_are_counted_from_the_citizens_words() -> None:
+    events = [said("路灯坏了"), said("你个破机器 废物"), said("气死我了！！！"), said("转人工")]
+    assert previous_upset(events) == 2  # the latest message is not "earlier"
+    assert previous_upset([said("你好"), said("废物")]) == 0
+    long_ago = [said("废物"), *(said(f"第{n}个问题") for n in range(4)), said("气死了")]
+    assert previous_upset(long_ago) == 0  # only the recent messages count
+
+
+def test_insults_alone_get_the_calm_answer() -> None:
+    dispatcher = CollectingDispatcher()
+    events = render(Calm(), dispatcher, tracker([said("废物")]))
+    assert events == [] and dispatcher.messages[0]["response"] == "utter_abuse"

@@ -29,6 +29,8 @@ from gateway.auth import SESSION_COOKIE
 from handoffs import queue
 from hotline.settings import Settings
 from tests import signin
+from tests.wechat.pictures import PNG
+from workorders import pictures
 
 CALLERS = ("anonymous", "manager", "other", "admin", "operator", "department")
 OWN, OTHER = "市城市管理局", "市交通运输局"
@@ -90,6 +92,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/api/v1/work-orders", "GET"): Case("GET", "/api/v1/work-orders", signed_in(200)),
     ("/api/v1/work-orders/{number}", "GET"): Case(
         "GET", "/api/v1/work-orders/{number}", signed_in(200, other=404)
+    ),
+    # The citizen's pictures: whoever may see the order (another department: 404).
+    ("/api/v1/work-orders/{number}/attachments", "GET"): Case(
+        "GET", "/api/v1/work-orders/{number}/attachments", signed_in(200, other=404)
+    ),
+    ("/api/v1/work-orders/{number}/attachments/{attachment_id}", "GET"): Case(
+        "GET", "/api/v1/work-orders/{number}/attachments/1", signed_in(200, other=404)
     ),
     ("/api/v1/work-orders/{number}/{action}", "POST"): Case(
         "POST", "/api/v1/work-orders/{number}/sign",
@@ -210,6 +219,8 @@ def app_and_order(
         dispatched = client.post(f"/api/v1/work-orders/{number}/dispatch",
                                  json={"data": {"department": OWN}}, **headers)  # fmt: skip
         assert dispatched.status_code == 200
+        pictures.keep(url, "wechat:matrix", PNG, 10**6)  # id 1, on the order
+        pictures.attach_pending(url, "wechat:matrix", number)
         waiting, _ = queue.enqueue(url, "web:matrix", "web", "asked", {"wants": "转人工"})
         yield client, number, waiting.id
 

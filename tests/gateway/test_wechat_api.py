@@ -162,7 +162,8 @@ def test_events_and_other_message_types(client: TestClient) -> None:
     assert say("event", Event="CLICK", EventKey="投诉建议") == messages.COMPLAINT_PROMPT
     assert say("event", Event="CLICK", EventKey="查询工单") == messages.NO_ORDERS
     assert say("event", Event="CLICK", EventKey="转人工", CreateTime="1").startswith("收到：转人工")
-    assert say("image", PicUrl="http://x/y.jpg", MediaId="m1") == messages.IMAGE_ACK
+    unknown = say("image", PicUrl="http://x/y.jpg", MediaId="m1")  # not in the fake media API
+    assert unknown == messages.IMAGE_NOT_KEPT
     assert say("voice", MediaId="m2", Format="amr", Recognition="噪音扰民").startswith(
         "收到：噪音扰民"
     )

@@ -128,7 +128,7 @@ def test_the_migration_goes_down_and_up_again(url: str) -> None:
     command.downgrade(db.alembic_config(url), "0008")
     assert db.current_revision(url) == "0008"
     db.upgrade(url)
-    assert db.current_revision(url) == db.head_revision() == "0009"
+    assert db.current_revision(url) == db.head_revision()  # 0011 went down and up too
     item, _ = queue.enqueue(url, "web:m", "web", "asked", {"wants": ""})
     assert queue.get(url, item.id).status == "pending"
 

@@ -14,6 +14,7 @@ from knowledge.service import import_sample_if_empty
 from triage import (
     Abstain,
     Answer,
+    Calm,
     Clarify,
     Context,
     Emergency,
@@ -125,3 +126,16 @@ def test_decisions_are_json_for_every_channel(triage: Triage) -> None:
     public = triage.decide("孩子转学需要办理什么手续？").public()
     assert public["kind"] == "answer" and public["handoff"] is False
     assert public["entry"]["id"] == "jy-003" and public["entry"]["source"].startswith("来源")
+
+
+def test_anger_or_abuse_twice_or_with_a_demand_for_a_person_is_a_handoff(triage: Triage) -> None:
+    assert isinstance(triage.decide("你个破机器 废物"), Calm)  # insults alone, first time
+    assert triage.decide("你们这帮饭桶 给我转人工").reason == "abuse"  # type: ignore[union-attr]
+    again = triage.decide("真是气死我了 有完没完", Context(upset=1))
+    assert isinstance(again, Handoff) and again.reason == "anger" and again.handoff
+    abused = triage.decide("废物", Context(upset=1))
+    assert isinstance(abused, Handoff) and abused.reason == "abuse"
+    # Angry, once, about something to act on: the order, not a person yet.
+    first = triage.decide("气死我了 楼下饭店油烟天天往我家窗户里灌 说了多少次都没人管")
+    assert isinstance(first, OrderDraft)
+    assert triage.decide("你个破机器 废物").public() == {"kind": "calm", "handoff": False}

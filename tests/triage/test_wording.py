@@ -103,3 +103,26 @@ def test_ratings_in_the_citizens_words() -> None:
 )
 def test_none_of_these(text: str, rejects: bool) -> None:
     assert wording.rejects_offer(text) is rejects
+
+
+@pytest.mark.parametrize(
+    ("text", "mood"),
+    [
+        ("你个破机器 脑子有毛病吧", "abuse"),
+        ("你们这帮饭桶", "abuse"),
+        ("SB热线", "abuse"),
+        ("气死我了 到底管不管", "anger"),
+        ("再不处理我就去找媒体曝光", "anger"),
+        ("小区垃圾三天没人清理了", None),  # 垃圾 as a grievance, not an insult
+        ("我被骗子骗了两千块", None),
+        ("我有病需要长期吃药 能报销吗", None),
+        ("路灯坏了", None),
+    ],
+)
+def test_anger_and_abuse(text: str, mood: str | None) -> None:
+    assert wording.upset(text) == mood
+
+
+def test_insults_alone_and_insults_with_a_matter() -> None:
+    assert wording.only_abuse("你个破机器 废物")
+    assert not wording.only_abuse("废物 楼下油烟天天熏得受不了")

@@ -1,6 +1,7 @@
 """A local fake of the WeChat API on the loopback interface: the access token, media download
 and the customer-service send, recording what was sent. `invalid_once` makes the next send fail with
-40001 (a token WeChat no longer accepts) as after another process refreshed it."""
+40001 (a token WeChat no longer accepts) as after another process refreshed it; `refuse` makes
+every send to an openid fail with an errcode (45015: the 48-hour window is over)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class FakeWechat:
     invalid_once: bool = False
     expires_in: int = 7200
     media: dict[str, bytes] = field(default_factory=dict)  # media_id → the file (voice: AMR)
+    media_types: dict[str, str] = field(default_factory=dict)  # media_id → Content-Type
+    refuse: dict[str, int] = field(default_factory=dict)  # openid → errcode of every send (45015)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def texts_to(self, openid: str) -> list[str]:
@@ -55,7 +58,7 @@ def fake_wechat(appid: str = "wx-test-app", secret: str = "wx-test-secret") -> I
                     return self._answer({"errcode": 40007, "errmsg": "invalid media_id"})
                 data = fake.media[q["media_id"]]
                 self.send_response(200)
-                self.send_header("Content-Type", "audio/amr")
+                self.send_header("Content-Type", fake.media_types.get(q["media_id"], "audio/amr"))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -81,6 +84,8 @@ def fake_wechat(appid: str = "wx-test-app", secret: str = "wx-test-secret") -> I
                     fake.refused_tokens.add(token)
                 if token not in fake.tokens_issued or token in fake.refused_tokens:
                     return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                if (code := fake.refuse.get(body.get("touser", ""))) is not None:
+                    return self._answer({"errcode": code, "errmsg": "refused"})
                 fake.sent.append(body)
             self._answer({"errcode": 0, "errmsg": "ok"})
 
