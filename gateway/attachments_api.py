@@ -1,6 +1,7 @@
-"""Pictures attached to a work order (a citizen's WeChat images), for the staff who may see the
-order: the same rule as `GET /api/v1/work-orders/{number}` (every signed-in role; a department
-user only its own department's orders, another's answers 404 as an unknown one)."""
+"""The files of a work order (a citizen's WeChat pictures, a department's photos with its reply),
+for the staff who may see the order: the same rule as `GET /api/v1/work-orders/{number}`
+(every signed-in role; a department user only its own department's orders, another's answers
+404 as an unknown one)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from accounts.roles import Role
 from accounts.users import Principal
 from gateway.auth import allow
 from hotline.settings import Settings
-from workorders import pictures, store
+from workorders import attachments, store
+from workorders.inputs import OrderNotFound
 from workorders.store import WorkOrderError
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -24,10 +26,11 @@ Reader = Annotated[Principal, Depends(allow(*Role))]
 
 class AttachmentOut(BaseModel):
     id: int
+    filename: str
     media_type: str
     size: int
-    sha256: str
-    created_at: str
+    step: int  # the timeline step it came with (1: 受理, the citizen's own)
+    uploaded_by: str
     url: str
 
 
@@ -44,16 +47,16 @@ def _order_visible(url: str, user: Principal, number: str) -> str:
 
 @router.get("/{number}/attachments", response_model=list[AttachmentOut])
 async def list_attachments(request: Request, user: Reader, number: str) -> list[AttachmentOut]:
-    """The pictures the citizen sent with the order, oldest first."""
+    """The order's files, oldest first."""
     settings: Settings = request.app.state.settings
 
     def listed() -> list[AttachmentOut]:
         found = _order_visible(settings.database_url, user, number)
         return [
-            AttachmentOut(id=a.id, media_type=a.media_type, size=a.size, sha256=a.sha256,
-                          created_at=a.created_at.isoformat(),
+            AttachmentOut(id=a.id, filename=a.filename, media_type=a.content_type, size=a.size,
+                          step=a.event_seq, uploaded_by=a.uploaded_by,
                           url=f"/api/v1/work-orders/{found}/attachments/{a.id}")
-            for a in pictures.of_order(settings.database_url, found)
+            for a in attachments.listed(settings.database_url, found)
         ]  # fmt: skip
 
     return await asyncio.to_thread(listed)
@@ -64,17 +67,19 @@ async def list_attachments(request: Request, user: Reader, number: str) -> list[
 async def show_attachment(
     request: Request, user: Reader, number: str, attachment_id: int
 ) -> Response:
-    """One picture, as stored (its type checked from its bytes when it was kept)."""
+    """One file, as stored; sent as a download (never rendered inline: an uploaded file's
+    claimed type is not trusted), as the console does."""
     settings: Settings = request.app.state.settings
 
-    def read() -> tuple[str, bytes] | None:
+    def read() -> attachments.WorkOrderAttachment:
         found = _order_visible(settings.database_url, user, number)
-        return pictures.content_of(settings.database_url, found, attachment_id)
+        return attachments.fetch(settings.database_url, found, attachment_id)
 
-    kept = await asyncio.to_thread(read)
-    if kept is None:
-        raise HTTPException(404, f"no attachment {attachment_id} on work order {number}")
-    media_type, content = kept
+    try:
+        row = await asyncio.to_thread(read)
+    except OrderNotFound:
+        raise HTTPException(404, f"no attachment {attachment_id} on work order {number}") from None
+    disposition = f'attachment; filename="{number}-{attachment_id}"'
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
-               "Content-Disposition": f'inline; filename="{number}-{attachment_id}"'}  # fmt: skip
-    return Response(content, media_type=media_type, headers=headers)
+               "Content-Disposition": disposition}  # fmt: skip
+    return Response(row.content, media_type=row.content_type, headers=headers)

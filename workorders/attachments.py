@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hotline.db import Base, session_scope
 from workorders.inputs import InvalidField, OrderNotFound, canonical_number, utc
@@ -44,6 +44,8 @@ class AttachmentInfo:
     event_seq: int
     filename: str
     size: int
+    content_type: str
+    uploaded_by: str
 
 
 def check(uploads: list[Upload], max_bytes: int) -> list[Upload]:
@@ -68,20 +70,33 @@ def attach(
     canonical = canonical_number(number)
     out = []
     with session_scope(url) as s:
-        order_id = s.scalar(select(WorkOrder.id).filter_by(number=canonical))
-        if order_id is None:
-            raise OrderNotFound(canonical)
-        seq = s.scalar(select(func.max(WorkOrderEvent.seq)).filter_by(order_id=order_id))
+        order_id, seq = latest_step(s, canonical)
         for u in uploads:
             row = WorkOrderAttachment(
-                order_id=order_id, event_seq=seq or 1, filename=_name(u.filename),
+                order_id=order_id, event_seq=seq, filename=_name(u.filename),
                 content_type=u.content_type[:100] or "application/octet-stream",
                 size=len(u.content), content=u.content, uploaded_at=now, uploaded_by=by,
             )  # fmt: skip
             s.add(row)
             s.flush()
-            out.append(AttachmentInfo(row.id, row.event_seq, row.filename, row.size))
+            out.append(_info(row))
     return out
+
+
+def latest_step(s: Session, number: str) -> tuple[int, int]:
+    """The order's id and the seq of its latest timeline step (OrderNotFound)."""
+    canonical = canonical_number(number)
+    order_id = s.scalar(select(WorkOrder.id).filter_by(number=canonical))
+    if order_id is None:
+        raise OrderNotFound(canonical)
+    seq = s.scalar(select(func.max(WorkOrderEvent.seq)).filter_by(order_id=order_id))
+    return order_id, seq or 1
+
+
+def _info(row: WorkOrderAttachment) -> AttachmentInfo:
+    return AttachmentInfo(
+        row.id, row.event_seq, row.filename, row.size, row.content_type, row.uploaded_by
+    )
 
 
 def listed(url: str, number: str) -> list[AttachmentInfo]:
@@ -91,6 +106,7 @@ def listed(url: str, number: str) -> list[AttachmentInfo]:
             select(
                 WorkOrderAttachment.id, WorkOrderAttachment.event_seq,
                 WorkOrderAttachment.filename, WorkOrderAttachment.size,
+                WorkOrderAttachment.content_type, WorkOrderAttachment.uploaded_by,
             )
             .join(WorkOrder, WorkOrder.id == WorkOrderAttachment.order_id)
             .where(WorkOrder.number == canonical)

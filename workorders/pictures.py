@@ -1,7 +1,7 @@
 """Pictures a citizen sends with a request (WeChat images): kept in the database (every replica
 reads them; no shared disk needed), size-limited, and attached to the conversation's order being
-written, or to its next one when none is written yet (intake.submit attaches them when it
-stores the order). Staff see them with the order (gateway/attachments_api.py)."""
+written, or to its next one when none is written yet: intake.submit moves them into the order's
+files (workorders/attachments.py, the one store of an order's files) when it stores the order."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, select, update
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, session_scope
+from workorders import attachments
 from workorders.model import UTCDateTime
+
+CITIZEN = "市民（微信）"  # who uploaded, on the order's timeline
 
 # The picture formats kept, known by their first bytes (a claimed type is not trusted).
 SIGNATURES = (
@@ -32,14 +35,15 @@ class TooLarge(ValueError):
     """Over the size limit."""
 
 
-class Attachment(Base):
-    __tablename__ = "attachments"
+class PendingPicture(Base):
+    """A picture waiting for its conversation's next order (then it moves to the order's files)."""
+
+    __tablename__ = "pending_pictures"
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
     )
     conversation_id: Mapped[str] = mapped_column(String(160))
-    order_number: Mapped[str | None] = mapped_column(String(20))
     media_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -52,9 +56,6 @@ class Kept:
     id: int
     media_type: str
     size: int
-    sha256: str
-    created_at: datetime
-    order_number: str | None
 
 
 def picture_type(content: bytes) -> str:
@@ -66,44 +67,39 @@ def picture_type(content: bytes) -> str:
     raise NotAPicture("not a JPEG, PNG, GIF or WebP picture")
 
 
-def _kept(row: Attachment) -> Kept:
-    return Kept(row.id, row.media_type, row.size, row.sha256, row.created_at, row.order_number)
-
-
 def keep(url: str, conversation: str, content: bytes, max_bytes: int) -> Kept:
-    """Store a picture of the conversation, not yet attached to an order."""
+    """Store a picture of the conversation until its next order is stored."""
     if len(content) > max_bytes:
         raise TooLarge(f"{len(content)} bytes, over {max_bytes}")
-    row = Attachment(conversation_id=conversation, media_type=picture_type(content),
-                     size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                     content=content, created_at=datetime.now(UTC))  # fmt: skip
+    row = PendingPicture(conversation_id=conversation, media_type=picture_type(content),
+                         size=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                         content=content, created_at=datetime.now(UTC))  # fmt: skip
     with session_scope(url) as session:
         session.add(row)
         session.flush()
-        return _kept(row)
+        return Kept(row.id, row.media_type, row.size)
+
+
+_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 
 
 def attach_pending(url: str, conversation: str, number: str) -> int:
-    """Attach the conversation's pictures not yet on an order to order `number`; how many."""
+    """Move the conversation's waiting pictures to order `number`'s files, on its latest
+    timeline step (受理, when called as the order is stored), in one transaction; how many."""
     with session_scope(url) as session:
-        result = session.execute(
-            update(Attachment)
-            .where(Attachment.conversation_id == conversation, Attachment.order_number.is_(None))
-            .values(order_number=number)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
-def of_order(url: str, number: str) -> list[Kept]:
-    with session_scope(url) as session:
-        stmt = select(Attachment).where(Attachment.order_number == number)
-        return [_kept(row) for row in session.scalars(stmt.order_by(Attachment.id))]
-
-
-def content_of(url: str, number: str, attachment_id: int) -> tuple[str, bytes] | None:
-    """The picture's type and bytes, if it belongs to order `number`."""
-    with session_scope(url) as session:
-        row = session.get(Attachment, attachment_id)
-        if row is None or row.order_number != number:
-            return None
-        return row.media_type, row.content
+        waiting = list(session.scalars(
+            select(PendingPicture).where(PendingPicture.conversation_id == conversation)
+            .order_by(PendingPicture.id)
+        ))  # fmt: skip
+        if not waiting:
+            return 0
+        order_id, seq = attachments.latest_step(session, number)
+        for picture in waiting:
+            session.add(attachments.WorkOrderAttachment(
+                order_id=order_id, event_seq=seq, content_type=picture.media_type,
+                filename=f"微信图片-{picture.id}.{_EXTENSION[picture.media_type]}",
+                size=picture.size, content=picture.content, uploaded_at=picture.created_at,
+                uploaded_by=CITIZEN,
+            ))  # fmt: skip
+            session.delete(picture)
+        return len(waiting)

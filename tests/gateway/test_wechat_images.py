@@ -20,7 +20,7 @@ from tests.wechat.fake_api import FakeWechat, fake_wechat
 from tests.wechat.pictures import PNG
 from wechat import messages
 from wechat.simulate import message_xml
-from workorders import intake, pictures
+from workorders import attachments, intake, pictures
 from workorders.store import Draft
 
 
@@ -56,13 +56,19 @@ def test_a_picture_goes_with_the_next_order_and_staff_see_it(
 
         number = _order(client, "wechat:o-img", "路口的路灯坏了一个月了没人修")
         later = _order(client, "wechat:o-img", "小区门口的井盖丢了很危险")
-        assert [a.media_type for a in pictures.of_order(url, number)] == ["image/png"]
-        assert pictures.of_order(url, later) == []  # the picture went with the first
+        [kept] = attachments.listed(url, number)  # on 受理, the citizen's own step
+        assert (kept.content_type, kept.event_seq, kept.uploaded_by) == (
+            "image/png",
+            1,
+            pictures.CITIZEN,
+        )
+        assert attachments.listed(url, later) == []  # the picture went with the first
 
         operator = signin.bearer(url, "operator")
         [shown] = client.get(f"/api/v1/work-orders/{number}/attachments",
                              headers=operator).json()  # fmt: skip
         assert shown["media_type"] == "image/png" and shown["size"] == len(PNG)
+        assert shown["filename"].endswith(".png")
         picture = client.get(shown["url"], headers=operator)
         assert picture.status_code == 200 and picture.content == PNG
         assert picture.headers["content-type"] == "image/png"

@@ -24,19 +24,20 @@ def upgrade() -> None:
         batch.add_column(sa.Column("told_at", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("notices", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
-        "attachments",
+        # WeChat pictures waiting for the conversation's next order; when it is stored they
+        # move to work_order_attachments (workorders.pictures.attach_pending)
+        "pending_pictures",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
         sa.Column("conversation_id", sa.String(160), nullable=False),
-        # NULL until the conversation's next order is stored (workorders.intake attaches it)
-        sa.Column("order_number", sa.String(20)),
         sa.Column("media_type", sa.String(40), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_attachments_order", "attachments", ["order_number"])
-    op.create_index("ix_attachments_conversation", "attachments", ["conversation_id", "id"])
+    op.create_index(
+        "ix_pending_pictures_conversation", "pending_pictures", ["conversation_id", "id"]
+    )
     op.create_table(
         "wechat_phone_bindings",
         sa.Column("openid", sa.String(64), primary_key=True),
@@ -61,9 +62,8 @@ def downgrade() -> None:
     op.drop_index("ix_wechat_bind_attempts_openid", table_name="wechat_bind_attempts")
     op.drop_table("wechat_bind_attempts")
     op.drop_table("wechat_phone_bindings")
-    op.drop_index("ix_attachments_conversation", table_name="attachments")
-    op.drop_index("ix_attachments_order", table_name="attachments")
-    op.drop_table("attachments")
+    op.drop_index("ix_pending_pictures_conversation", table_name="pending_pictures")
+    op.drop_table("pending_pictures")
     with op.batch_alter_table("handoffs") as batch:
         batch.drop_column("notices")
         batch.drop_column("told_at")
