@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from accounts.cli import app as users_app
+from demo.cli import app as demo_app
 from hotline import bot, db
 from hotline.settings import get_settings
 from knowledge.cli import app as kb_app
@@ -29,6 +30,7 @@ app.add_typer(router_app, name="router")
 app.add_typer(users_app, name="users")
 app.add_typer(wechat_app, name="wechat")
 app.add_typer(report_app, name="report")
+app.add_typer(demo_app, name="demo")
 
 
 @app.command()

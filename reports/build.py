@@ -12,6 +12,7 @@ from reports.gaps import Gap, gaps_of
 from reports.period import Month, week_start
 from reports.queries import ContactFigures, OpenRepeat, OrderTotals, UnitFigures
 from reports.topics import Topic, fit_topics, ranked
+from workorders.config import default_config
 
 Progress = Callable[[str], None]
 STEPS = (
@@ -147,7 +148,7 @@ def build_report(
     contacts = queries.contact_figures(url, month)
 
     step(STEPS[4])
-    model = fit_topics(queries.sample_texts(url, month, sample_size))
+    model = fit_topics(queries.sample_texts(url, month, sample_size), ignore=_places())
     topics: list[Topic] = []
     if model is not None:
         for t, n in zip(model.topics, model.count(queries.request_texts(url, month)), strict=True):
@@ -181,6 +182,13 @@ def build_report(
         ahead,
         weeks,
     )
+
+
+def _places() -> list[str]:
+    """Place names of the centre's gazetteer, left out of hot-topic clustering."""
+    cfg = default_config()
+    names = [*cfg.districts, *(p for ps in cfg.gazetteer.values() for p in ps)]
+    return [*names, *(n.removesuffix("区") for n in cfg.districts), "附近", "这边", "那边"]
 
 
 def _forecasts(

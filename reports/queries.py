@@ -105,10 +105,14 @@ def unit_figures(url: str, month: Month, as_of: datetime) -> dict[str, UnitFigur
     on the order's current clock (a 重办 must be signed for again).
     """
     E = WorkOrderEvent
-    late_feedback = exists().where(
-        E.order_id == W.id,
-        E.action == Action.FEEDBACK.value,
-        E.data["on_time"].as_boolean().is_(False),
+    # Orders with a late 反馈 (feedback comes after creation, so after the month began): one
+    # uncorrelated IN subquery over the (action, at) index, evaluated once, not per order.
+    late_feedback = W.id.in_(
+        select(E.order_id).where(
+            E.action == Action.FEEDBACK.value,
+            E.at >= month.start,
+            E.data["on_time"].as_boolean().is_(False),
+        )
     )
     visited = or_(W.satisfaction.is_not(None), W.redo_count > 0)
     unsatisfied = or_(
