@@ -24,6 +24,7 @@ from gateway import (
     health,
     knowledge_api,
     pages,
+    reports_page,
     triage_api,
     voice_ws,
     wechat_api,
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api, handoffs_api,
                action_webhook, health)  # fmt: skip
-    pages_ = (pages, console)
+    pages_ = (pages, console, reports_page)
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)

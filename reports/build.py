@@ -162,7 +162,7 @@ def build_report(
     repeats = queries.open_repeats(url, limit=top * 2)
     step(STEPS[6])
     questions = queries.gap_questions(url, month)
-    gaps = gaps_of(fit_topics(questions, max_topics=20, per_topic=3), questions, top=top * 2)
+    gaps = gaps_of(questions, top=top * 2)
 
     step(STEPS[7])
     forecasts, weeks, ahead = _forecasts(url, month, history_weeks, top)

@@ -151,6 +151,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/console", "GET"): Case("GET", "/console", signed_in(200, anonymous=303)),
     ("/console/handoffs", "GET"): Case("GET", "/console/handoffs",
                                        signed_in(403, anonymous=303, admin=200, operator=200)),
+    ("/console/reports", "GET"): Case("GET", "/console/reports?month=2026-11",
+                                      signed_in(403, anonymous=303, admin=200, manager=200)),
 }  # fmt: skip
 
 
