@@ -11,7 +11,7 @@ from reports.forecast import Forecast, forecast
 from reports.gaps import Gap, gaps_of
 from reports.period import Month, week_start
 from reports.queries import ContactFigures, OpenRepeat, OrderTotals, UnitFigures
-from reports.topics import Topic, fit_topics, ranked
+from reports.topics import Topic, TopicModel, fit_topics, ranked
 from workorders.config import default_config
 
 Progress = Callable[[str], None]
@@ -114,6 +114,7 @@ def build_report(
     top: int = 10,
     history_weeks: int = 26,
     sample_size: int = 5000,
+    exact_limit: int = 40_000,
 ) -> MonthlyReport:
     """Every figure of `month`. `as_of` (default: now, at most the month's end plus the time
     since) decides which deadlines have passed for orders still open."""
@@ -151,9 +152,9 @@ def build_report(
     model = fit_topics(queries.sample_texts(url, month, sample_size), ignore=_places())
     topics: list[Topic] = []
     if model is not None:
-        for t, n in zip(model.topics, model.count(queries.request_texts(url, month)), strict=True):
+        for t, n in zip(model.topics, _topic_counts(url, month, model, exact_limit), strict=True):
             t.count = n
-        before = model.count(queries.request_texts(url, month.previous()))
+        before = _topic_counts(url, month.previous(), model, exact_limit)
         for t, n in zip(model.topics, before, strict=True):
             t.previous = n
         topics = ranked(model, top)
@@ -182,6 +183,18 @@ def build_report(
         ahead,
         weeks,
     )
+
+
+def _topic_counts(url: str, month: Month, model: TopicModel, exact_limit: int) -> list[int]:
+    """Every request of the month assigned to its topic; above `exact_limit` requests an even
+    sample of that size is assigned and the counts scaled (the character n-grams cost about
+    0.1 ms per request in Python: this keeps a month of 200,000 requests within seconds)."""
+    total = queries.month_orders(url, month)
+    if total <= exact_limit:
+        return model.count(queries.request_texts(url, month))
+    sample = queries.sample_texts(url, month, exact_limit)
+    counts = model.count([sample])
+    return [round(c * total / len(sample)) for c in counts]
 
 
 def _places() -> list[str]:

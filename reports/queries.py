@@ -310,10 +310,15 @@ def request_texts(url: str, month: Month, chunk: int = 20_000) -> Iterator[list[
             yield [str(r[0]) for r in part]
 
 
+def month_orders(url: str, month: Month) -> int:
+    with engine_for(url).connect() as conn:
+        return int(conn.scalar(select(func.count()).where(_in_month(W.created_at, month))) or 0)
+
+
 def sample_texts(url: str, month: Month, size: int) -> list[str]:
     """Up to `size` request texts spread evenly over the month (every k-th order by id)."""
+    total = month_orders(url, month)
     with engine_for(url).connect() as conn:
-        total = int(conn.scalar(select(func.count()).where(_in_month(W.created_at, month))) or 0)
         step = max(total // size, 1)
         stmt = select(W.request_text).where(_in_month(W.created_at, month))
         if step > 1:

@@ -110,3 +110,12 @@ def test_gaps_group_the_same_question_in_other_words() -> None:
     gaps = gaps_of(asked)
     assert [(g.question, g.count) for g in gaps] == [("狗证在哪里办", 4), ("公积金怎么提取", 1)]
     assert set(gaps[0].alternatives) == {"在哪里办狗证", "请问狗证在哪里办"}
+
+
+def test_hot_topics_count_every_request_or_a_scaled_sample(
+    report: MonthlyReport, month_db: tuple[str, dict[str, str]]
+) -> None:
+    assert sum(t.count for t in report.topics) == 8  # every November order in one topic
+    assert sum(t.previous for t in report.topics) == 1  # October's last order
+    sampled = build_report(month_db[0], NOV, as_of=AS_OF, exact_limit=4)
+    assert abs(sum(t.count for t in sampled.topics) - 8) <= len(sampled.topics)
