@@ -225,6 +225,8 @@ def _forecasts(
             series.setdefault(category, [0] * n_weeks)[i] += n
     # Only weeks since the first order: a category's history starts when data starts.
     first = min((i for s in series.values() for i, v in enumerate(s) if v), default=n_weeks)
+    if n_weeks - first > 12:  # the week the data begins is most likely partial: leave it out
+        first += 1
     weeks = weeks[first:]
     ordered = sorted(series.items(), key=lambda kv: -sum(kv[1]))[:top]
     out = [forecast(c, s[first:]) for c, s in ordered]
