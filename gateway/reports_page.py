@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +32,15 @@ router = APIRouter(include_in_schema=False)
 ROLES = (Role.MANAGER, Role.ADMIN)
 CACHE_SECONDS = 300
 _cache: dict[tuple[str, str], tuple[float, MonthlyReport, list[tuple[str, str]]]] = {}
+_building = threading.Lock()  # matplotlib's pyplot is not thread-safe: one build at a time
 
 
 def _build(url: str, month: Month) -> tuple[MonthlyReport, list[tuple[str, str]]]:
+    with _building:
+        return _build_once(url, month)
+
+
+def _build_once(url: str, month: Month) -> tuple[MonthlyReport, list[tuple[str, str]]]:
     key = (url, month.label)
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
