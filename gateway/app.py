@@ -29,6 +29,7 @@ from gateway import (
     health,
     knowledge_api,
     pages,
+    reports_page,
     triage_api,
     voice_ws,
     wechat_api,
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api,
                attachments_api, handoffs_api, action_webhook, health)  # fmt: skip
-    pages_ = (pages, console, console_orders, followups, console_users)
+    pages_ = (pages, console, console_orders, followups, console_users, reports_page)
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)

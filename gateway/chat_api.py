@@ -152,7 +152,9 @@ async def run_turn(
         confidence=bot.confidence,
         state=state,
         error=error,
-        metadata=metadata,
+        # The triage decision is kept with the turn: the monthly report counts answers,
+        # clarifications and abstentions from it (reports/queries.py).
+        metadata={**metadata, "triage": bot.decision} if bot.decision else metadata,
     )
     # The turn is stored before the reply leaves, so nothing said is lost.
     await asyncio.to_thread(record_turn, settings.database_url, turn)

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from accounts.cli import app as users_app
+from demo.cli import app as demo_app
 from hotline import bot, db
 from hotline.settings import get_settings
 from knowledge.cli import app as kb_app
+from reports.cli import app as report_app
 from wechat.cli import app as wechat_app
 from workorders.cli import app as orders_app
 from workorders.router_cli import app as router_app
@@ -27,6 +29,8 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(router_app, name="router")
 app.add_typer(users_app, name="users")
 app.add_typer(wechat_app, name="wechat")
+app.add_typer(report_app, name="report")
+app.add_typer(demo_app, name="demo")
 
 
 @app.command()

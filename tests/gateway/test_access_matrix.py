@@ -182,6 +182,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/console/users/{name}/password", "POST"): Case(
         "POST", "/console/users/operator/password", signed_in(403, anonymous=303),
         form={"password": "x"}),
+    ("/console/reports", "GET"): Case("GET", "/console/reports?month=2026-11",
+                                      signed_in(403, anonymous=303, admin=200, manager=200)),
 }  # fmt: skip
 
 
