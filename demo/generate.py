@@ -245,15 +245,26 @@ class Generator:
             t += timedelta(minutes=rng.randint(20, 240))
             if t >= now:
                 return
-            o.update(department=None, level=None, signed_at=None)
-            _set_clock(o, "sign", None)
             ev.transition(
                 t,
                 f"部门:{wrong}",
                 Role.DEPARTMENT,
                 Action.RETURN,
-                Status.PENDING,
+                Status.RETURN_PENDING,
                 note="不属于本单位职责",
+                data={"returned_from": wrong},
+            )
+            t += timedelta(minutes=rng.randint(10, 120))  # the centre reviews the return
+            if t >= now:
+                return
+            o.update(department=None, level=None, signed_at=None)
+            _set_clock(o, "sign", None)
+            ev.transition(
+                t,
+                CENTRE,
+                Role.CENTRE,
+                Action.APPROVE_RETURN,
+                Status.PENDING,
                 data={"returned_from": wrong},
             )
             t += timedelta(minutes=rng.randint(10, 120))

@@ -25,7 +25,7 @@ from hotline.conversations import ConversationTurn
 from hotline.db import engine_for
 from reports.period import Month
 from workorders.model import WorkOrder, WorkOrderEvent, WorkOrderLink
-from workorders.states import OPEN, Action, Status
+from workorders.states import OPEN, UNRATED, Action, Status
 
 W = WorkOrder
 DONE = (Status.REPLIED.value, Status.CLOSED.value, Status.VISITED.value)
@@ -114,7 +114,8 @@ def unit_figures(url: str, month: Month, as_of: datetime) -> dict[str, UnitFigur
             E.data["on_time"].as_boolean().is_(False),
         )
     )
-    visited = or_(W.satisfaction.is_not(None), W.redo_count > 0)
+    # 未回访 (never rated, closed by the scan) is no 回访: out of 回访量 and the 满意率 denominator.
+    visited = or_(and_(W.satisfaction.is_not(None), W.satisfaction != UNRATED), W.redo_count > 0)
     unsatisfied = or_(
         W.satisfaction == UNSATISFIED, and_(W.redo_count > 0, W.satisfaction.is_(None))
     )
@@ -158,12 +159,13 @@ def _open() -> list[str]:
 
 
 def returns_by_unit(conn: Connection, month: Month) -> list[tuple[str, int]]:
-    """退单 events of the month by the unit that returned the order (event data returned_from)."""
+    """Returns the centre accepted (审定退单) in the month, by the unit that returned the order
+    (event data returned_from); a return the centre refused (驳回退单) is not counted."""
     E = WorkOrderEvent
     unit = E.data["returned_from"].as_string()
     stmt = (
         select(unit, func.count())
-        .where(E.action == Action.RETURN.value, _in_month(E.at, month))
+        .where(E.action == Action.APPROVE_RETURN.value, _in_month(E.at, month))
         .group_by(unit)
     )
     return [(str(d), int(n)) for d, n in conn.execute(stmt) if d]

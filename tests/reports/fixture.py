@@ -118,6 +118,7 @@ def build(url: str) -> dict[str, str]:
     n["returned"] = _new(url, "朝阳街道占道经营", at(11, 10, 9))
     _do(url, n["returned"], "dispatch", CENTRE, at(11, 10, 9, 5), department=B)
     _do(url, n["returned"], "return", Actor.of_department(B), at(11, 10, 9, 30), "不属于本单位职责")
+    _do(url, n["returned"], "approve_return", CENTRE, at(11, 10, 9, 45))  # 审定退单
     _lifecycle(
         url, n["returned"], A, at(11, 10, 10), at(11, 10, 10, 20), at(11, 11, 10), "基本满意"
     )
