@@ -114,8 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.hub().connect(settings.redis_url)
         yield
         await live.hub().close()
+        app.state.calls.shut_down()  # live calls are told and transferred (speech/calls.py)
         if audiosocket:
-            await audiosocket.stop()
+            await audiosocket.stop(grace=settings.shutdown_seconds)
         app.state.calls.close()
         if scanner:
             scanner.cancel()
