@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.upgrade(settings.database_url)  # idempotent; the schema is always current
         import_sample_if_empty(settings.database_url)
-        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        app.state.rasa = RasaClient(
+            settings.rasa_url, settings.rasa_timeout, settings.rasa_retry_seconds
+        )
         _check_router(settings)
         if settings.knowledge_preload:
             threading.Thread(target=_preload, args=(settings,), daemon=True).start()

@@ -34,7 +34,8 @@ async def _rasa_state(rasa: RasaClient) -> dict[str, Any]:
     try:
         status = await rasa.status()
     except RasaUnavailable as exc:
-        return {"status": "down", "url": rasa.base_url, "error": str(exc)}
+        # chat and WeChat turns are answered by the triage layer meanwhile (gateway/fallback.py)
+        return {"status": "down", "url": rasa.base_url, "error": str(exc), "fallback": "triage"}
     return {"status": "ok", "url": rasa.base_url, "model_id": status.get("model_id")}
 
 

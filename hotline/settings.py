@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     rasa_env: Path = PROJECT_ROOT / ".venv-rasa"
     rasa_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one bot turn")
     rasa_start_timeout: float = 300.0
+    # After a failed turn, chat turns are answered by the triage layer without asking Rasa for
+    # this long (or until /health finds it up): no citizen waits rasa_timeout on every message.
+    rasa_retry_seconds: float = Field(default=5.0, ge=0)
 
     # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
