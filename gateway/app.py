@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 
 from gateway import (
     action_webhook,
@@ -35,6 +36,7 @@ from gateway import (
     wechat_api,
     workorders_api,
 )
+from gateway.db_unavailable import database_unavailable
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from handoffs import live
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
+    app.add_exception_handler(DBAPIError, database_unavailable)  # 503 + Retry-After
     app.add_exception_handler(
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers
