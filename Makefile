@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run test lint lock bench
+.PHONY: setup run test lint lock bench faults
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -25,6 +25,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/python -m bench.chat_latency
+
+# Faults (issue 19, docs/operations.md "Faults"): the short versions are part of `make test`;
+# this runs them and the long one (1,000 orders, a replica killed); numbers in BENCHMARKS.md.
+faults: setup
+	$(VENV)/pytest tests/faults -q
+	$(VENV)/python -m bench.faults_kill --orders 1000
 
 # Re-pin the whole dependency tree after changing pyproject.toml or requirements/rasa.txt.
 lock:
