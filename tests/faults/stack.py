@@ -74,8 +74,9 @@ def app(port: int, var: Path, **settings: str) -> Iterator[App]:
 class StandInRasa:
     """Rasa's webhook and /status as the app sees them; every turn is answered "机器人：…"."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, delay: float = 0.0) -> None:
         self.port = port
+        self.delay = delay  # seconds each turn takes (a busy bot)
         self.turns: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -100,6 +101,7 @@ class StandInRasa:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 rasa.turns.append(body.get("message", ""))
+                time.sleep(rasa.delay)
                 self._json({"messages": [{"text": f"机器人：{body.get('message')}"}],
                             "intent": {"name": "chitchat", "confidence": 0.9}})  # fmt: skip
 
