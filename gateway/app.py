@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway import (
     action_webhook,
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.executor = action_webhook.make_executor()
-    app.add_exception_handler(DBAPIError, database_unavailable)  # 503 + Retry-After
+    for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
+        app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers

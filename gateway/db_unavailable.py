@@ -13,6 +13,7 @@ import logging
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,15 @@ def unreachable(exc: DBAPIError) -> bool:
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    if not isinstance(exc, DBAPIError) or not unreachable(exc):
+    """For DBAPIError (the driver's errors) and the pool's TimeoutError (every connection busy
+    while the database hangs)."""
+    if isinstance(exc, PoolTimeout):
+        why = "no free connection in the pool"
+    elif isinstance(exc, DBAPIError) and unreachable(exc):
+        # The driver's first line only: SQLAlchemy's text would add the statement's parameters.
+        why = str(exc.orig).strip().splitlines()[0][:160] if exc.orig else type(exc).__name__
+    else:
         raise exc
-    # The driver's first line only: SQLAlchemy's text would add the statement's parameters.
-    why = str(exc.orig).strip().splitlines()[0][:160] if exc.orig else type(exc).__name__
     log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, why)
     body = {"detail": f"database unavailable, retry in {RETRY_AFTER_SECONDS} s",
             "message": MESSAGE}  # fmt: skip
