@@ -159,8 +159,10 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     followup_hours: float = Field(default=72.0, gt=0)
 
-    # Chat input limits (documented in docs/api.md).
+    # Chat input limits (documented in docs/api.md). max_body_bytes: the largest JSON or form
+    # body any route reads (413 above it); uploads and /wechat have their own limits.
     max_text_chars: int = 1000
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     timezone: str = "Asia/Shanghai"
     service_hours: str = "12345热线全天24小时为您服务，节假日不休息。"
 
