@@ -22,6 +22,7 @@ from accounts.roles import CHANGE, REVEAL, Role
 from accounts.users import Principal
 from gateway import followups
 from gateway.auth import allow, audit_of
+from gateway.errors import ID_MAX
 from hotline.settings import Settings
 from knowledge.service import get_service
 from workorders import intake, store
@@ -127,7 +128,7 @@ def list_orders(
         str | None, Query(description="channel:sender, e.g. web:u1 (the chat that made it)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> dict[str, Any]:
     """Newest first, contact data masked. A department user's list is its own department's
     (asking for another department gives an empty list)."""
