@@ -18,7 +18,8 @@ _ID_CARD = re.compile(
 )
 # Mobile, optionally +86 and grouped 3-4-4 with spaces or hyphens.
 _MOBILE = re.compile(
-    _NOT_DIGIT_BEFORE + r"((?:\+?86[ -]?)?1[3-9][0-9])[ -]?([0-9]{4})[ -]?([0-9]{4})"
+    _NOT_DIGIT_BEFORE
+    + r"((?:\+?86[ -]?)?1[3-9][0-9])[ -]?([0-9]{4})[ -]?([0-9]{4})"
     + _NOT_DIGIT_AFTER
 )
 # Landline with its area code: 0xx(x)-xxxxxxx(x), with or without the hyphen.

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     rate_signin_per_name: int = Field(default=10, ge=0)
     rate_signin_per_address: int = Field(default=60, ge=0)
 
+    # Retention (hotline/retention.py, `hotline retention run`): conversations older than this
+    # are anonymised; the key of the senders' pseudonyms (None: var_dir/retention.key).
+    retention_days: int = Field(default=365, ge=1)
+    retention_key: SecretStr | None = None
+
     # Chat input limits (documented in docs/api.md). max_body_bytes: the largest JSON or form
     # body any route reads (413 above it); uploads and /wechat have their own limits.
     max_text_chars: int = 1000
