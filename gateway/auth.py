@@ -188,8 +188,8 @@ async def sign_in(request: Request, name: str, password: str) -> Principal:
     url, address, limits = settings.database_url, client_address(request), signin_limits(settings)
     name = name.strip()
     name_rule, address_rule = rate_limits.signin_rules(settings)
-    wait = await rate_limits.wait_needed(request, [(name_rule, name.lower()),
-                                                   (address_rule, address)])  # fmt: skip
+    tries = [(name_rule, name.lower()), (address_rule, rate_limits.address_key(request))]
+    wait = await rate_limits.wait_needed(request, tries)
     if wait is not None:  # tries of any password, right or wrong, too fast
         log.warning("sign-in refused from %s: rate limit", address)
         raise SignInRefused(locked=True, retry_after=wait)

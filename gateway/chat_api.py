@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from accounts.users import Principal
 from gateway import followups, rate_limits, takeover
-from gateway.auth import client_address, optional_user
+from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
 from gateway.identity import citizen_channel
@@ -88,8 +88,9 @@ async def chat(
     channel, metadata = citizen_channel(body.channel, body.metadata, user)
     if user is None:  # staff tools (WeChat/voice relays, harnesses) speak for many citizens
         per_sender, per_address = rate_limits.chat_rules(settings)
-        await rate_limits.enforce(request, [(per_sender, f"{channel}:{body.sender}"),
-                                            (per_address, client_address(request))])  # fmt: skip
+        counted = [(per_sender, f"{channel}:{body.sender}"),
+                   (per_address, rate_limits.address_key(request))]  # fmt: skip
+        await rate_limits.enforce(request, counted)
     outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender, body.text,
                              metadata, outbound_of(request.app))  # fmt: skip
     return _respond(outcome)

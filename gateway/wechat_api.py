@@ -21,7 +21,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from gateway import rate_limits, takeover
-from gateway.auth import client_address
 from gateway.chat_api import APOLOGY, run_turn
 from gateway.outbound import outbound_of
 from gateway.wechat_channel import WECHAT_MESSAGES, WechatChannel, wechat_channel
@@ -110,7 +109,7 @@ async def receive(request: Request) -> Response:
     per_openid, per_address = rate_limits.wechat_rules(settings)
     try:
         check_request(config, query)  # a bad signature is 403 before anything is read
-        await rate_limits.enforce(request, [(per_address, client_address(request))])
+        await rate_limits.enforce(request, [(per_address, rate_limits.address_key(request))])
         incoming = read_message(config, query, await _read_body(request))
     except Refused as exc:
         raise _refused(exc) from exc
