@@ -111,6 +111,10 @@ def create(
     }
 
 
+# A day the local time zone can convert to UTC and back (0001-01-01 cannot: a 500 otherwise).
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9999, 12, 30))]
+
+
 @router.get("")
 def list_orders(
     request: Request,
@@ -118,8 +122,8 @@ def list_orders(
     status: Annotated[list[str] | None, Query()] = None,
     department: str | None = None,
     warning: Annotated[list[str] | None, Query(description="none|yellow|orange|red")] = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: Day | None = None,
+    created_to: Day | None = None,
     q: Annotated[str | None, Query(description="text in the request or summary")] = None,
     phone: str | None = None,
     category: str | None = None,

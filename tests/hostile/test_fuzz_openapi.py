@@ -31,7 +31,8 @@ def test_no_generated_request_is_a_server_error(tmp_path: Path) -> None:
             admin = signin.bearer(settings.database_url, "admin")
             result = fuzz(url, {"anonymous": {}, "admin": admin}, cases)
             alive = httpx.get(f"{url}/health", timeout=30)
-    print(f"\n{result.cases} cases, statuses {sorted(result.statuses.items())}")
+    print(f"\n{result.cases} cases, {result.slow} retried after 30 s, "
+          f"statuses {sorted(result.statuses.items())}")  # fmt: skip
     assert result.cases >= cases
     assert result.server_errors == [], "\n".join(result.server_errors[:20])
     assert alive.status_code in (200, 503)  # the process still answers (503: a part degraded)

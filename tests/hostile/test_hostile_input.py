@@ -16,6 +16,7 @@ from gateway.app import create_app
 from hotline.conversations import ConversationTurn, turns_of
 from hotline.db import session_scope
 from hotline.settings import Settings
+from tests import signin
 from tests.conftest import fresh_postgres
 from tests.hostile.fuzz import fake_rasa
 from wechat.protocol import WechatConfig
@@ -146,3 +147,17 @@ def test_prompt_like_text_in_chat_grants_nothing(client: TestClient) -> None:
     assert client.get("/api/v1/work-orders").status_code == 401
     assert client.get("/api/v1/auth/me").status_code == 401
     assert store.list_orders(url) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["created_from=0001-01-01", "created_to=9999-12-31", "offset=54585900244848226233638453248"],
+)
+def test_values_the_database_cannot_hold_are_422_not_500(client: TestClient, query: str) -> None:
+    """Found by the fuzz: a day before year 1 in UTC, an offset beyond 64 bits."""
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    resp = client.get(f"/api/v1/work-orders?{query}", headers=signin.bearer(url, "admin"))
+    assert resp.status_code == 422, resp.text
+    assert query.split("=")[0] in resp.json()["detail"]
+    feed = client.get("/api/v1/chat/s1/messages?after=133577478968770101248")
+    assert feed.status_code == 422 and "after" in feed.json()["detail"]
