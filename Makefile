@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run test lint lock bench
+.PHONY: setup run test lint lock bench fuzz
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -25,6 +25,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/python -m bench.chat_latency
+
+# Hostile input: HOTLINE_FUZZ_CASES generated requests (default 10,000) over the OpenAPI,
+# signed in and not; fails on any server error (docs/operations.md, "Hostile input").
+FUZZ_CASES ?= 10000
+fuzz: setup
+	HOTLINE_FUZZ_CASES=$(FUZZ_CASES) $(VENV)/pytest tests/hostile/test_fuzz_openapi.py -q -s
 
 # Re-pin the whole dependency tree after changing pyproject.toml or requirements/rasa.txt.
 lock:

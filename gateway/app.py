@@ -35,6 +35,7 @@ from gateway import (
     wechat_api,
     workorders_api,
 )
+from gateway.body_limit import BodyLimit
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from handoffs import live
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.executor = action_webhook.make_executor()
     app.add_exception_handler(
         RequestValidationError,
