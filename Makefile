@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run test lint lock bench faults
+.PHONY: setup run test lint lock bench faults fuzz
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -31,6 +31,12 @@ bench: setup
 faults: setup
 	$(VENV)/pytest tests/faults -q
 	$(VENV)/python -m bench.faults_kill --orders 1000
+
+# Hostile input: HOTLINE_FUZZ_CASES generated requests (default 10,000) over the OpenAPI,
+# signed in and not; fails on any server error (docs/operations.md, "Hostile input").
+FUZZ_CASES ?= 10000
+fuzz: setup
+	HOTLINE_FUZZ_CASES=$(FUZZ_CASES) $(VENV)/pytest tests/hostile/test_fuzz_openapi.py -q -s
 
 # Re-pin the whole dependency tree after changing pyproject.toml or requirements/rasa.txt.
 lock:

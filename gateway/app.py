@@ -37,6 +37,7 @@ from gateway import (
     wechat_api,
     workorders_api,
 )
+from gateway.body_limit import BodyLimit
 from gateway.db_unavailable import database_unavailable
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.executor = action_webhook.make_executor()
     for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
         app.add_exception_handler(unavailable, database_unavailable)

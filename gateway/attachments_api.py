@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from accounts.roles import Role
 from accounts.users import Principal
 from gateway.auth import allow
+from gateway.errors import RowId
 from hotline.settings import Settings
 from workorders import attachments, store
 from workorders.inputs import OrderNotFound
@@ -65,7 +66,7 @@ async def list_attachments(request: Request, user: Reader, number: str) -> list[
 @router.get("/{number}/attachments/{attachment_id}", response_class=Response,
             responses={200: {"content": {"image/*": {}}}})  # fmt: skip
 async def show_attachment(
-    request: Request, user: Reader, number: str, attachment_id: int
+    request: Request, user: Reader, number: str, attachment_id: RowId
 ) -> Response:
     """One file, as stored; sent as a download (never rendered inline: an uploaded file's
     claimed type is not trusted), as the console does."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr
 from accounts import audit, throttle, tokens, users
 from accounts.roles import Role
 from accounts.users import Principal
+from gateway import rate_limits
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -175,9 +176,10 @@ def signin_limits(settings: Settings) -> throttle.Limits:
 class SignInRefused(Exception):
     """Wrong name or password (`locked` False) or too many failures (`locked` True)."""
 
-    def __init__(self, locked: bool) -> None:
+    def __init__(self, locked: bool, retry_after: float | None = None) -> None:
         super().__init__("locked" if locked else "wrong name or password")
         self.locked = locked
+        self.retry_after = retry_after  # set when a rate limit (not the lockout) refused it
 
 
 async def sign_in(request: Request, name: str, password: str) -> Principal:
@@ -185,6 +187,12 @@ async def sign_in(request: Request, name: str, password: str) -> Principal:
     settings = settings_of(request)
     url, address, limits = settings.database_url, client_address(request), signin_limits(settings)
     name = name.strip()
+    name_rule, address_rule = rate_limits.signin_rules(settings)
+    tries = [(name_rule, name.lower()), (address_rule, rate_limits.address_key(request))]
+    wait = await rate_limits.wait_needed(request, tries)
+    if wait is not None:  # tries of any password, right or wrong, too fast
+        log.warning("sign-in refused from %s: rate limit", address)
+        raise SignInRefused(locked=True, retry_after=wait)
     if await asyncio.to_thread(throttle.locked, url, name, address, limits):
         log.warning("sign-in refused from %s: locked after repeated failures", address)
         raise SignInRefused(locked=True)
@@ -222,6 +230,8 @@ async def token(
     try:
         user = await sign_in(request, form.username, form.password)
     except SignInRefused as exc:
+        if exc.retry_after is not None:
+            raise rate_limits.too_many(exc.retry_after) from None
         if exc.locked:
             wait = str(settings_of(request).signin_lockout_minutes * 60)
             raise HTTPException(429, "too many failed sign-ins; try again later",

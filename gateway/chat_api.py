@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts.users import Principal
-from gateway import fallback, followups, takeover
+from gateway import fallback, followups, rate_limits, takeover
 from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
@@ -72,6 +72,7 @@ class ChatResponse(BaseModel):
     response_model=ChatResponse,
     responses={
         422: {"description": "invalid request (empty or too long text, unknown channel, bad JSON)"},
+        429: {"description": "too many messages from this sender or address; see Retry-After"},
         503: {"model": ChatResponse, "description": "the bot is unavailable; body has an apology"},
     },
 )
@@ -85,6 +86,11 @@ async def chat(
     settings: Settings = request.app.state.settings
     check_length("text", body.text, settings.max_text_chars)
     channel, metadata = citizen_channel(body.channel, body.metadata, user)
+    if user is None:  # staff tools (WeChat/voice relays, harnesses) speak for many citizens
+        per_sender, per_address = rate_limits.chat_rules(settings)
+        counted = [(per_sender, f"{channel}:{body.sender}"),
+                   (per_address, rate_limits.address_key(request))]  # fmt: skip
+        await rate_limits.enforce(request, counted)
     outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender, body.text,
                              metadata, outbound_of(request.app))  # fmt: skip
     return _respond(outcome)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from gateway import sse
 from gateway.auth import public
+from gateway.errors import ID_MAX
 from handoffs import intake, live, queue
 from hotline.conversations import ConversationTurn, conversation_id, to_citizen_after
 from hotline.settings import Settings
@@ -26,7 +27,7 @@ from hotline.settings import Settings
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"], dependencies=[Depends(public)])
 
 Sender = Annotated[str, Path(min_length=1, max_length=128)]
-After = Annotated[int, Query(ge=0, description="the last message id the page has")]
+After = Annotated[int, Query(ge=0, le=ID_MAX, description="the last message id the page has")]
 
 
 class FeedButton(BaseModel):

@@ -28,12 +28,14 @@ from accounts.users import Principal
 from gateway import order_view
 from gateway.auth import SESSION_COOKIE, SignInRefused, audit_of, settings_of, sign_in
 from handoffs import presence
+from hotline.zh import CHANNEL_LABELS
 from workorders import store
 from workorders.config import default_config
 from workorders.queries import OrderFilter
 from workorders.states import Status
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+TEMPLATES.env.globals["channel_labels"] = CHANNEL_LABELS
 router = APIRouter(include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"

@@ -23,6 +23,7 @@ from accounts.users import Principal
 from gateway import followups, order_view
 from gateway.auth import audit_of, settings_of
 from gateway.console import TEMPLATES, session_of
+from gateway.errors import RowId
 from gateway.workorders_api import actor_of
 from hotline.settings import Settings
 from workorders import attachments, followup, store
@@ -197,7 +198,7 @@ def _zh(exc: Exception) -> str:
 
 
 @router.get("/console/orders/{number}/attachments/{attachment_id}")
-async def attachment(request: Request, number: str, attachment_id: int) -> Response:
+async def attachment(request: Request, number: str, attachment_id: RowId) -> Response:
     session = await _signed_in(request, f"/console/orders/{number}")
     if isinstance(session, Response):
         return session

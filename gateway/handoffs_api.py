@@ -17,7 +17,7 @@ from accounts.roles import Role
 from accounts.users import Principal
 from gateway import sse, takeover
 from gateway.auth import allow, audit_of, settings_of
-from gateway.errors import CitizenText, check_length
+from gateway.errors import ID_MAX, CitizenText, RowId, check_length
 from gateway.outbound import outbound_of
 from handoffs import intake, live, presence, queue
 from handoffs.model import Handoff
@@ -140,7 +140,9 @@ async def list_handoffs(
 async def handoff_events(
     request: Request,
     user: Operator,
-    conversation: Annotated[int | None, Query(description="also this handoff's messages")] = None,
+    conversation: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="also this handoff's messages")
+    ] = None,
     max_seconds: Annotated[float, Query(ge=0, le=3600)] = 300,
 ) -> StreamingResponse:
     """Server-sent events for the console: `changed` {"version"} whenever the queue changes
@@ -179,7 +181,7 @@ def _author(turn: ConversationTurn) -> list[Line]:
     return lines
 
 
-def _conversation(settings: Settings, user: Principal, handoff_id: int) -> Conversation:
+def _conversation(settings: Settings, user: Principal, handoff_id: RowId) -> Conversation:
     url = settings.database_url
     _touch(settings, user)
     item = queue.get(url, handoff_id)
@@ -204,7 +206,7 @@ def _conversation(settings: Settings, user: Principal, handoff_id: int) -> Conve
 
 
 @router.get("/handoffs/{handoff_id}", response_model=Conversation)
-async def show_handoff(request: Request, user: Operator, handoff_id: int) -> Conversation:
+async def show_handoff(request: Request, user: Operator, handoff_id: RowId) -> Conversation:
     """One handoff: its summary, the whole transcript (bot turns, the citizen, operators) and
     agent assist (the best knowledge entries for the citizen's last message)."""
     try:
@@ -239,26 +241,26 @@ NOT_YOURS: Responses = {409: {"description": "not this operator's active convers
 
 
 @router.post("/handoffs/{handoff_id}/accept", response_model=HandoffOut, responses=TAKEN)
-async def accept(request: Request, user: Operator, handoff_id: int) -> HandoffOut:
+async def accept(request: Request, user: Operator, handoff_id: RowId) -> HandoffOut:
     """Take the conversation (接入): the bot goes silent, the citizen is told."""
     return await _act(request, user, handoff_id, "accept")
 
 
 @router.post("/handoffs/{handoff_id}/release", response_model=HandoffOut)
-async def release(request: Request, user: Operator, handoff_id: int) -> HandoffOut:
+async def release(request: Request, user: Operator, handoff_id: RowId) -> HandoffOut:
     """Give the conversation back to the bot (转回智能客服)."""
     return await _act(request, user, handoff_id, "release")
 
 
 @router.post("/handoffs/{handoff_id}/close", response_model=HandoffOut)
-async def close(request: Request, user: Operator, handoff_id: int) -> HandoffOut:
+async def close(request: Request, user: Operator, handoff_id: RowId) -> HandoffOut:
     """End the handoff (结束服务); the citizen may go on with the bot."""
     return await _act(request, user, handoff_id, "close")
 
 
 @router.post("/handoffs/{handoff_id}/messages", status_code=201, responses=NOT_YOURS)
 async def send_message(
-    request: Request, user: Operator, handoff_id: int, body: TextIn
+    request: Request, user: Operator, handoff_id: RowId, body: TextIn
 ) -> dict[str, int]:
     """The operator's reply: stored in the conversation log and delivered to the citizen (web
     chat: its event stream and polling; WeChat: a customer-service message, and when WeChat
@@ -286,7 +288,7 @@ async def send_message(
 
 @router.post("/handoffs/{handoff_id}/order", status_code=201, responses=NOT_YOURS)
 async def make_order(
-    request: Request, user: Operator, handoff_id: int, body: OrderIn
+    request: Request, user: Operator, handoff_id: RowId, body: OrderIn
 ) -> dict[str, Any]:
     """Create the work order from the conversation (登记工单), prefilled from the bot's draft:
     the same intake as every channel (routing, repeats), linked to the conversation; the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from gateway import takeover
+from gateway import rate_limits, takeover
 from gateway.chat_api import APOLOGY, run_turn
 from gateway.outbound import outbound_of
 from gateway.wechat_channel import WECHAT_MESSAGES, WechatChannel, wechat_channel
@@ -104,14 +105,22 @@ async def receive(request: Request) -> Response:
     """One message or event from WeChat; the reply XML, or "success"."""
     config = _config(request)
     query = dict(request.query_params)
+    settings: Settings = request.app.state.settings
+    per_openid, per_address = rate_limits.wechat_rules(settings)
     try:
         check_request(config, query)  # a bad signature is 403 before anything is read
+        await rate_limits.enforce(request, [(per_address, rate_limits.address_key(request))])
         incoming = read_message(config, query, await _read_body(request))
     except Refused as exc:
         raise _refused(exc) from exc
-    settings: Settings = request.app.state.settings
     message = incoming.message
     openid, key = str(message.source), key_of(message)
+    # One citizen too fast: told so in WeChat (a 429 would make WeChat retry, then show the
+    # citizen "该公众号暂时无法提供服务"); the message is not processed or stored.
+    if (wait := await rate_limits.wait_needed(request, [(per_openid, openid)])) is not None:
+        WECHAT_MESSAGES.labels("rate_limited").inc()
+        slow_down = rate_limits.TOO_MANY.format(seconds=math.ceil(wait))
+        return _passive(config, incoming, query, slow_down)
     _channel(request).prune_now_and_then()
     seen = await asyncio.to_thread(store.claim, settings.database_url, key, openid)
     if seen is not None:  # WeChat's retry: never a second turn or reply

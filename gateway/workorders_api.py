@@ -22,6 +22,7 @@ from accounts.roles import CHANGE, REVEAL, Role
 from accounts.users import Principal
 from gateway import followups
 from gateway.auth import allow, audit_of
+from gateway.errors import ID_MAX
 from hotline.settings import Settings
 from knowledge.service import get_service
 from workorders import intake, store
@@ -110,6 +111,10 @@ def create(
     }
 
 
+# A day the local time zone can convert to UTC and back (0001-01-01 cannot: a 500 otherwise).
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9999, 12, 30))]
+
+
 @router.get("")
 def list_orders(
     request: Request,
@@ -117,8 +122,8 @@ def list_orders(
     status: Annotated[list[str] | None, Query()] = None,
     department: str | None = None,
     warning: Annotated[list[str] | None, Query(description="none|yellow|orange|red")] = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: Day | None = None,
+    created_to: Day | None = None,
     q: Annotated[str | None, Query(description="text in the request or summary")] = None,
     phone: str | None = None,
     category: str | None = None,
@@ -127,7 +132,7 @@ def list_orders(
         str | None, Query(description="channel:sender, e.g. web:u1 (the chat that made it)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> dict[str, Any]:
     """Newest first, contact data masked. A department user's list is its own department's
     (asking for another department gives an empty list)."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hotline.zh import CHANNEL_LABELS
 from workorders.model import mask_phone, mask_text
 
-CHANNEL_LABELS = {"web": "网页", "wechat": "微信", "voice": "电话", "api": "接口"}
 REASON_LABELS = {
     "asked": "市民要求转人工",
     "misunderstood": "连续两次没听懂",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,9 +22,11 @@ app = typer.Typer(help="12345 政务服务便民热线 front door.", no_args_is_
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 bot_app = typer.Typer(help="The Rasa bot.", no_args_is_help=True)
 voice_app = typer.Typer(help="Phone calls.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention of conversations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bot_app, name="bot")
 app.add_typer(voice_app, name="voice")
+app.add_typer(retention_app, name="retention")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
 app.add_typer(router_app, name="router")
@@ -77,6 +80,51 @@ def bot_validate() -> None:
     result = bot.validate(get_settings())
     sys.stdout.write(result.stdout + result.stderr)
     raise typer.Exit(result.returncode)
+
+
+@retention_app.command("run")
+def retention_run(
+    days: Annotated[int | None, typer.Option(min=1, help="default HOTLINE_RETENTION_DAYS")] = None,
+) -> None:
+    """Anonymise conversations older than the retention period (safe to run again)."""
+    from hotline import retention
+
+    settings = get_settings()
+    key_secret = settings.retention_key.get_secret_value() if settings.retention_key else None
+    key = retention.retention_key(key_secret, settings.var_dir)
+    kept = days or settings.retention_days
+    changed = retention.anonymise(settings.database_url, kept, key)
+    typer.echo(f"{changed} conversation turns older than {kept} days anonymised")
+
+
+@app.command("backup")
+def backup_db(
+    out: Annotated[Path, typer.Option(help="the backup file to write")],
+) -> None:
+    """Copy the whole database to one file (SQLite backup API, or pg_dump for PostgreSQL)."""
+    from hotline import backup
+
+    try:
+        backup.backup(get_settings().database_url, out)
+    except backup.BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"backup written to {out}")
+
+
+@app.command("restore")
+def restore_db(
+    source: Annotated[Path, typer.Argument(help="a file written by `hotline backup`")],
+) -> None:
+    """Replace the database's content with a backup (stop the app first)."""
+    from hotline import backup
+
+    try:
+        backup.restore(get_settings().database_url, source)
+    except backup.BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"database restored from {source}")
 
 
 @voice_app.command("audiosocket")

@@ -167,8 +167,27 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     followup_hours: float = Field(default=72.0, gt=0)
 
-    # Chat input limits (documented in docs/api.md).
+    # Abuse limits (gateway/rate_limits.py, docs/operations.md): requests per window seconds
+    # per sender and per client address; 0 turns one off. Shared through Redis when redis_url
+    # is set. WeChat's servers post every citizen's message from a few addresses: its
+    # per-address limit is high.
+    rate_window_seconds: int = Field(default=60, ge=1)
+    rate_chat_per_sender: int = Field(default=30, ge=0)
+    rate_chat_per_address: int = Field(default=300, ge=0)
+    rate_wechat_per_openid: int = Field(default=30, ge=0)
+    rate_wechat_per_address: int = Field(default=6000, ge=0)
+    rate_signin_per_name: int = Field(default=10, ge=0)
+    rate_signin_per_address: int = Field(default=60, ge=0)
+
+    # Retention (hotline/retention.py, `hotline retention run`): conversations older than this
+    # are anonymised; the key of the senders' pseudonyms (None: var_dir/retention.key).
+    retention_days: int = Field(default=365, ge=1)
+    retention_key: SecretStr | None = None
+
+    # Chat input limits (documented in docs/api.md). max_body_bytes: the largest JSON or form
+    # body any route reads (413 above it); uploads and /wechat have their own limits.
     max_text_chars: int = 1000
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     timezone: str = "Asia/Shanghai"
     service_hours: str = "12345热线全天24小时为您服务，节假日不休息。"
 

@@ -9,6 +9,14 @@ from datetime import date
 import zhconv
 
 WEEKDAYS = "一二三四五六日"
+# How staff pages and reports name the channel an order or a conversation came in by.
+CHANNEL_LABELS = {
+    "web": "网页",
+    "wechat": "微信",
+    "voice": "电话",
+    "api": "接口",
+    "operator": "话务员录入",
+}
 
 
 def format_date(day: date) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline.zh import CHANNEL_LABELS
 from reports.build import MonthlyReport, UnitRow
 from reports.queries import UnitFigures
 
@@ -107,17 +108,11 @@ def categories(report: MonthlyReport) -> Table:
 
 
 def channels(report: MonthlyReport) -> Table:
-    names = {
-        "web": "网页",
-        "wechat": "微信",
-        "voice": "电话",
-        "api": "接口",
-        "operator": "话务员录入",
-    }
     head = ["渠道", "工单量", "占比", "上月"]
-    return head, [
-        [names.get(s.name, s.name), s.count, pct(s.share), s.previous] for s in report.channels
-    ]
+    rows = []
+    for c in report.channels:
+        rows.append([CHANNEL_LABELS.get(c.name, c.name), c.count, pct(c.share), c.previous])
+    return head, rows
 
 
 def contacts(report: MonthlyReport) -> Table:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hotline.db import Base, session_scope
+from hotline.privacy import mask_numbers
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
@@ -167,15 +168,18 @@ class WorkOrder(Base):
         )
 
     def to_dict(self, *, reveal: bool = False, now: datetime | None = None) -> dict[str, Any]:
-        """JSON-ready view; contact data masked unless `reveal` (the case handler's view)."""
+        """JSON-ready view; contact data masked unless `reveal` (the case handler's view),
+        and so are phone and ID numbers the citizen wrote in the request or its summary."""
+        text = self.request_text if reveal else mask_numbers(self.request_text)
+        summary = self.summary if reveal else mask_numbers(self.summary)
         out: dict[str, Any] = {
             "number": self.number,
             "channel": self.channel,
             "citizen_name": self.citizen_name if reveal else mask_name(self.citizen_name),
             "citizen_phone": self.citizen_phone if reveal else mask_phone(self.citizen_phone),
             "wechat_openid": self.wechat_openid if reveal else mask_openid(self.wechat_openid),
-            "request_text": self.request_text,
-            "summary": self.summary,
+            "request_text": text,
+            "summary": summary,
             "kind": self.kind,
             "category": self.category,
             "department": self.department,

@@ -86,6 +86,10 @@ async function send(shown, payload) {
       addBubble("bot", "消息没有发出去：" + body.detail, "error");
       return;
     }
+    if (resp.status === 429) {  // too many messages: the detail says when to try again
+      addBubble("bot", body.detail, "error");
+      return;
+    }
     for (const m of body.messages || []) {
       if (m.text) addBubble("bot", m.text, resp.ok ? "" : "error");
       if (m.buttons && m.buttons.length) addButtons(m.buttons);

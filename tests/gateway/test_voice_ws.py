@@ -278,6 +278,33 @@ def test_a_protocol_error_mid_call_ends_it(server: Server) -> None:
     call(server, script)
 
 
+@pytest.mark.parametrize("size", [3, 321, 2 * 16000 + 2, 1_000_000])
+def test_a_wrong_sized_audio_frame_ends_the_call_and_the_next_call_works(
+    server: Server, size: int
+) -> None:
+    """Half a sample, or more than one second: an error naming it, the call ends as a
+    protocol error, and the server takes the next call."""
+
+    async def bad(caller: Caller) -> None:
+        await caller.start()
+        await caller.ws.send(b"\x01" * size)
+        error = await caller.until("error")
+        assert "audio frames" in error["message"] and str(size) in error["message"]
+        end = await caller.until("end")
+        assert (end["outcome"], end["reason"]) == ("hangup", "protocol_error")
+        with pytest.raises(ConnectionClosed):
+            await caller.ws.recv()
+
+    async def good(caller: Caller) -> None:
+        await caller.start()
+        await caller.until("state", state="listening")
+        await caller.ws.send(json.dumps({"type": "hangup"}))
+        assert (await caller.until("end"))["reason"] == "caller"
+
+    call(server, bad)
+    call(server, good)
+
+
 def test_calls_beyond_max_calls_hear_busy(server: Server) -> None:
     async def script(first: Caller) -> None:
         await first.start()

@@ -3,10 +3,16 @@ the operators' call list, and 未回访 for orders nobody rated in time."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from gateway.app import create_app
+from hotline import db
+from hotline.settings import Settings
 from tests.workorders.support import CENTRE, DEPT, T0, UNIT, dispatched
 from workorders import followup, store
 from workorders.states import IllegalTransition
@@ -63,3 +69,18 @@ def test_channel_and_reply_parsing() -> None:
     assert followup.parse_rating(" 基本满意") == ("基本满意", None)
     assert followup.parse_rating("满意") == ("满意", None)
     assert followup.parse_rating("路灯还是不亮") is None
+
+
+def test_the_running_app_closes_unrated_orders_on_its_scan(tmp_path: Path) -> None:
+    # The rule above, wired into the app: its periodic SLA scan also closes unrated orders.
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, sla_scan_seconds=0.2,
+                        followup_hours=72, rasa_url="http://127.0.0.1:9")  # fmt: skip
+    db.upgrade(settings.database_url)
+    number = closed(settings.database_url)  # closed on 2026-11-23: more than 72 h ago
+    with TestClient(create_app(settings)):
+        deadline = time.monotonic() + 60
+        while store.get(settings.database_url, number).satisfaction is None:
+            assert time.monotonic() < deadline, "the scan never closed the unrated order"
+            time.sleep(0.1)
+    order = store.get(settings.database_url, number)
+    assert (order.status, order.satisfaction) == ("已回访", "未回访")
