@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run test lint lock bench fuzz
+.PHONY: setup run test lint lock bench faults fuzz
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -25,6 +25,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/python -m bench.chat_latency
+
+# Faults (issue 19, docs/operations.md "Faults"): the short versions are part of `make test`;
+# this runs them and the long one (1,000 orders, a replica killed); numbers in BENCHMARKS.md.
+faults: setup
+	$(VENV)/pytest tests/faults -q
+	$(VENV)/python -m bench.faults_kill --orders 1000
 
 # Hostile input: HOTLINE_FUZZ_CASES generated requests (default 10,000) over the OpenAPI,
 # signed in and not; fails on any server error (docs/operations.md, "Hostile input").

@@ -12,6 +12,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway import (
     action_webhook,
@@ -36,6 +38,7 @@ from gateway import (
     workorders_api,
 )
 from gateway.body_limit import BodyLimit
+from gateway.db_unavailable import database_unavailable
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from handoffs import live
@@ -98,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.upgrade(settings.database_url)  # idempotent; the schema is always current
         import_sample_if_empty(settings.database_url)
-        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        app.state.rasa = RasaClient(
+            settings.rasa_url, settings.rasa_timeout, settings.rasa_retry_seconds
+        )
         _check_router(settings)
         if settings.knowledge_preload:
             threading.Thread(target=_preload, args=(settings,), daemon=True).start()
@@ -115,8 +120,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.hub().connect(settings.redis_url)
         yield
         await live.hub().close()
+        app.state.calls.shut_down()  # live calls are told and transferred (speech/calls.py)
         if audiosocket:
-            await audiosocket.stop()
+            await audiosocket.stop(grace=settings.shutdown_seconds)
         app.state.calls.close()
         if scanner:
             scanner.cancel()
@@ -133,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.executor = action_webhook.make_executor()
+    for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
+        app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(
         RequestValidationError,
         validation_error,  # type: ignore[arg-type]  # starlette's stub takes any-Exception handlers

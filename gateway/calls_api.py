@@ -31,6 +31,7 @@ from gateway.voice_lexicon import hotline_lexicon
 from handoffs import queue
 from hotline.conversations import conversation_id
 from hotline.settings import Settings
+from hotline.shutdown import Stopper
 from speech.calls import CallCenter
 from speech.engine import ASREngine, TTSEngine
 from speech.outcomes import get_call, record_outcome, register_call, registered_caller
@@ -177,20 +178,26 @@ async def outcome(
     return JSONResponse(body, status_code=status)
 
 
-async def serve_audiosocket(settings: Settings) -> None:
-    """The AudioSocket listener as its own process (the app may run elsewhere)."""
+async def serve_audiosocket(settings: Settings, stopper: Stopper) -> None:
+    """The AudioSocket listener as its own process (the app may run elsewhere) until SIGINT or
+    SIGTERM: then no new call is taken, live calls are told and transferred, and the rest of
+    the work is dropped in time for `stopper`'s deadline (hotline/shutdown.py)."""
     from hotline import db
     from speech.audiosocket import AudioSocketServer
 
+    stopper.install()
     await asyncio.to_thread(db.upgrade, settings.database_url)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
     center = make_call_center(settings, lambda: rasa)
     server = AudioSocketServer(center, settings.audiosocket_host, settings.audiosocket_port)
     try:
-        await server.start()
-        center.warm_up_soon()
-        await server.serve_forever()
+        if not stopper.requested.is_set():
+            await server.start()
+            center.warm_up_soon()
+            await stopper.requested.wait()
     finally:
-        await server.stop()
+        # A second left for storing outcomes and closing connections after the calls end.
+        await server.stop(grace=max(0.0, stopper.remaining() - 1.0))
         await rasa.close()
         center.close()
+        log.info("AudioSocket listener stopped")

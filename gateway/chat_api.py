@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts.users import Principal
-from gateway import followups, rate_limits, takeover
+from gateway import fallback, followups, rate_limits, takeover
 from gateway.auth import optional_user
 from gateway.choices import ordinal, resolve
 from gateway.errors import CitizenText, check_length
@@ -24,7 +24,7 @@ from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from handoffs import intake, queue
 from handoffs.intake import is_cancel
 from handoffs.model import Handoff
-from hotline.conversations import Turn, conversation_id, last_replies, record_turn
+from hotline.conversations import Turn, conversation_id, last_replies, latest_turn, record_turn
 from hotline.settings import Channel, Settings
 
 log = logging.getLogger(__name__)
@@ -134,11 +134,24 @@ async def run_turn(
     error: str | None = None
     said = text
     if (choice := ordinal(text)) is not None:  # 第二个 after a list of options
-        previous = await asyncio.to_thread(last_replies, settings.database_url, sender_id)
-        said = resolve(choice, previous) or text
+        replies = await asyncio.to_thread(last_replies, settings.database_url, sender_id)
+        said = resolve(choice, replies) or text
+    previous = None
+    if channel != "voice":  # a form begun while Rasa was down is finished without it
+        previous = await asyncio.to_thread(latest_turn, settings.database_url, sender_id)
+        if previous is not None and fallback.in_form(previous[1]):
+            return await _fallback_turn(settings, channel, sender, text, said, metadata,
+                                        received, previous, "form begun without Rasa")  # fmt: skip
     try:
         bot = await rasa.turn(sender_id, said, channel, metadata)
     except RasaUnavailable as exc:
+        if channel != "voice":  # the triage layer answers instead (a call is transferred)
+            log.warning("turn of %s served by triage, Rasa unavailable: %s", sender_id, exc)
+            try:
+                return await _fallback_turn(settings, channel, sender, text, said, metadata,
+                                            received, previous, str(exc))  # fmt: skip
+            except Exception:
+                log.exception("turn of %s: the triage fallback failed too", sender_id)
         log.warning("turn of %s not answered: %s", sender_id, exc)
         error = str(exc)
         bot = BotTurn(messages=[{"text": APOLOGY, "buttons": []}])
@@ -167,6 +180,38 @@ async def run_turn(
     CHAT_TURNS.labels(channel, "error" if error else "ok").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
     return TurnOutcome(bot.messages, state, bot.intent, error, bot.decision)
+
+
+async def _fallback_turn(
+    settings: Settings,
+    channel: str,
+    sender: str,
+    text: str,
+    said: str,
+    metadata: dict[str, Any],
+    received: datetime,
+    previous: tuple[str, dict[str, Any]] | None,
+    why: str,
+) -> TurnOutcome:
+    """A turn served by the triage layer directly (gateway/fallback.py); its state is stored
+    with the turn, so the next one continues it on any replica."""
+    sender_id = conversation_id(channel, sender)
+    reply = await asyncio.to_thread(
+        fallback.answer, settings, channel, sender_id, said, previous, metadata
+    )
+    state: Literal["bot", "waiting_human", "human"] = (
+        "waiting_human" if reply.waiting_human else "bot"
+    )
+    extra: dict[str, Any] = {"fallback": reply.state, "degraded": why[:200]}
+    if reply.decision:
+        extra["triage"] = reply.decision
+    turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
+                replied_at=datetime.now(UTC), bot_replies=reply.messages, state=state,
+                metadata={**metadata, **extra})  # fmt: skip
+    await asyncio.to_thread(record_turn, settings.database_url, turn)
+    CHAT_TURNS.labels(channel, "fallback").inc()
+    CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
+    return TurnOutcome(reply.messages, state, None, None, reply.decision)
 
 
 async def to_operator(

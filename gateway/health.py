@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from gateway.rasa_client import RasaClient, RasaUnavailable
 from gateway.wechat_api import state as wechat_state
+from handoffs import live
 from hotline.db import current_revision, engine_for
 from hotline.settings import Settings
 from knowledge.service import get_service
@@ -34,7 +35,8 @@ async def _rasa_state(rasa: RasaClient) -> dict[str, Any]:
     try:
         status = await rasa.status()
     except RasaUnavailable as exc:
-        return {"status": "down", "url": rasa.base_url, "error": str(exc)}
+        # chat and WeChat turns are answered by the triage layer meanwhile (gateway/fallback.py)
+        return {"status": "down", "url": rasa.base_url, "error": str(exc), "fallback": "triage"}
     return {"status": "ok", "url": rasa.base_url, "model_id": status.get("model_id")}
 
 
@@ -45,12 +47,14 @@ async def health(request: Request) -> JSONResponse:
         _rasa_state(request.app.state.rasa),
         asyncio.to_thread(_database_state, settings.database_url),
     )
-    deps = {
+    deps: dict[str, dict[str, Any]] = {
         "rasa": rasa,
         "database": database,
         "knowledge": get_service(settings).state(),
         "router": router_state(settings),  # which 智能派单 router orders are routed with
     }
+    if settings.redis_url:  # live events across replicas (handoffs/live.py)
+        deps["redis"] = live.hub().state()
     ok = all(d["status"] == "ok" for d in deps.values())
     body = {"status": "ok" if ok else "degraded", "dependencies": deps,
             "channels": {"wechat": wechat_state(settings)}}  # fmt: skip

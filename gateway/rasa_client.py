@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -25,9 +26,15 @@ class BotTurn:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float) -> None:
+    """`retry_seconds`: after a failed turn, turns go straight to the fallback (no waiting for
+    a timeout on every message) for this long, or until /health finds Rasa up again."""
+
+    def __init__(self, base_url: str, timeout: float, retry_seconds: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._why = ""
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -35,16 +42,15 @@ class RasaClient:
     async def turn(
         self, sender_id: str, text: str, channel: str, metadata: dict[str, Any]
     ) -> BotTurn:
-        payload = {"sender": sender_id, "message": text, "channel": channel, "metadata": metadata}
+        if time.monotonic() < self._down_until:
+            raise RasaUnavailable(self._why)
         try:
-            resp = await self._http.post("/webhooks/hotline/webhook", json=payload)
-        except httpx.TimeoutException as exc:
-            raise RasaUnavailable(f"rasa timed out after {self._http.timeout.read}s") from exc
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
-        if resp.status_code != 200:
-            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
-        body = resp.json()
+            body = await self._post_turn(sender_id, text, channel, metadata)
+        except RasaUnavailable as exc:
+            self._down_until = time.monotonic() + self.retry_seconds
+            self._why = f"{exc} (not retried for {self.retry_seconds:.0f}s)"
+            raise
+        self._down_until = 0.0
         intent = body.get("intent") or {}
         raw = body.get("messages") or []
         decisions = [
@@ -59,6 +65,21 @@ class RasaClient:
             paused=bool(body.get("paused")),
             decision=decisions[-1] if decisions else None,
         )
+
+    async def _post_turn(
+        self, sender_id: str, text: str, channel: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        payload = {"sender": sender_id, "message": text, "channel": channel, "metadata": metadata}
+        try:
+            resp = await self._http.post("/webhooks/hotline/webhook", json=payload)
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"rasa timed out after {self._http.timeout.read}s") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
+        body: dict[str, Any] = resp.json()
+        return body
 
     async def append_event(self, sender_id: str, event: str) -> None:
         """Append one event ("pause" when an operator takes the conversation over, "resume"
@@ -77,6 +98,7 @@ class RasaClient:
         try:
             resp = await self._http.get("/status", timeout=3.0)
             resp.raise_for_status()
+            self._down_until = 0.0  # up again: the next turn goes to Rasa
             return resp.json()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc

@@ -6,6 +6,11 @@ One process: subscribers are woken directly. Several app replicas (HOTLINE_REDIS
 every publication is also sent on one Redis pub/sub channel, and each replica's listener wakes
 its own subscribers with what the others published. The events only wake readers, which read
 what changed from the database, so a lost event delays a screen, never loses a message.
+
+Redis down: each replica goes on waking its own subscribers (per-process behaviour). One
+warning says so when it starts and one line when Redis is back; meanwhile publications skip
+Redis for REDIS_RETRY_SECONDS at a time (no request waits on a dead socket) and the listener
+retries with a growing pause (at most LISTEN_BACKOFF_MAX seconds).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -26,6 +32,8 @@ log = logging.getLogger(__name__)
 
 QUEUE = "queue"  # any handoff created, taken, released or closed; presence changes
 CHANNEL = "hotline:live"  # the Redis pub/sub channel shared by the replicas
+REDIS_RETRY_SECONDS = 5.0
+LISTEN_BACKOFF_MAX = 30.0
 Subscriber = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[Any]"]
 
 
@@ -43,16 +51,43 @@ class Hub:
         self._origin = uuid.uuid4().hex  # this replica: its own publications come back
         self._redis: redis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._skip_until = 0.0  # publications skip Redis until then (it failed)
+        self._down = False  # told once per outage
+        self._listening = False
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         self._deliver(topic, event)
-        if self._redis is None:
+        if self._redis is None or time.monotonic() < self._skip_until:
             return
         message = json.dumps({"origin": self._origin, "topic": topic, "event": event})
         try:
             self._redis.publish(self._channel, message)
         except redis.RedisError as exc:  # other replicas' screens catch up on their refresh
-            log.warning("live event not sent to the other replicas: %s", exc)
+            self._skip_until = time.monotonic() + REDIS_RETRY_SECONDS
+            self._outage(exc)
+            return
+        self._recovered()
+
+    def _outage(self, exc: BaseException) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            log.warning("Redis unavailable (%s): live events stay within this replica until "
+                        "it is back", exc)  # fmt: skip
+
+    def _recovered(self) -> None:
+        with self._lock:
+            was, self._down = self._down, False
+        if was:
+            log.info("Redis is back: live events reach the other replicas again")
+
+    def state(self) -> dict[str, Any]:
+        """For /health: "ok" while events reach the other replicas through Redis."""
+        if self._redis is None:
+            return {"status": "off"}
+        if self._down or not self._listening:
+            return {"status": "down", "fallback": "this replica only"}
+        return {"status": "ok"}
 
     def _deliver(self, topic: str, event: dict[str, Any]) -> None:
         with self._lock:
@@ -91,20 +126,26 @@ class Hub:
             await asyncio.wait_for(ready.wait(), 5)
 
     async def _listen(self, url: str, ready: asyncio.Event) -> None:
+        pause = 1.0
         while True:
-            client = aioredis.Redis.from_url(url)
+            client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     ready.set()
+                    self._listening, pause = True, 1.0
+                    self._skip_until = 0.0
+                    self._recovered()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("live events from other replicas interrupted: %s", exc)
-                await asyncio.sleep(1)
+                self._listening = False
+                self._outage(exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LISTEN_BACKOFF_MAX)
             finally:
                 await client.aclose()
 

@@ -131,18 +131,22 @@ def restore_db(
 def voice_audiosocket(
     port: Annotated[int, typer.Option(help="default HOTLINE_AUDIOSOCKET_PORT or 9092")] = 0,
 ) -> None:
-    """Run the Asterisk AudioSocket listener alone (calls use Rasa at HOTLINE_RASA_URL)."""
+    """Run the Asterisk AudioSocket listener alone (calls use Rasa at HOTLINE_RASA_URL);
+    SIGINT/SIGTERM transfer live calls and stop within HOTLINE_SHUTDOWN_SECONDS."""
     import asyncio
     import contextlib
 
     from gateway.calls_api import serve_audiosocket
     from hotline.logging import configure_logging
+    from hotline.shutdown import Stopper
 
     configure_logging("audiosocket")
     settings = get_settings()
     settings.audiosocket_port = port or settings.audiosocket_port or 9092
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_audiosocket(settings))
+    stopper = Stopper(settings.shutdown_seconds)
+    with contextlib.suppress(KeyboardInterrupt):  # a signal before the loop took over
+        asyncio.run(serve_audiosocket(settings, stopper))
+    stopper.exit_in_time()
 
 
 if __name__ == "__main__":

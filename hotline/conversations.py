@@ -104,6 +104,23 @@ def last_replies(database_url: str, conversation: str) -> list[dict[str, Any]]:
         return conn.execute(query).scalar() or []
 
 
+def latest_turn(database_url: str, conversation: str) -> tuple[str, dict[str, Any]] | None:
+    """The citizen's text and the fallback state (gateway/fallback.py) of the conversation's
+    latest turn; None for a new conversation."""
+    query = (
+        select(ConversationTurn.user_text, ConversationTurn.metadata_)
+        .where(ConversationTurn.conversation_id == conversation)
+        .order_by(ConversationTurn.id.desc())
+        .limit(1)
+    )
+    with engine_for(database_url).connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    metadata = row[1] if isinstance(row[1], dict) else {}
+    return row[0], metadata.get("fallback") or {}
+
+
 def turns_of(database_url: str, conversation: str) -> list[ConversationTurn]:
     with session_scope(database_url) as session:
         stmt = (

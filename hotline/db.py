@@ -16,6 +16,12 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A request fails fast when PostgreSQL is away (gateway/db_unavailable.py answers 503): a new
+# connection gives up after CONNECT_SECONDS, a request waiting for a pooled one after
+# POOL_WAIT_SECONDS.
+CONNECT_SECONDS = 3
+POOL_WAIT_SECONDS = 10
+UNACKED_MS = 10_000  # data the server has not acknowledged for this long: connection dead
 
 
 class Base(DeclarativeBase):
@@ -62,7 +68,23 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,  # a connection that died with a restarted server is replaced
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=POOL_WAIT_SECONDS,
+        connect_args={
+            "connect_timeout": CONNECT_SECONDS,
+            # A server that vanished without closing (network cut, host down) is noticed
+            # within seconds, not after the kernel's two-hour keepalive default.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": UNACKED_MS,
+        },
+    )
 
 
 @lru_cache(maxsize=8)

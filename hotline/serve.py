@@ -107,6 +107,8 @@ def plan(settings: Settings, part: Part) -> list[Child]:
         cmd = [
             sys.executable, "-m", "uvicorn", "gateway.app:main_app", "--factory",
             "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+            # in-flight requests and calls get this long after SIGTERM (docs/operations.md)
+            "--timeout-graceful-shutdown", str(max(1, round(settings.shutdown_seconds))),
         ]  # fmt: skip
         local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
         children.append(
@@ -155,7 +157,7 @@ def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = 
         return 0
     finally:
         for child in reversed(children):
-            child.stop()
+            child.stop(grace=settings.shutdown_seconds + 5)  # its own deadline, then a margin
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         echo("stopped")

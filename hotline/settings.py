@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     rasa_env: Path = PROJECT_ROOT / ".venv-rasa"
     rasa_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one bot turn")
     rasa_start_timeout: float = 300.0
+    # After a failed turn, chat turns are answered by the triage layer without asking Rasa for
+    # this long (or until /health finds it up): no citizen waits rasa_timeout on every message.
+    rasa_retry_seconds: float = Field(default=5.0, ge=0)
 
     # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.
@@ -83,6 +86,11 @@ class Settings(BaseSettings):
     asr_compute_type: Literal["int8", "int16", "float32"] = "int8"
     tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)
     tts_speed: int = Field(default=175, ge=80, le=450, description="espeak-ng words per minute")
+    # Graceful shutdown (docs/operations.md, "Stopping"): on SIGTERM/SIGINT every process stops
+    # taking new work, tells live calls and transfers them, and exits within this many seconds.
+    shutdown_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="seconds a process may take to stop"
+    )
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 0  # 0: no AudioSocket listener; Asterisk's usual choice is 9092
     max_calls: int = Field(

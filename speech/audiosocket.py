@@ -117,10 +117,16 @@ class AudioSocketServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    async def stop(self) -> None:
-        """Stop listening and hang up the calls still up (each still records its outcome)."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop listening; the calls still up are told and transferred (speech/calls.py) and
+        have `grace` seconds to end that way; the rest are hung up. Each records its outcome."""
         if self._server is not None:
             self._server.close()
+        self.center.shut_down()
+        if self._connections and grace > 0:
+            _, late = await asyncio.wait(set(self._connections), timeout=grace)
+            if late:
+                log.warning("%d calls still up after %.0f s; hanging up", len(late), grace)
         for task in list(self._connections):
             task.cancel()
         if self._connections:

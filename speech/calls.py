@@ -8,12 +8,19 @@ to the hooks (the gateway stores it and adds the work order filed during the cal
 
 The engines load once, on the first call or in `warm_up`; ASR and TTS run in one thread pool
 sized to the line count, so a busy line cannot starve the others of threads.
+
+Stopping (`shut_down`, then `close`): live calls are told and transferred, no new call is
+opened, and the warm-up stops between two prompts. Warm-up renders one prompt per pool job so
+that stopping never waits for the whole list: the pool's threads are joined when the
+interpreter exits, and rendering every prompt on a fresh cache took long enough under load to
+keep `hotline voice audiosocket` alive past 30 s after SIGINT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -64,6 +71,8 @@ class CallCenter:
         self._phrases = phrases
         self.lexicon = lexicon or Lexicon()
         self.active = 0
+        self.sessions: dict[str, CallSession] = {}  # live calls, told when the process stops
+        self.stopping = threading.Event()
         self._warming: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(max_calls + 2, thread_name_prefix="speech")
 
@@ -92,7 +101,18 @@ class CallCenter:
         preload = getattr(tts, "preload", None)
         if preload is not None:  # the pieces sessions synthesise (speech/playback.py)
             pieces = [piece for prompt in PROMPTS for piece in split_sentences(prompt)]
-            await asyncio.get_running_loop().run_in_executor(self.executor, preload, pieces, rates)
+            loop = asyncio.get_running_loop()
+            done = 0
+            try:
+                for piece in pieces:  # one job each: stopping waits for one piece at most
+                    if self.stopping.is_set():
+                        raise asyncio.CancelledError
+                    await loop.run_in_executor(self.executor, preload, [piece], rates)
+                    done += 1
+            except asyncio.CancelledError:
+                log.info("prompt warm-up stopped after %d of %d pieces", done, len(pieces))
+                raise
+            log.info("speech prompts ready (%d pieces)", len(pieces))
 
     def warm_up_soon(self) -> asyncio.Task[None]:
         """`warm_up` in the background; a failure is logged and the first call retries."""
@@ -115,7 +135,7 @@ class CallCenter:
     ) -> CallSession | None:
         """A session for a new call, or None when every line is busy. A session returned
         must be passed to `run`, which frees its line."""
-        if self.active >= self.max_calls:
+        if self.active >= self.max_calls or self.stopping.is_set():
             return None
         self.active += 1
         try:
@@ -125,7 +145,7 @@ class CallCenter:
         except BaseException:
             self.active -= 1
             raise
-        return CallSession(
+        session = self.sessions[call_id] = CallSession(
             call_id,
             transport,
             asr,
@@ -138,12 +158,14 @@ class CallCenter:
             executor=self.executor,
             phrases=self._phrases,
         )
+        return session
 
     async def run(self, session: CallSession) -> CallOutcome:
         try:
             outcome = await session.run()
         finally:
             self.active -= 1
+            self.sessions.pop(session.call_id, None)
         log.info(
             "call %s (%s) ended: %s (%s), %d turns",
             session.call_id,
@@ -192,7 +214,16 @@ class CallCenter:
             log.exception("call %s: outcome not stored", outcome.call_id)
             return outcome
 
+    def shut_down(self) -> None:
+        """Stop taking calls and tell every live one (it is transferred to a person)."""
+        self.stopping.set()
+        for session in list(self.sessions.values()):
+            session.shut_down()
+
     def close(self) -> None:
+        self.stopping.set()
+        if self._warming is not None:
+            self._warming.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Event:
-    kind: str  # partial | final | speech | dtmf | hangup | played
+    kind: str  # partial | final | speech | dtmf | hangup | played | shutdown
     text: str = ""
     confidence: float = 1.0
     token: int = 0

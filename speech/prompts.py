@@ -17,7 +17,18 @@ TRANSFER = "正在为您转接人工服务，请稍候。"
 BOT_DOWN = "抱歉，系统暂时繁忙，正在为您转接人工服务，请稍候。"
 NO_INPUT_BYE = "很抱歉，一直没有听到您的声音，本次通话将结束。如需帮助请再次拨打12345，再见。"
 TOO_LONG = "本次通话时间较长，正在为您转接人工服务，请稍候。"
+SHUTDOWN = "系统维护中，正在为您转接人工，请稍候。"  # the process is stopping
 BUSY = "您好，当前线路全忙，请稍后再拨。紧急情况请直接拨打110、119或120。"
 
 # Fixed prompts are worth caching as audio (speech/calls.py).
-PROMPTS = (GREETING, *REPROMPTS, SAY_AGAIN, TRANSFER, BOT_DOWN, NO_INPUT_BYE, TOO_LONG, BUSY)
+PROMPTS = (
+    GREETING,
+    *REPROMPTS,
+    SAY_AGAIN,
+    TRANSFER,
+    BOT_DOWN,
+    NO_INPUT_BYE,
+    TOO_LONG,
+    SHUTDOWN,
+    BUSY,
+)

@@ -62,6 +62,7 @@ from speech.prompts import (
     NO_INPUT_BYE,
     REPROMPTS,
     SAY_AGAIN,
+    SHUTDOWN,
     TOO_LONG,
     TRANSFER,
 )
@@ -86,6 +87,10 @@ REQUEST_HUMAN = "/request_human"
 
 class _HungUp(Exception):
     pass
+
+
+class _ShuttingDown(Exception):
+    """The process is stopping: the caller is told and transferred to a person."""
 
 
 @dataclass
@@ -170,6 +175,11 @@ class CallSession:
             self._hangup_reason = reason
             self._events.put_nowait(Event("hangup", at=self._now()))
 
+    def shut_down(self) -> None:
+        """The process is stopping: at the next prompt or listen, after a bot turn already
+        running, the caller hears SHUTDOWN and the call is transferred ("server_stop")."""
+        self._events.put_nowait(Event("shutdown", at=self._now()))
+
     # ---- running -----------------------------------------------------------------------------
 
     async def run(self) -> CallOutcome:
@@ -184,6 +194,13 @@ class CallSession:
                 await self._dialogue()
         except _HungUp:
             self._result = ("hangup", self._hangup_reason)
+        except _ShuttingDown:  # transferred once told; hung up if the line goes first
+            await self._stop_playback()
+            try:
+                await self._say(SHUTDOWN, source="ivr", interruptible=False)
+                self._result = ("transfer", "server_stop")
+            except _HungUp:
+                self._result = ("hangup", self._hangup_reason)
         except TimeoutError:
             await self._stop_playback()
             with contextlib.suppress(_HungUp):
@@ -402,6 +419,8 @@ class CallSession:
                     continue
             if ev.kind == "hangup":
                 raise _HungUp
+            if ev.kind == "shutdown":
+                raise _ShuttingDown
             if ev.kind in ("speech", "partial"):
                 deadline = loop.time() + wait
             elif ev.kind == "final":
@@ -466,6 +485,8 @@ class CallSession:
                     continue
                 if not interruptible:
                     continue  # the call ends after these prompts: what is said now is dropped
+                if ev.kind == "shutdown":
+                    raise _ShuttingDown
                 if ev.kind in ("final", "dtmf") and (ev.kind == "dtmf" or ev.text.strip()):
                     self._pending.append(ev)
                     barged = True

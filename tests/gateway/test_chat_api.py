@@ -181,29 +181,49 @@ def test_broken_json_is_422(tmp_path: Path, fake_rasa) -> None:
     assert "not valid JSON" in resp.json()["detail"]
 
 
-def test_rasa_down_gives_503_apology_and_the_turn_is_logged(tmp_path: Path) -> None:
+def test_rasa_down_is_answered_by_triage_and_the_turn_is_logged(tmp_path: Path) -> None:
+    """Without Rasa the triage layer answers (gateway/fallback.py; tests/faults has the whole
+    conversation); /health still says Rasa is down."""
     with client_for(tmp_path, f"http://127.0.0.1:{free_port()}") as client:
         resp = client.post("/api/v1/chat", json={"sender": "u9", "text": "在吗", "channel": "web"})
         health = client.get("/health")
         url = client.app.state.settings.database_url
-    assert resp.status_code == 503
-    assert resp.json()["messages"][0]["text"] == APOLOGY
+    assert resp.status_code == 200
+    assert resp.json()["messages"][0]["text"] != APOLOGY
     [turn] = turns_of(url, "web:u9")
-    assert turn.user_text == "在吗" and turn.error.startswith("rasa unreachable")
+    assert turn.user_text == "在吗" and turn.metadata_["degraded"].startswith("rasa unreachable")
     assert health.status_code == 503
     assert health.json()["dependencies"]["rasa"]["status"] == "down"
     assert health.json()["dependencies"]["database"]["status"] == "ok"
 
 
-def test_rasa_slower_than_the_timeout_gives_503(tmp_path: Path, fake_rasa) -> None:
+def test_rasa_slower_than_the_timeout_is_answered_by_triage(tmp_path: Path, fake_rasa) -> None:
     fake_rasa.delay = 1.5
     port = fake_rasa.server_port
     with client_for(tmp_path, f"http://127.0.0.1:{port}", rasa_timeout=0.3) as client:
         resp = client.post("/api/v1/chat", json={"sender": "u1", "text": "你好"})
         again = client.get("/openapi.json")  # the process is still serving
-    assert resp.status_code == 503
-    assert "timed out" in resp.json()["error"]
+        url = client.app.state.settings.database_url
+    assert resp.status_code == 200
+    [turn] = turns_of(url, "api:u1")
+    assert "timed out" in turn.metadata_["degraded"]
     assert again.status_code == 200
+
+
+def test_a_failing_fallback_gives_503_apology(tmp_path: Path, monkeypatch) -> None:
+    """Rasa down and the triage layer failing too: the apology, and the turn is logged."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("knowledge index unreadable")
+
+    monkeypatch.setattr("gateway.fallback.answer", broken)
+    with client_for(tmp_path, f"http://127.0.0.1:{free_port()}") as client:
+        resp = client.post("/api/v1/chat", json={"sender": "u8", "text": "在吗", "channel": "web"})
+        url = client.app.state.settings.database_url
+    assert resp.status_code == 503
+    assert resp.json()["messages"][0]["text"] == APOLOGY
+    [turn] = turns_of(url, "web:u8")
+    assert turn.error.startswith("rasa unreachable")
 
 
 def test_metrics_count_turns(tmp_path: Path, fake_rasa) -> None:

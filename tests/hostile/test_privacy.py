@@ -57,7 +57,7 @@ def test_a_chat_message_with_numbers_leaves_none_in_the_logs(
                         sla_scan_seconds=0)  # fmt: skip
     with TestClient(create_app(settings)) as client:
         resp = client.post("/api/v1/chat", json={"sender": PHONE, "text": TEXT})
-    assert resp.status_code == 503
+    assert resp.status_code == 200  # answered by the triage layer instead (gateway/fallback.py)
     logged = captured.getvalue()
     assert "139****5678" in logged  # the sender was logged, masked
     for raw in (PHONE, ID_CARD, "88123456"):

@@ -1,0 +1,283 @@
+"""When Rasa is unreachable: the chat turn goes to the triage layer directly (降级服务).
+
+Knowledge answers, clarifications, order drafts with their form and read-back, handoffs and
+emergencies are served as the bot would, only plainer (no NLU entities: each form field is
+asked, none is guessed from the first message). The state this needs (the last answered entry,
+misunderstandings in a row, the form's fields) travels with each stored turn, under
+`metadata.fallback`, so the next turn can be served by any replica and a form begun while Rasa
+was down is finished here even after Rasa is back: nothing the citizen said is lost or asked
+twice. The voice channel does not come here: a call whose bot fails is transferred
+(speech/session.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from handoffs import intake as handoff_intake
+from handoffs.summary import build
+from hotline.bot import BOT_DIR
+from hotline.settings import Settings
+from knowledge.service import get_service
+from triage import (
+    Abstain,
+    Answer,
+    Calm,
+    Clarify,
+    Context,
+    Decision,
+    Emergency,
+    Handoff,
+    OrderDraft,
+    ServiceHours,
+    StatusQuery,
+    get_triage,
+)
+from triage.form import (
+    FIELDS,
+    MAX_FAILURES,
+    NO_PHONE,
+    NOT_SAID,
+    cancels,
+    check_field,
+    confirmation,
+    give_up_value,
+    named_field,
+    summary,
+)
+from workorders import intake
+from workorders.citizen_view import confirmation as confirmation_text
+from workorders.citizen_view import kind_of
+from workorders.store import Draft, InvalidField
+
+ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
+PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
+CONFIRM_BUTTONS = [
+    {"title": "确认提交", "payload": "/affirm"},
+    {"title": "修改", "payload": "/deny"},
+]
+_CHOSEN = re.compile(r"^/choose_entry(\{.*\})$")
+STATUS_LATER = "工单进度查询暂时不可用，请稍后再试，或拨打12345热线查询。"
+NO_OPERATOR = "抱歉，现在没有话务员可以马上接待。您可以拨打12345热线，或者把问题登记成工单。"
+CALM = "理解您着急的心情。请说说遇到了什么问题，我来帮您。"
+
+
+@lru_cache(maxsize=1)
+def _responses() -> dict[str, str]:
+    """The bot's own wording (bot/domain.yml), so the fallback says what the bot says."""
+    domain = yaml.safe_load((BOT_DIR / "domain.yml").read_text(encoding="utf-8"))
+    return {name: variants[0]["text"] for name, variants in domain["responses"].items()
+            if variants and "text" in variants[0]}  # fmt: skip
+
+
+def _say(name: str) -> str:
+    return _responses()[name]
+
+
+@dataclass
+class Reply:
+    messages: list[dict[str, Any]]
+    state: dict[str, Any]  # stored as the turn's metadata.fallback
+    decision: dict[str, Any] | None = None
+    order: str | None = None  # the work order stored by this turn
+    waiting_human: bool = False
+
+    def add(self, text: str, buttons: list[dict[str, str]] | None = None) -> None:
+        self.messages.append({"text": text, "buttons": buttons or []})
+
+
+def in_form(state: dict[str, Any] | None) -> bool:
+    """Whether a form begun in fallback is still open (the next turn stays here)."""
+    return bool(state and state.get("form"))
+
+
+def answer(
+    settings: Settings,
+    channel: str,
+    conversation: str,
+    text: str,
+    previous: tuple[str, dict[str, Any]] | None,
+    metadata: dict[str, Any],
+) -> Reply:
+    """One turn without Rasa. `previous`: the last stored turn's text and fallback state."""
+    last_text, state = previous or (None, {})
+    state = dict(state or {})
+    reply = Reply([], state)
+    if state.get("form"):
+        _form_turn(settings, channel, conversation, text, reply, metadata)
+        return reply
+    chosen = None
+    if found := _CHOSEN.match(text):
+        chosen = str(json.loads(found.group(1)).get("entry_id") or "")
+    said = {"/request_human": "转人工", "/affirm": "好的", "/deny": "不是"}.get(text, text)
+    triage = get_triage(settings)
+    if text == "/report_problem":
+        decision: Decision = triage.draft(last_text or "", says_what=False)
+    else:
+        context = Context(channel=channel, topic=state.get("topic"),
+                          misses=int(state.get("misses") or 0), chosen_entry=chosen,
+                          previous=last_text)  # fmt: skip
+        decision = triage.decide(said, context)
+    reply.decision = decision.public()
+    _render(settings, channel, conversation, said, decision, reply)
+    return reply
+
+
+def _render(
+    settings: Settings, channel: str, conversation: str, text: str, decision: Decision, r: Reply
+) -> None:
+    state = r.state
+    match decision:
+        case Answer():
+            r.add(f"{decision.entry.answer}\n{decision.entry.source.line()}")
+            state.update(topic=decision.entry.id, misses=0)
+        case Clarify():
+            buttons = [{"title": e.question, "payload": f'/choose_entry{{"entry_id":"{e.id}"}}'}
+                       for e in decision.candidates]  # fmt: skip
+            r.add(_say("utter_kb_clarify"), buttons)
+            state["misses"] = 0
+        case Abstain():
+            r.add(_say("utter_kb_abstain"), [ORDER_BUTTON, PERSON_BUTTON])
+            state["misses"] = decision.misses
+        case OrderDraft():
+            if decision.guidance:
+                r.add(f"{decision.guidance.answer}\n{decision.guidance.source.line()}")
+            r.add(_say("utter_wo_start"))
+            fields = dict.fromkeys(FIELDS) | {"wo_what": decision.what}
+            state.update(misses=0, form={"fields": fields, "kind": decision.order_kind,
+                                         "failures": 0})  # fmt: skip
+            _ask_next(r)
+        case Emergency():
+            r.add(f"情况紧急，请立即拨打{decision.number}！")
+            _to_person(settings, channel, conversation, text, "emergency", r, always=True)
+        case Handoff():
+            _to_person(settings, channel, conversation, text, decision.reason, r)
+        case StatusQuery():
+            r.add(STATUS_LATER)
+        case ServiceHours():
+            r.add(settings.service_hours)
+        case Calm():
+            r.add(CALM)
+
+
+def _to_person(
+    settings: Settings,
+    channel: str,
+    conversation: str,
+    text: str,
+    reason: str,
+    r: Reply,
+    always: bool = False,
+) -> None:
+    brief = build(said=[text], reason=reason, channel=channel, wants=text)
+    queued = handoff_intake.request_person(settings, conversation, brief, always=always)
+    if queued is None:
+        r.add(NO_OPERATOR, [ORDER_BUTTON])
+        return
+    r.waiting_human = True
+    place, wait = queued.place, ""
+    if place is not None:
+        wait = f"您现在排在第{place.position}位，预计等待约{place.expected_wait_minutes}分钟。"
+    r.add(f"好的，正在为您转接人工客服。{wait}输入“取消排队”可回到智能客服。")
+
+
+# ---- the work-order form -----------------------------------------------------------------
+
+
+def _ask_next(r: Reply) -> None:
+    """Ask the first empty field, or read the draft back."""
+    form = r.state["form"]
+    missing = [slot for slot in FIELDS if not form["fields"].get(slot)]
+    if missing:
+        form["asked"] = missing[0]
+        r.add(_say(f"utter_ask_{missing[0]}"))
+        return
+    form["asked"] = "confirm"
+    r.add(summary(form["fields"]) + "\n信息无误请回复“确认”，需要修改请回复“修改”。",
+          CONFIRM_BUTTONS)  # fmt: skip
+
+
+def _form_turn(
+    settings: Settings,
+    channel: str,
+    conversation: str,
+    text: str,
+    r: Reply,
+    metadata: dict[str, Any],
+) -> None:
+    form = r.state["form"] = dict(r.state["form"])
+    form["fields"] = fields = dict(form["fields"])
+    asked = form.get("asked")
+    if cancels(text):
+        r.add(_say("utter_wo_cancelled"))
+        r.state["form"] = None
+        return
+    if asked == "confirm":
+        reply = confirmation(text, fields)
+        if reply.answer == "yes":
+            _submit(settings, channel, conversation, r, metadata)
+            return
+        if reply.answer == "no":
+            form["asked"] = "fix"
+            r.add(_say("utter_wo_which_field") + "（" + "、".join(FIELDS.values()) + "）")
+            return
+        if reply.answer == "fix" and reply.field:
+            fields[reply.field] = reply.value
+        else:
+            r.add("抱歉，没明白您的意思。信息无误请回复“确认”，需要修改请回复“修改”，"
+                  "不登记了请回复“取消”。")  # fmt: skip
+            return
+    elif asked == "fix":
+        slot = named_field(text)
+        if slot is None:
+            r.add(_say("utter_wo_which_field") + "（" + "、".join(FIELDS.values()) + "）")
+            return
+        fields[slot] = None
+    elif asked in FIELDS:
+        value = check_field(asked, text)
+        if value is None:
+            form["failures"] = int(form.get("failures") or 0) + 1
+            if form["failures"] < MAX_FAILURES:
+                r.add(_say(f"utter_{asked}_hint"))
+                return
+            r.add(_say("utter_wo_give_up"))
+            value = give_up_value(asked, text)
+        fields[asked], form["failures"] = value, 0
+    _ask_next(r)
+
+
+def _submit(
+    settings: Settings, channel: str, conversation: str, r: Reply, metadata: dict[str, Any]
+) -> None:
+    """Store the order, and only then tell its number (a retried turn stores it once)."""
+    form = r.state["form"]
+    f = form["fields"]
+    what, when = f.get("wo_what") or "", f.get("wo_when")
+    openid = metadata.get("openid") if channel == "wechat" else None
+    draft = Draft(
+        channel=channel,
+        request_text=what if not when or when == NOT_SAID else f"{what}（时间：{when}）",
+        kind=form.get("kind") or kind_of(what),
+        citizen_name=f.get("wo_name"),
+        citizen_phone=f["wo_phone"] if f.get("wo_phone") not in (None, NO_PHONE) else None,
+        address=f.get("wo_where"),
+        conversation_id=conversation,
+        wechat_openid=openid if isinstance(openid, str) else None,
+    )
+    key = intake.idempotency_key(conversation, draft.model_dump_json())
+    try:
+        order = intake.submit(settings.database_url, draft, key, settings=settings,
+                              encode=get_service(settings).encode)  # fmt: skip
+    except InvalidField as exc:
+        form["asked"] = "fix"
+        r.add(f"抱歉，登记没有成功：{exc}。请告诉我要修改哪一项。")
+        return
+    r.order = order.number
+    r.state["form"] = None
+    r.add(confirmation_text(order, settings.timezone))
