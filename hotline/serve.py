@@ -228,12 +228,12 @@ class Isolated:
 
 def start_isolated(var_dir: Path, **settings: str) -> Isolated:
     """`hotline serve` with its own var dir and ports and the embedded SQLite (unless `settings`
-    say otherwise, e.g. database_url=..., redis_url=...); trained models are shared with the
-    project's var/models so training happens once."""
+    say otherwise, e.g. database_url=..., redis_url=...); the trained bot is the shared one
+    (Settings.model_dir), so training happens once."""
     app_port, rasa_port = free_port(), free_port()
     env = {
         "HOTLINE_VAR_DIR": str(var_dir),
-        "HOTLINE_MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
+        "HOTLINE_MODEL_DIR": str(Settings().model_dir),
         "HOTLINE_PORT": str(app_port),
         "HOTLINE_RASA_PORT": str(rasa_port),
         "HOTLINE_DATABASE_URL": "",

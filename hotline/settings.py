@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     # Paths and URLs derived from others are never None, so every reader may use them as they
     # are: model_post_init resolves the paths and fills an empty URL (as HOTLINE_DATABASE_URL="").
-    # model_dir: trained Rasa models.
+    # model_dir: trained Rasa models; unless set, cache_dir/bot-models: a model is named by the
+    # fingerprint of everything its training reads (hotline/bot.py), so every clone and CI run
+    # on a machine shares it, as they share the environments.
     model_dir: Path = Field(default_factory=lambda data: data["var_dir"] / "models")
     log_dir: Path = Field(default_factory=lambda data: data["var_dir"] / "log")
     database_url: str = ""  # empty: sqlite:///var_dir/hotline.db
@@ -196,6 +198,8 @@ class Settings(BaseSettings):
         self.cache_dir = self.cache_dir.expanduser().resolve()
         if self.router_dir is not None:
             self.router_dir = self.router_dir.expanduser().resolve()
+        if "model_dir" not in self.model_fields_set:
+            self.model_dir = self.cache_dir / "bot-models"
         self.model_dir = self.model_dir.resolve()
         self.log_dir = self.log_dir.resolve()
         if not self.database_url:

@@ -9,7 +9,7 @@ def test_defaults_are_embedded(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no .env here
     s = Settings(var_dir=tmp_path)
     assert s.database_url == f"sqlite:///{tmp_path / 'hotline.db'}"
-    assert s.model_dir == tmp_path / "models"
+    assert s.model_dir == s.cache_dir / "bot-models"  # shared by clones: named by fingerprint
     assert s.log_dir == tmp_path / "log"
     assert s.rasa_url == "http://127.0.0.1:5005"
     assert s.action_webhook_url == "http://127.0.0.1:8000/webhook"
