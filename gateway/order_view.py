@@ -10,6 +10,7 @@ from accounts.roles import CHANGE, Role
 from accounts.users import Principal
 from workorders import sla
 from workorders.attachments import AttachmentInfo
+from workorders.edits import FIELD_LABELS
 from workorders.model import WorkOrder, WorkOrderEvent
 from workorders.states import Action, allowed_actions
 from workorders.states import Role as OrderRole
@@ -113,7 +114,10 @@ _DETAIL_NAMES = {
 
 
 def _details(data: dict[str, Any], zone: tzinfo) -> str:
-    shown = []
+    shown = [
+        f"{FIELD_LABELS.get(field, field)}：{c.get('from') or '（空）'} → {c.get('to') or '（空）'}"
+        for field, c in (data.get("changes") or {}).items()
+    ]  # 修改: old → new, as stored (phone numbers already masked)
     for key, name in _DETAIL_NAMES.items():
         value = data.get(key)
         if not value:
