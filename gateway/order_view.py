@@ -100,6 +100,7 @@ def steps(
             else "",
             "note": e.note or "",
             "details": _details(e.data or {}, zone),
+            "edits": _edits(e.data or {}),
             "files": by_seq.get(e.seq, []),
         }
         for e in events
@@ -113,11 +114,16 @@ _DETAIL_NAMES = {
 }  # fmt: skip
 
 
-def _details(data: dict[str, Any], zone: tzinfo) -> str:
-    shown = [
+def _edits(data: dict[str, Any]) -> list[str]:
+    """A 修改 step's changes, one line each: 地址：旧 → 新 (phone numbers masked when stored)."""
+    return [
         f"{FIELD_LABELS.get(field, field)}：{c.get('from') or '（空）'} → {c.get('to') or '（空）'}"
         for field, c in (data.get("changes") or {}).items()
-    ]  # 修改: old → new, as stored (phone numbers already masked)
+    ]
+
+
+def _details(data: dict[str, Any], zone: tzinfo) -> str:
+    shown = []
     for key, name in _DETAIL_NAMES.items():
         value = data.get(key)
         if not value:
