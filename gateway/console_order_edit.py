@@ -34,6 +34,9 @@ from workorders.states import NotPermitted, WorkOrderError
 router = APIRouter(include_in_schema=False)
 
 NOT_EDITOR = "只有坐席和管理员可以修改工单。"
+# The fields the form shows filled in; it also carries them as loaded (was_*), and a save sends
+# only those the operator changed, so it never reverts what someone else changed meanwhile.
+FORM_FIELDS = ("request_text", "address", "category")
 
 
 def _page(
@@ -47,10 +50,10 @@ def _page(
     error: str = "",
 ) -> Response:
     """The form: the order's current values, or what was typed when a save was refused."""
-    values = typed or {
-        "request_text": order.request_text, "address": order.address or "",
-        "category": order.category or "", "citizen_phone": "", "note": "",
-    }  # fmt: skip
+    if typed is None:
+        shown = {f: getattr(order, f) or "" for f in FORM_FIELDS}
+        typed = {**shown, "citizen_phone": "", "note": "", **{f"was_{f}": shown[f] for f in shown}}
+    values = typed
     context = {
         "user": user, "role_label": ROLE_LABELS[user.role], "csrf": csrf, "error": error,
         "number": order.number, "status_label": order.status, "values": values,
@@ -102,20 +105,22 @@ async def edit_save(
     category: Annotated[str, Form(max_length=40)] = "",
     citizen_phone: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
+    was_request_text: Annotated[str, Form(max_length=4000)] = "",
+    was_address: Annotated[str, Form(max_length=400)] = "",
+    was_category: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     found = await _order_for(request, number)
     if isinstance(found, Response):
         return found
     user, expected, order = found
     typed = {"request_text": request_text, "address": address, "category": category,
-             "citizen_phone": citizen_phone, "note": note}  # fmt: skip
+             "citizen_phone": citizen_phone, "note": note, "was_request_text": was_request_text,
+             "was_address": was_address, "was_category": was_category}  # fmt: skip
     if not csrf_ok(csrf, expected):
         return _page(request, user, expected, order, typed, status=403, error=EXPIRED)
     if user.role not in EDITORS:
         return HTMLResponse(f"<p>{NOT_EDITOR}</p>", status_code=403)
-    changes = {"request_text": request_text, "address": address}
-    if category or order.category:  # an order without a type may stay without one
-        changes["category"] = category
+    changes = {f: typed[f] for f in FORM_FIELDS if _text(typed[f]) != _text(typed[f"was_{f}"])}
     if citizen_phone.strip():  # empty keeps the number (the form never holds it whole)
         changes["citizen_phone"] = citizen_phone
     url = settings_of(request).database_url
@@ -142,3 +147,8 @@ def _message(exc: WorkOrderError) -> str:
         label = edits.FIELD_LABELS.get(exc.field, "修改说明" if exc.field == "note" else "")
         return f"{label}：{zh(exc).split(': ', 1)[-1]}" if label else zh(exc)
     return zh(exc)
+
+
+def _text(value: str) -> str:
+    """A form value as compared: browsers send a textarea's line breaks as CRLF."""
+    return value.replace("\r\n", "\n").strip()

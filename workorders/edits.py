@@ -10,9 +10,10 @@ Rules:
   values, phone numbers masked (the timeline is append-only, so a whole number would stay there
   for good); an edit that changes nothing writes nothing, so a retried request is harmless;
 - routing stays with the existing actions: the department is not edited here (退单/审定退单 and
-  派单 re-route with their own checks and clocks). A new category re-times the reply clock only
-  while the order waits for 派单 (as 派单 itself would); once dispatched, the deadline promised
-  to the department stands and moves only through 延期.
+  派单 re-route with their own checks and clocks). While the order waits for 派单, a new category
+  re-times the reply clock and moves a proposed department that was the old category's default to
+  the new one's, as 派单 would; once dispatched, the department and the deadline promised to it
+  stand (re-route with 退单, move the deadline with 延期).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ EDIT = "修改"  # the timeline action of an edit (the status stays the same)
 EDITABLE = ("request_text", "address", "category", "citizen_phone")
 FIELD_LABELS = {
     "request_text": "诉求内容", "address": "地址", "category": "工单类型",
-    "citizen_phone": "联系电话",
+    "citizen_phone": "联系电话", "department": "拟派部门",
 }  # fmt: skip
 # The citizen has had the answer (or the order lives on in another): no more edits.
 LOCKED = frozenset({Status.CLOSED, Status.VISITED, Status.MERGED})
@@ -109,14 +110,11 @@ def edit(
         data: dict[str, Any] = {"changes": described(shown)}
         if "request_text" in changed and order.summary == _summary(order.request_text, cfg):
             order.summary = _summary(str(changed["request_text"]), cfg)  # derived: follows the text
+        old_category = order.category
         for field, value in changed.items():
             setattr(order, field, value)
-        if "category" in changed and order.status == Status.PENDING and order.reply_started_at:
-            clock = sla.reply_clock(
-                cfg, order.reply_started_at, order.kind, order.priority, order.category
-            )
-            sla.set_clock(order, "reply", clock)
-            data["reply_due"] = iso(order.reply_due)
+        if "category" in changed and order.status == Status.PENDING:
+            data.update(_reproposed(order, old_category, cfg, shown))
         order.updated_at = now
         append_event(
             s,
@@ -134,6 +132,33 @@ def edit(
     return order, shown
 
 
+def _reproposed(
+    order: WorkOrder,
+    old_category: str | None,
+    cfg: WorkOrderConfig,
+    shown: dict[str, tuple[str | None, str | None]],
+) -> dict[str, Any]:
+    """Before 派单 the type decides what follows, as 派单 itself would: the reply clock is
+    re-timed, and a proposed department that was the old type's default becomes the new type's
+    (one an operator chose stays). Only a proposal: 派单 still decides."""
+    out: dict[str, Any] = {}
+    if order.reply_started_at is not None:
+        clock = sla.reply_clock(
+            cfg, order.reply_started_at, order.kind, order.priority, order.category
+        )
+        sla.set_clock(order, "reply", clock)
+        out["reply_due"] = iso(order.reply_due)
+    if old_category and order.category and order.department:
+        default = cfg.default_department(old_category, order.district)
+        if order.department == default:
+            new = cfg.default_department(order.category, order.district)
+            if new != order.department:
+                shown["department"] = (order.department, new)
+                out["changes"] = described(shown)
+                order.department, order.level = new, cfg.level_of(new)
+    return out
+
+
 def described(changed: Mapping[str, tuple[str | None, str | None]]) -> dict[str, Any]:
     """{field: {"from", "to"}}: an edit's changes as the timeline and the audit log keep them."""
     return {k: {"from": a, "to": b} for k, (a, b) in changed.items()}
@@ -148,6 +173,7 @@ def _checked(changes: Mapping[str, Any], cfg: WorkOrderConfig) -> dict[str, str 
     for field, raw in changes.items():
         if raw is not None and not isinstance(raw, str):
             raise InvalidField(field, "格式不正确", "must be a string")
+        raw = raw.replace("\r\n", "\n") if raw else raw  # a browser's textarea sends CRLF
         if field == "request_text":
             out[field] = text_field(field, raw, cfg.limits.request_text, required=True)
         elif field == "address":

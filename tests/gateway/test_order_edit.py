@@ -13,9 +13,17 @@ from fastapi.testclient import TestClient
 
 from accounts import audit
 from tests import signin
-from tests.gateway.test_console_orders import UNIT, app, as_user, dispatched  # noqa: F401
-from workorders import store
+from tests.gateway.test_console_orders import (  # noqa: F401
+    DRAFT,
+    UNIT,
+    app,
+    as_user,
+    dispatched,
+)
+from workorders import edits, store
 from workorders.states import Actor
+
+DRAFT_TEXT = DRAFT["request_text"]
 
 
 def url_of(client: TestClient) -> str:
@@ -147,3 +155,33 @@ def test_a_closed_order_has_no_edit_form(app: TestClient) -> None:  # noqa: F811
     posted = app.post(f"/console/orders/{number}/edit",
                       data={"csrf": csrf, "request_text": "改", "address": "别处"})  # fmt: skip
     assert posted.status_code == 409 and "工单已办结，不能再修改" in posted.text
+
+
+def test_a_stale_form_changes_only_what_its_operator_changed(app: TestClient) -> None:  # noqa: F811
+    url = url_of(app)
+    number = dispatched(app)
+    csrf = as_user(app, "op")
+    loaded = app.get(f"/console/orders/{number}/edit").text
+    was = {f"was_{f}": v for f, v in (("request_text", DRAFT_TEXT), ("address", ""),
+                                       ("category", "城市管理"))}  # fmt: skip
+    for value in was.values():
+        assert f'value="{value}"' in loaded
+    edits.edit(url, number, Actor.centre("另一位坐席"), {"address": "幸福路8号"})  # meanwhile
+    form = {"csrf": csrf, **was, "request_text": DRAFT_TEXT.replace("\n", "\r\n") + "，已三天",
+            "address": "", "category": "城市管理"}  # fmt: skip
+    assert app.post(f"/console/orders/{number}/edit", data=form).status_code == 303
+    order = store.get(url, number)
+    assert order.request_text.endswith("，已三天")
+    assert order.address == "幸福路8号"  # the other operator's change stands
+    assert list(store.timeline(url, number)[-1].data["changes"]) == ["request_text"]
+
+
+def test_opening_the_form_on_a_text_with_numbers_is_an_audited_reveal(app: TestClient) -> None:  # noqa: F811
+    url = url_of(app)
+    number = store.create(url, {**DRAFT, "request_text": "路灯坏了，回电13912345678"}).number
+    as_user(app, "op")
+    assert "回电139****5678" in app.get(f"/console/orders/{number}").text  # the page masks it
+    assert not [e for e in audit.entries(url, target=number) if e["action"] == "order.reveal"]
+    assert "回电13912345678" in app.get(f"/console/orders/{number}/edit").text
+    [reveal] = [e for e in audit.entries(url, target=number) if e["action"] == "order.reveal"]
+    assert (reveal["actor"], reveal["detail"]) == ("op", {"fields": ["request_text"]})

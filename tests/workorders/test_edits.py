@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.workorders.support import CENTRE, DEPT, T0, dispatched, new_order
+from tests.workorders.support import CENTRE, DEPT, T0, UNIT, dispatched, new_order
 from workorders import edits, store
+from workorders.config import WorkOrderConfig
 from workorders.states import NotPermitted, Status
 from workorders.store import InvalidField, OrderNotFound
 
@@ -131,3 +132,29 @@ def test_the_log_names_fields_not_values(url: str, caplog: pytest.LogCaptureFixt
         edits.edit(url, number, CENTRE, {"citizen_phone": "13912345678", "address": "幸福路"})
     assert f"work order {number} edited (citizen_phone, address) by 中心:1001" in caplog.text
     assert "13912345678" not in caplog.text and "幸福路" not in caplog.text
+
+
+def test_before_dispatch_a_default_department_follows_the_category(
+    url: str, cfg: WorkOrderConfig
+) -> None:
+    proposed = new_order(url, category="城市管理", department=UNIT)  # the 城东区 default
+    edits.edit(url, proposed, CENTRE, {"category": "供电"})
+    moved = cfg.default_department("供电", "城东区")
+    assert moved != UNIT and store.get(url, proposed).department == moved
+    step = store.timeline(url, proposed)[-1]
+    assert step.data["changes"]["department"] == {"from": UNIT, "to": moved}
+
+    chosen = new_order(url, category="城市管理", department="市交通运输局")  # an operator's pick
+    edits.edit(url, chosen, CENTRE, {"category": "供电"})
+    assert store.get(url, chosen).department == "市交通运输局"
+
+    sent = dispatched(url)  # the unit holds it: re-routing is 退单's business
+    department = store.get(url, sent).department
+    edits.edit(url, sent, CENTRE, {"category": "供电"})
+    assert store.get(url, sent).department == department
+
+
+def test_line_breaks_as_a_browser_sends_them_are_no_change(url: str) -> None:
+    number = new_order(url, request_text="第一行\n第二行")
+    _, changed = edits.edit(url, number, CENTRE, {"request_text": "第一行\r\n第二行"})
+    assert changed == {}
