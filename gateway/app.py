@@ -24,6 +24,7 @@ from gateway import (
     chat_api,
     chat_feed,
     console,
+    console_order_edit,
     console_orders,
     console_users,
     followups,
@@ -147,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = (auth, chat_api, chat_feed, knowledge_api, triage_api, workorders_api,
                attachments_api, handoffs_api, action_webhook, health)  # fmt: skip
-    pages_ = (pages, console, console_orders, followups, console_users, reports_page)
+    pages_ = (pages, console, console_orders, console_order_edit, followups, console_users,
+              reports_page)  # fmt: skip
     for module in (*routers, *pages_, calls_api, voice_ws, wechat_api):
         app.include_router(module.router)
     app.include_router(auth.audit_router)

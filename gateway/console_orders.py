@@ -9,44 +9,37 @@ number does); a manager reads and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from accounts.roles import ROLE_LABELS, Role
 from accounts.users import Principal
 from gateway import followups, order_view
 from gateway.auth import audit_of, settings_of
-from gateway.console import TEMPLATES, session_of
+from gateway.console_forms import EXPIRED, back_to, csrf_ok, flash, render, signed_in, zh
 from gateway.errors import RowId
 from gateway.workorders_api import actor_of
 from hotline.settings import Settings
-from workorders import attachments, followup, store
+from workorders import attachments, edits, followup, store
 from workorders.config import default_config
 from workorders.model import WorkOrder
 from workorders.states import ACTION_EN, SATISFACTION, Action, WorkOrderError, parse_action
 
 router = APIRouter(include_in_schema=False)
 
-EXPIRED = "页面已过期，请刷新后重试。"
+# Who may correct an order's fields (编辑工单, gateway/console_order_edit.py).
+EDITORS = frozenset({Role.ADMIN, Role.OPERATOR})
 NOT_FOUND = (
     "<p>没有这个工单，或该工单不属于您的部门。</p><p><a href='/console'>返回工单列表</a></p>"
 )
 
 
-async def _signed_in(request: Request, path: str) -> tuple[Principal, str] | Response:
-    session = await session_of(request)
-    if session is None:
-        return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
-    return session
-
-
-def _load(url: str, user: Principal, number: str) -> WorkOrder | None:
+def load(url: str, user: Principal, number: str) -> WorkOrder | None:
     """The order if this user may see it (a department its own only)."""
     try:
         order = store.get(url, number)
@@ -77,27 +70,26 @@ def _page(
         "order": order.to_dict(now=now), "clocks": order_view.clocks(order, now, zone),
         "steps": order_view.steps(events, files, zone),
         "actions": order_view.actions_for(user, order), "error": error, "done": done,
+        "editable": user.role in EDITORS and order.status not in edits.LOCKED,
         "departments": sorted(cfg.all_departments), "categories": sorted(cfg.category_by_name),
         "satisfaction": SATISFACTION,
         "max_kb": settings.attachment_max_bytes // 1024,
         "created_local": order.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
-    page = TEMPLATES.TemplateResponse(request, "order.html", context, status_code=status)
-    page.headers["Cache-Control"] = "no-store"
-    return page
+    return render(request, "order.html", context, status=status)
 
 
 @router.get("/console/orders/{number}")
 async def order_page(request: Request, number: str, done: str = "") -> Response:
-    session = await _signed_in(request, f"/console/orders/{number}")
+    session = await signed_in(request, f"/console/orders/{number}")
     if isinstance(session, Response):
         return session
     user, csrf = session
     url = settings_of(request).database_url
-    order = await asyncio.to_thread(_load, url, user, number)
+    order = await asyncio.to_thread(load, url, user, number)
     if order is None:
         return HTMLResponse(NOT_FOUND, status_code=404)
-    shown = done if done in {a.value for a in Action} else ""
+    shown = flash(done, {a.value for a in Action} | {edits.EDIT})
     return await asyncio.to_thread(_page, request, user, csrf, order, done=shown)
 
 
@@ -116,16 +108,16 @@ async def order_act(
     files: Annotated[list[UploadFile] | None, Form()] = None,
 ) -> Response:
     """One action from the order page: 4xx with the page and a Chinese message on bad input."""
-    session = await _signed_in(request, f"/console/orders/{number}")
+    session = await signed_in(request, f"/console/orders/{number}")
     if isinstance(session, Response):
         return session
     user, expected = session
     settings = settings_of(request)
     url = settings.database_url
-    order = await asyncio.to_thread(_load, url, user, number)
+    order = await asyncio.to_thread(load, url, user, number)
     if order is None:
         return HTMLResponse(NOT_FOUND, status_code=404)
-    if not csrf or not hmac.compare_digest(csrf.encode(), expected.encode()):
+    if not csrf_ok(csrf, expected):
         return await asyncio.to_thread(_page, request, user, expected, order, status=403,
                                        error=EXPIRED)  # fmt: skip
     if order_view.order_role(user) is None:
@@ -148,16 +140,15 @@ async def order_act(
             status = 422
         current = await asyncio.to_thread(store.get, url, order.number)
         return await asyncio.to_thread(_page, request, user, expected, current, status=status,
-                                       error=_zh(exc))  # fmt: skip
+                                       error=zh(exc))  # fmt: skip
     except ValueError as exc:
         return await asyncio.to_thread(_page, request, user, expected, order, status=422,
-                                       error=_zh(exc))  # fmt: skip
+                                       error=zh(exc))  # fmt: skip
     if act is Action.CLOSE:  # 办结 answers the citizen: the 回访 starts on their channel
         await followups.start(settings, order.number)
     audit_of(request, user, f"order.{ACTION_EN[act]}", order.number, note=note or None,
              data={k: v for k, v in fields.items() if v}, files=done)  # fmt: skip
-    target = f"/console/orders/{order.number}?done={quote(act.value)}"
-    return RedirectResponse(target, status_code=303)
+    return back_to(f"/console/orders/{order.number}", act.value)
 
 
 # What each action takes from the form besides the note (the rest is ignored).
@@ -192,19 +183,14 @@ def _apply(
     return len(checked)
 
 
-def _zh(exc: Exception) -> str:
-    """The Chinese half of a domain message ("中文 / English")."""
-    return str(exc).split(" / ")[0]
-
-
 @router.get("/console/orders/{number}/attachments/{attachment_id}")
 async def attachment(request: Request, number: str, attachment_id: RowId) -> Response:
-    session = await _signed_in(request, f"/console/orders/{number}")
+    session = await signed_in(request, f"/console/orders/{number}")
     if isinstance(session, Response):
         return session
     user, _ = session
     url = settings_of(request).database_url
-    order = await asyncio.to_thread(_load, url, user, number)
+    order = await asyncio.to_thread(load, url, user, number)
     if order is None:
         return HTMLResponse(NOT_FOUND, status_code=404)
     try:

@@ -5,29 +5,26 @@ carry the session's CSRF token; an admin cannot disable their own account (no lo
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from accounts import users
 from accounts.roles import ROLE_LABELS, Role
 from accounts.users import Principal
 from gateway.auth import audit_of, settings_of
-from gateway.console import TEMPLATES, session_of
+from gateway.console_forms import EXPIRED, back_to, csrf_ok, flash, render, signed_in
 from workorders.config import default_config
 
 router = APIRouter(include_in_schema=False)
-EXPIRED = "页面已过期，请刷新后重试。"
 
 
 async def _admin(request: Request) -> tuple[Principal, str] | Response:
-    session = await session_of(request)
-    if session is None:
-        return RedirectResponse("/login?next=/console/users", status_code=303)
+    session = await signed_in(request, "/console/users")
+    if isinstance(session, Response):
+        return session
     if session[0].role is not Role.ADMIN:
         return HTMLResponse("<p>用户管理页面仅供管理员使用。</p>", status_code=403)
     return session
@@ -41,9 +38,7 @@ async def _page(request: Request, user: Principal, csrf: str, *, status: int = 2
         "done": done, "accounts": accounts, "roles": ROLE_LABELS,
         "departments": sorted(default_config().all_departments),
     }  # fmt: skip
-    page = TEMPLATES.TemplateResponse(request, "users.html", context, status_code=status)
-    page.headers["Cache-Control"] = "no-store"
-    return page
+    return render(request, "users.html", context, status=status)
 
 
 @router.get("/console/users")
@@ -51,11 +46,7 @@ async def users_page(request: Request, done: str = "") -> Response:
     session = await _admin(request)
     if isinstance(session, Response):
         return session
-    return await _page(request, *session, done=done[:100])
-
-
-def _csrf_ok(sent: str, expected: str) -> bool:
-    return bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
+    return await _page(request, *session, done=flash(done))
 
 
 async def _change(request: Request, csrf: str, done: str, action: str, target: str,
@@ -66,7 +57,7 @@ async def _change(request: Request, csrf: str, done: str, action: str, target: s
     if isinstance(session, Response):
         return session
     user, expected = session
-    if not _csrf_ok(csrf, expected):
+    if not csrf_ok(csrf, expected):
         return await _page(request, user, expected, status=403, error=EXPIRED)
     if not_self and target == user.name:
         return await _page(request, user, expected, status=422, error="不能停用自己的账号。")
@@ -76,7 +67,7 @@ async def _change(request: Request, csrf: str, done: str, action: str, target: s
     except users.AccountError as exc:
         return await _page(request, user, expected, status=422, error=str(exc))
     await asyncio.to_thread(audit_of, request, user, action, target)
-    return RedirectResponse(f"/console/users?done={quote(done)}", status_code=303)
+    return back_to("/console/users", done)
 
 
 @router.post("/console/users")

@@ -10,6 +10,7 @@ from accounts.roles import CHANGE, Role
 from accounts.users import Principal
 from workorders import sla
 from workorders.attachments import AttachmentInfo
+from workorders.edits import FIELD_LABELS
 from workorders.model import WorkOrder, WorkOrderEvent
 from workorders.states import Action, allowed_actions
 from workorders.states import Role as OrderRole
@@ -99,6 +100,7 @@ def steps(
             else "",
             "note": e.note or "",
             "details": _details(e.data or {}, zone),
+            "edits": _edits(e.data or {}),
             "files": by_seq.get(e.seq, []),
         }
         for e in events
@@ -110,6 +112,14 @@ _DETAIL_NAMES = {
     "satisfaction": "满意度", "reply_due": "办结时限", "into": "并入", "channel": "渠道",
     "redo_count": "重办次数", "comment": "市民意见",
 }  # fmt: skip
+
+
+def _edits(data: dict[str, Any]) -> list[str]:
+    """A 修改 step's changes, one line each: 地址：旧 → 新 (phone numbers masked when stored)."""
+    return [
+        f"{FIELD_LABELS.get(field, field)}：{c.get('from') or '（空）'} → {c.get('to') or '（空）'}"
+        for field, c in (data.get("changes") or {}).items()
+    ]
 
 
 def _details(data: dict[str, Any], zone: tzinfo) -> str:

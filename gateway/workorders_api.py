@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from anyio import from_thread
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.roles import CHANGE, REVEAL, Role
 from accounts.users import Principal
@@ -25,7 +25,7 @@ from gateway.auth import allow, audit_of
 from gateway.errors import ID_MAX
 from hotline.settings import Settings
 from knowledge.service import get_service
-from workorders import intake, store
+from workorders import edits, intake, store
 from workorders.model import WorkOrder
 from workorders.queries import OrderFilter
 from workorders.states import (
@@ -182,6 +182,40 @@ def show(
         "timeline": [e.to_dict() for e in events],
         "related": related,
     }
+
+
+class EditBody(BaseModel):
+    """The fields to correct; a field left out is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_text: str | None = Field(default=None, description="诉求内容, the citizen's words")
+    address: str | None = Field(default=None, description="地址; an empty string clears it")
+    category: str | None = Field(default=None, description="工单类型, one of the configured")
+    citizen_phone: str | None = Field(default=None, description="a mobile or 区号-landline")
+    note: str | None = Field(default=None, description="why it was corrected")
+
+
+@router.patch(
+    "/{number}",
+    responses={409: {"description": "the order is 已办结, 已回访 or 已归并"}},
+)
+def edit(request: Request, user: Operator, number: str, body: EditBody) -> dict[str, Any]:
+    """修改工单 (admin and operator): correct the request text, address, category or phone of
+    an open order. Each change is a 修改 step in the timeline (old → new, phone numbers masked)
+    and in the audit log; the same body again changes nothing and adds no step. Re-routing is
+    not an edit: use return/approve_return and dispatch."""
+    given = body.model_dump(exclude_unset=True)
+    note = given.pop("note", None)
+    url = _url(request)
+    try:
+        order, changed = edits.edit(url, number, actor_of(user), given, note)
+    except WorkOrderError as exc:
+        raise _error(exc) from exc
+    if changed:
+        audit_of(request, user, "order.edit", order.number, note=note,
+                 changes=edits.described(changed))  # fmt: skip
+    return {"order": order.to_dict(now=datetime.now(UTC)), "changed": sorted(changed)}
 
 
 class ActionBody(BaseModel):

@@ -87,7 +87,16 @@ function showSummary(h) {
   add("诉求", s.wants);
   add("已答", (s.kb_hits || []).join("、"));
   add("工单草稿", Object.entries(s.order_draft || {}).map(([k, v]) => k + "：" + v).join("，"));
-  add("工单号", s.order_number);
+  if (s.order_number) { // the linked order: corrected on its own page, in a new tab
+    const dd = el("dd", "", s.order_number + " ");
+    const edit = el("a", "", "编辑工单");
+    edit.id = "edit-order";
+    edit.href = `/console/orders/${encodeURIComponent(s.order_number)}/edit`;
+    edit.target = "_blank";
+    edit.rel = "noopener";
+    dd.append(edit);
+    dl.append(el("dt", "", "工单号"), dd);
+  }
   add("电话", s.phone);
   add("状态", { pending: "排队中", active: "服务中 · " + (h.operator || ""), closed: "已结束" }[h.status]);
   box.append(dl);

@@ -93,6 +93,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/api/v1/work-orders/{number}", "GET"): Case(
         "GET", "/api/v1/work-orders/{number}", signed_in(200, other=404)
     ),
+    # 修改工单: the centre corrects an open order (the second call changes nothing: 200 again).
+    ("/api/v1/work-orders/{number}", "PATCH"): Case(
+        "PATCH", "/api/v1/work-orders/{number}", signed_in(403, admin=200, operator=200),
+        body={"address": "幸福路与人民路路口"},
+    ),
     # The citizen's pictures: whoever may see the order (another department: 404).
     ("/api/v1/work-orders/{number}/attachments", "GET"): Case(
         "GET", "/api/v1/work-orders/{number}/attachments", signed_in(200, other=404)
@@ -167,6 +172,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("/console/orders/{number}/act", "POST"): Case(
         "POST", "/console/orders/{number}/act", signed_in(403, anonymous=303, other=404),
         form={"action": "签收"}),
+    # 编辑工单: admins and operators; the form without the session's CSRF token is refused.
+    ("/console/orders/{number}/edit", "GET"): Case(
+        "GET", "/console/orders/{number}/edit",
+        signed_in(403, anonymous=303, other=404, admin=200, operator=200)),
+    ("/console/orders/{number}/edit", "POST"): Case(
+        "POST", "/console/orders/{number}/edit", signed_in(403, anonymous=303, other=404),
+        form={"request_text": "幸福路口路灯坏了", "address": "别处"}),
     ("/console/orders/{number}/attachments/{attachment_id}", "GET"): Case(
         "GET", "/console/orders/{number}/attachments/999",
         signed_in(404, anonymous=303, other=404)),
