@@ -7,13 +7,14 @@ that needs more passes `answer`, which returns the connector's reply body for a 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.json_http import JsonHandler
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -38,29 +39,18 @@ class StandInRasa:
     def start(self) -> StandInRasa:
         rasa = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self._json({"model_id": "stand-in"})
+                self.send_json({"model_id": "stand-in"})
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 if self.path.endswith("/tracker/events"):  # /conversations/{id}/tracker/events
                     rasa.events.append((self.path.split("/")[2], body["event"]))
-                    return self._json({})
+                    return self.send_json({})
                 rasa.turns.append(body.get("message", ""))
                 time.sleep(rasa.delay)
-                return self._json(rasa.answer(body))
+                return self.send_json(rasa.answer(body))
 
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
