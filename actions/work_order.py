@@ -1,7 +1,9 @@
 """The work-order form: each field, the read-back as its last step, corrections, submit, cancel.
 
 Thin: how a reply is read (a field's check, a correction, the answer to the read-back) is in
-triage/form.py; routing and storage in workorders/. A reply that does not fit re-asks the step;
+triage/form.py, what follows from it (a hint or giving up, the read-back, the stored order) in
+triage/form_steps.py, which the Rasa-down fallback steps through too; these actions translate
+slots to those steps and back. A reply that does not fit re-asks the step;
 the draft is dropped only when the citizen cancels, and stored only once they confirmed.
 """
 
@@ -16,27 +18,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.citizen import channel_of, form_in_progress, resume_form, wechat_openid
 from actions.render import FAILURES_SLOT, is_voice, render
 from hotline.settings import get_settings
-from knowledge.service import get_service
-from triage import Abstain, Context, OrderDraft, ServiceHours, StatusQuery, get_triage
+from triage import Abstain, Context, OrderDraft, ServiceHours, StatusQuery, form_steps, get_triage
 from triage.form import (
     FIELDS,
-    MAX_FAILURES,
-    NO_PHONE,
-    NOT_SAID,
     cancels,
     check_field,
-    confirmation,
-    give_up_value,
     named_field,
     new_value,
     other_field_fix,
-    summary,
 )
 from triage.wording import asks_question
-from workorders import intake
 from workorders.citizen_view import confirmation as confirmation_text
-from workorders.citizen_view import kind_of
-from workorders.store import Draft, InvalidField
+from workorders.store import InvalidField
 
 Events = list[dict[str, Any]]
 CONFIRM_SLOT = "wo_confirm"  # the read-back's answer: "yes" once the citizen confirmed
@@ -124,15 +117,10 @@ class ValidateCallbackForm(FormValidationAction):
 
 
 def _checked(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict:
-    checked = check_field(slot, value)
-    if checked is not None:
-        return {slot: checked, FAILURES_SLOT: 0}
-    failures = int(tracker.get_slot(FAILURES_SLOT) or 0) + 1
-    if failures < MAX_FAILURES:
-        dispatcher.utter_message(response=f"utter_{slot}_hint")
-        return {slot: None, FAILURES_SLOT: failures}
-    dispatcher.utter_message(response="utter_wo_give_up")
-    return {slot: give_up_value(slot, value), FAILURES_SLOT: 0}
+    answer = form_steps.answer_field(slot, value, int(tracker.get_slot(FAILURES_SLOT) or 0))
+    if answer.say:
+        dispatcher.utter_message(response=answer.say)
+    return {slot: answer.value, FAILURES_SLOT: answer.failures}
 
 
 def _aside(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
@@ -154,26 +142,19 @@ def _aside(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> boo
 def _confirm(text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict:
     """The answer to the read-back: store on yes; anything else keeps the draft and asks
     again (a field to fix is set or asked for first)."""
-    reply = confirmation(text, _filled(tracker), _said(tracker))
-    if reply.answer == "yes":
+    failures = int(tracker.get_slot(FAILURES_SLOT) or 0)
+    reply = form_steps.answer_read_back(
+        text, _filled(tracker), _said(tracker), failures, is_voice(tracker)
+    )
+    if reply.say:
+        dispatcher.utter_message(text=reply.say)
+    if reply.confirmed:
         return {CONFIRM_SLOT: "yes", FIX_SLOT: None, FAILURES_SLOT: 0}
-    if reply.answer == "no":
+    if reply.which_field:
         return {CONFIRM_SLOT: None, FIX_SLOT: True, FAILURES_SLOT: 0}
-    if reply.answer == "fix" and reply.field:
-        if reply.value:
-            dispatcher.utter_message(text=f"好的，{FIELDS[reply.field]}改为：{reply.value}。")
-        return {reply.field: reply.value, CONFIRM_SLOT: None, FIX_SLOT: None, FAILURES_SLOT: 0}
-    failures = int(tracker.get_slot(FAILURES_SLOT) or 0) + 1
-    if is_voice(tracker):
-        dispatcher.utter_message(
-            text="抱歉，没听清。信息无误请说确认，要修改请说修改，不登记了请说取消。"
-        )
-    else:
-        dispatcher.utter_message(
-            text="抱歉，没明白您的意思。信息无误请回复“确认”，需要修改请回复“修改”，"
-            "不登记了请回复“取消”。"
-        )
-    return {CONFIRM_SLOT: None, FAILURES_SLOT: failures}
+    if reply.changes:
+        return {**reply.changes, CONFIRM_SLOT: None, FIX_SLOT: None, FAILURES_SLOT: 0}
+    return {CONFIRM_SLOT: None, FAILURES_SLOT: reply.failures}
 
 
 class ActionAskWoConfirm(Action):
@@ -197,17 +178,8 @@ class ActionAskWoConfirm(Action):
                 ]
                 dispatcher.utter_message(response="utter_wo_which_field", buttons=buttons)
             return []
-        text = summary(_filled(tracker), spell=voice)
-        if voice:
-            dispatcher.utter_message(text=text + "\n信息无误请说确认，需要修改请说修改。")
-        else:
-            dispatcher.utter_message(
-                text=text + "\n信息无误请回复“确认”，需要修改请回复“修改”。",
-                buttons=[
-                    {"title": "确认提交", "payload": "/affirm"},
-                    {"title": "修改", "payload": "/deny"},
-                ],
-            )
+        read_back = form_steps.read_back(_filled(tracker), voice)
+        dispatcher.utter_message(text=read_back.text, buttons=list(read_back.buttons))
         return []
 
 
@@ -268,26 +240,12 @@ class ActionSubmitWorkOrder(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
         settings = get_settings()
-        slot = tracker.get_slot
-        what, when = slot("wo_what") or "", slot("wo_when")
-        request = what if not when or when == NOT_SAID else f"{what}（时间：{when}）"
-        phone = slot("wo_phone")
-        draft = Draft(
-            channel=channel_of(tracker),
-            request_text=request,
-            kind=slot("wo_kind") or kind_of(what),
-            citizen_name=slot("wo_name"),
-            citizen_phone=phone if phone and phone != NO_PHONE else None,
-            address=slot("wo_where"),
-            conversation_id=tracker.sender_id,
-            wechat_openid=wechat_openid(tracker),
-        )
-        # Rasa may retry an action call: the same conversation and content make the same key.
-        key = intake.idempotency_key(tracker.sender_id, draft.model_dump_json())
-        encode = get_service(settings).encode  # repeat detection, inside intake, once
-        try:
-            order = intake.submit(
-                settings.database_url, draft, key, settings=settings, encode=encode
+        fields = _filled(tracker)
+        kind = tracker.get_slot("wo_kind")
+        channel = channel_of(tracker)
+        try:  # Rasa may retry an action call: the order is stored once
+            order = form_steps.submit(
+                settings, fields, kind, channel, tracker.sender_id, wechat_openid(tracker)
             )
         except InvalidField as exc:
             dispatcher.utter_message(text=f"抱歉，登记没有成功：{exc}。请修改后再提交。")

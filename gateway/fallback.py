@@ -24,7 +24,6 @@ from handoffs import intake as handoff_intake
 from handoffs.summary import build
 from hotline.bot import BOT_DIR
 from hotline.settings import Settings
-from knowledge.service import get_service
 from triage import (
     Abstain,
     Answer,
@@ -37,31 +36,14 @@ from triage import (
     OrderDraft,
     ServiceHours,
     StatusQuery,
+    form_steps,
     get_triage,
 )
-from triage.form import (
-    FIELDS,
-    MAX_FAILURES,
-    NO_PHONE,
-    NOT_SAID,
-    cancels,
-    check_field,
-    confirmation,
-    give_up_value,
-    named_field,
-    summary,
-)
-from workorders import intake
 from workorders.citizen_view import confirmation as confirmation_text
-from workorders.citizen_view import kind_of
-from workorders.store import Draft, InvalidField
+from workorders.store import InvalidField
 
 ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
-CONFIRM_BUTTONS = [
-    {"title": "确认提交", "payload": "/affirm"},
-    {"title": "修改", "payload": "/deny"},
-]
 _CHOSEN = re.compile(r"^/choose_entry(\{.*\})$")
 STATUS_LATER = "工单进度查询暂时不可用，请稍后再试，或拨打12345热线查询。"
 NO_OPERATOR = "抱歉，现在没有话务员可以马上接待。您可以拨打12345热线，或者把问题登记成工单。"
@@ -149,10 +131,9 @@ def _render(
             if decision.guidance:
                 r.add(f"{decision.guidance.answer}\n{decision.guidance.source.line()}")
             r.add(_say("utter_wo_start"))
-            fields = dict.fromkeys(FIELDS) | {"wo_what": decision.what}
-            state.update(misses=0, form={"fields": fields, "kind": decision.order_kind,
-                                         "failures": 0})  # fmt: skip
-            _ask_next(r)
+            form, first = form_steps.start(decision.what, decision.order_kind)
+            state.update(misses=0, form=form)
+            _say_all(r, [first])
         case Emergency():
             r.add(f"情况紧急，请立即拨打{decision.number}！")
             _to_person(settings, channel, conversation, text, "emergency", r, always=True)
@@ -187,20 +168,12 @@ def _to_person(
     r.add(f"好的，正在为您转接人工客服。{wait}输入“取消排队”可回到智能客服。")
 
 
-# ---- the work-order form -----------------------------------------------------------------
+# ---- the work-order form: stepped by triage/form_steps.py ----------------------------------
 
 
-def _ask_next(r: Reply) -> None:
-    """Ask the first empty field, or read the draft back."""
-    form = r.state["form"]
-    missing = [slot for slot in FIELDS if not form["fields"].get(slot)]
-    if missing:
-        form["asked"] = missing[0]
-        r.add(_say(f"utter_ask_{missing[0]}"))
-        return
-    form["asked"] = "confirm"
-    r.add(summary(form["fields"]) + "\n信息无误请回复“确认”，需要修改请回复“修改”。",
-          CONFIRM_BUTTONS)  # fmt: skip
+def _say_all(r: Reply, said: list[form_steps.Say]) -> None:
+    for one in said:
+        r.add((_say(one.response) if one.response else "") + one.text, list(one.buttons))
 
 
 def _form_turn(
@@ -212,44 +185,13 @@ def _form_turn(
     metadata: dict[str, Any],
 ) -> None:
     form = r.state["form"] = dict(r.state["form"])
-    form["fields"] = fields = dict(form["fields"])
-    asked = form.get("asked")
-    if cancels(text):
-        r.add(_say("utter_wo_cancelled"))
+    form["fields"] = dict(form["fields"])
+    done = form_steps.step(form, text)
+    _say_all(r, done.said)
+    if done.cancelled:
         r.state["form"] = None
-        return
-    if asked == "confirm":
-        reply = confirmation(text, fields)
-        if reply.answer == "yes":
-            _submit(settings, channel, conversation, r, metadata)
-            return
-        if reply.answer == "no":
-            form["asked"] = "fix"
-            r.add(_say("utter_wo_which_field") + "（" + "、".join(FIELDS.values()) + "）")
-            return
-        if reply.answer == "fix" and reply.field:
-            fields[reply.field] = reply.value
-        else:
-            r.add("抱歉，没明白您的意思。信息无误请回复“确认”，需要修改请回复“修改”，"
-                  "不登记了请回复“取消”。")  # fmt: skip
-            return
-    elif asked == "fix":
-        slot = named_field(text)
-        if slot is None:
-            r.add(_say("utter_wo_which_field") + "（" + "、".join(FIELDS.values()) + "）")
-            return
-        fields[slot] = None
-    elif asked in FIELDS:
-        value = check_field(asked, text)
-        if value is None:
-            form["failures"] = int(form.get("failures") or 0) + 1
-            if form["failures"] < MAX_FAILURES:
-                r.add(_say(f"utter_{asked}_hint"))
-                return
-            r.add(_say("utter_wo_give_up"))
-            value = give_up_value(asked, text)
-        fields[asked], form["failures"] = value, 0
-    _ask_next(r)
+    elif done.submit:
+        _submit(settings, channel, conversation, r, metadata)
 
 
 def _submit(
@@ -257,25 +199,14 @@ def _submit(
 ) -> None:
     """Store the order, and only then tell its number (a retried turn stores it once)."""
     form = r.state["form"]
-    f = form["fields"]
-    what, when = f.get("wo_what") or "", f.get("wo_when")
     openid = metadata.get("openid") if channel == "wechat" else None
-    draft = Draft(
-        channel=channel,
-        request_text=what if not when or when == NOT_SAID else f"{what}（时间：{when}）",
-        kind=form.get("kind") or kind_of(what),
-        citizen_name=f.get("wo_name"),
-        citizen_phone=f["wo_phone"] if f.get("wo_phone") not in (None, NO_PHONE) else None,
-        address=f.get("wo_where"),
-        conversation_id=conversation,
-        wechat_openid=openid if isinstance(openid, str) else None,
-    )
-    key = intake.idempotency_key(conversation, draft.model_dump_json())
+    openid = openid if isinstance(openid, str) else None
     try:
-        order = intake.submit(settings.database_url, draft, key, settings=settings,
-                              encode=get_service(settings).encode)  # fmt: skip
+        order = form_steps.submit(
+            settings, form["fields"], form.get("kind"), channel, conversation, openid
+        )
     except InvalidField as exc:
-        form["asked"] = "fix"
+        form["asked"] = form_steps.WHICH_FIELD
         r.add(f"抱歉，登记没有成功：{exc}。请告诉我要修改哪一项。")
         return
     r.order = order.number

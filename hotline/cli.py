@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +38,17 @@ app.add_typer(report_app, name="report")
 app.add_typer(demo_app, name="demo")
 
 
+@contextmanager
+def _fails_with(*errors: type[Exception]) -> Iterator[None]:
+    """An expected failure (a missing tool, a file that is no backup) is one line on stderr and
+    exit status 2, not a traceback."""
+    try:
+        yield
+    except errors as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def serve(
     only: Annotated[
@@ -67,11 +80,8 @@ def db_upgrade() -> None:
 @bot_app.command("train")
 def bot_train(force: Annotated[bool, typer.Option(help="train even if cached")] = False) -> None:
     """Train the Rasa bot if bot/ or config.yml changed since the last training."""
-    try:
+    with _fails_with(bot.BotError):
         typer.echo(bot.train(get_settings(), force=force))
-    except bot.BotError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @bot_app.command("validate")
@@ -104,11 +114,8 @@ def backup_db(
     """Copy the whole database to one file (SQLite backup API, or pg_dump for PostgreSQL)."""
     from hotline import backup
 
-    try:
+    with _fails_with(backup.BackupError):
         backup.backup(get_settings().database_url, out)
-    except backup.BackupError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(f"backup written to {out}")
 
 
@@ -119,11 +126,8 @@ def restore_db(
     """Replace the database's content with a backup (stop the app first)."""
     from hotline import backup
 
-    try:
+    with _fails_with(backup.BackupError):
         backup.restore(get_settings().database_url, source)
-    except backup.BackupError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(f"database restored from {source}")
 
 

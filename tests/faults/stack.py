@@ -1,20 +1,16 @@
 """Real processes for the fault tests: an app replica (uvicorn, as `hotline serve --only app`
-runs it) and a Rasa stand-in that can go away and come back on the same port."""
+runs it); the Rasa stand-in is tests/standin_rasa.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -69,49 +65,3 @@ def app(port: int, var: Path, **settings: str) -> Iterator[App]:
         yield started
     finally:
         started.stop()
-
-
-class StandInRasa:
-    """Rasa's webhook and /status as the app sees them; every turn is answered "机器人：…"."""
-
-    def __init__(self, port: int, delay: float = 0.0) -> None:
-        self.port = port
-        self.delay = delay  # seconds each turn takes (a busy bot)
-        self.turns: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> StandInRasa:
-        rasa = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._json({"model_id": "stand-in"})
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                rasa.turns.append(body.get("message", ""))
-                time.sleep(rasa.delay)
-                self._json({"messages": [{"text": f"机器人：{body.get('message')}"}],
-                            "intent": {"name": "chitchat", "confidence": 0.9}})  # fmt: skip
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

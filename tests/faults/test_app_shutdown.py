@@ -15,7 +15,7 @@ import pytest
 
 from hotline.conversations import turns_of
 from hotline.serve import spawn
-from tests.faults.stack import StandInRasa
+from tests.standin_rasa import StandInRasa
 
 APP_PORT, RASA_PORT = 18551, 18552
 SHUTDOWN_SECONDS = 8

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from hotline.conversations import turns_of
-from tests.faults.stack import StandInRasa, app
+from tests.faults.stack import app
+from tests.standin_rasa import StandInRasa
 from workorders import store
 from workorders.queries import OrderFilter
 

@@ -3,8 +3,8 @@ Redis. A web-chat citizen on replica A asks for a person (A runs the real handof
 its action webhook and queues the conversation); an operator on replica B sees it, accepts and
 replies; the citizen's event stream on A gets the reply. A's stream reads the database only when
 woken, and nothing on A wrote the reply, so the reply reaching it is B's wake-up carried by Redis
-pub/sub. Rasa is a small local stand-in that, as Rasa does, runs the entry action on the app's
-action webhook for each turn and records pause/resume."""
+pub/sub. Rasa is the local stand-in (tests/standin_rasa.py) that, as Rasa does, runs the entry
+action on the app's action webhook for each turn and records pause/resume."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import redis
 from hotline.settings import PROJECT_ROOT
 from tests import signin
 from tests.conftest import fresh_postgres, unavailable
+from tests.standin_rasa import Answer, stand_in_rasa
 
 pytestmark = pytest.mark.stack
 PORT_A, PORT_B, PORT_RASA = 18311, 18312, 18313
@@ -34,19 +34,12 @@ REDIS_URL = "redis://127.0.0.1:6379/8"
 ASKED, REPLY = "我要找人工客服", "您好，我是话务员小李"
 
 
-class StandInRasa:
-    """The Rasa server as the app sees it: the hotline connector's webhook (each turn runs
-    action_triage on the app's action webhook, as Rasa's action endpoint would) and the
-    tracker-events API (pause/resume). `actions_url`: the replica Rasa's endpoints.yml names."""
+def runs_the_entry_action(actions_url: str) -> Answer:
+    """Each turn runs action_triage on the app's action webhook, as Rasa's action endpoint
+    would; `actions_url`: the replica Rasa's endpoints.yml names."""
 
-    def __init__(self, actions_url: str) -> None:
-        self.actions_url = actions_url
-        self.events: list[tuple[str, str]] = []
-        self.turns: list[str] = []
-
-    def turn(self, body: dict[str, Any]) -> dict[str, Any]:
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
         sender, text, channel = body["sender"], body["message"], body["channel"]
-        self.turns.append(text)
         user = {"event": "user", "text": text, "input_channel": channel,
                 "metadata": body.get("metadata") or {},
                 "parse_data": {"intent": {"name": "request_human"}}}  # fmt: skip
@@ -58,7 +51,7 @@ class StandInRasa:
                         "events": [user], "followup_action": None, "active_loop": {},
                         "latest_action_name": "action_listen", "latest_input_channel": channel},
         }  # fmt: skip
-        done = httpx.post(f"{self.actions_url}/webhook", json=call, timeout=60)
+        done = httpx.post(f"{actions_url}/webhook", json=call, timeout=60)
         done.raise_for_status()
         messages = [
             {"text": r["text"], "buttons": r.get("buttons") or []} if r.get("text")
@@ -68,41 +61,7 @@ class StandInRasa:
         return {"messages": messages, "intent": {"name": "request_human", "confidence": 0.99},
                 "paused": False}  # fmt: skip
 
-
-@contextmanager
-def stand_in_rasa(actions_url: str) -> Iterator[StandInRasa]:
-    rasa = StandInRasa(actions_url)
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _json(self, body: dict[str, Any]) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._json({"model_id": "stand-in"})
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path == "/webhooks/hotline/webhook":
-                return self._json(rasa.turn(body))
-            sender = self.path.split("/")[2]  # /conversations/{id}/tracker/events
-            rasa.events.append((sender, body["event"]))
-            return self._json({})
-
-    server = ThreadingHTTPServer(("127.0.0.1", PORT_RASA), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield rasa
-    finally:
-        server.shutdown()
-        server.server_close()
+    return answer
 
 
 @contextmanager
@@ -171,7 +130,9 @@ def test_a_citizen_on_one_replica_gets_the_reply_of_an_operator_on_another(
         unavailable(f"Redis at {REDIS_URL} ({exc})")
     with ExitStack() as running:
         database_url = running.enter_context(fresh_postgres())
-        rasa = running.enter_context(stand_in_rasa(f"http://127.0.0.1:{PORT_A}"))
+        rasa = running.enter_context(
+            stand_in_rasa(PORT_RASA, answer=runs_the_entry_action(f"http://127.0.0.1:{PORT_A}"))
+        )
         a = running.enter_context(replica("a", PORT_A, database_url, tmp_path))
         b = running.enter_context(replica("b", PORT_B, database_url, tmp_path))  # A migrated
         operator = signin.bearer(database_url, "operator")

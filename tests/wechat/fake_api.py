@@ -5,14 +5,15 @@ every send to an openid fail with an errcode (45015: the 48-hour window is over)
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.json_http import JsonHandler
 
 
 @dataclass
@@ -36,26 +37,15 @@ class FakeWechat:
 def fake_wechat(appid: str = "wx-test-app", secret: str = "wx-test-secret") -> Iterator[FakeWechat]:
     fake = FakeWechat()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             if parts.path == "/cgi-bin/media/get":
                 if q.get("access_token") not in fake.tokens_issued:
-                    return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                    return self.send_json({"errcode": 40001, "errmsg": "invalid credential"})
                 if q.get("media_id") not in fake.media:
-                    return self._answer({"errcode": 40007, "errmsg": "invalid media_id"})
+                    return self.send_json({"errcode": 40007, "errmsg": "invalid media_id"})
                 data = fake.media[q["media_id"]]
                 self.send_response(200)
                 self.send_header("Content-Type", fake.media_types.get(q["media_id"], "audio/amr"))
@@ -64,30 +54,30 @@ def fake_wechat(appid: str = "wx-test-app", secret: str = "wx-test-secret") -> I
                 self.wfile.write(data)
                 return None
             if parts.path != "/cgi-bin/token":
-                return self._answer({"errcode": 404, "errmsg": "no such api"})
+                return self.send_json({"errcode": 404, "errmsg": "no such api"})
             if q.get("appid") != appid or q.get("secret") != secret:
-                return self._answer({"errcode": 40013, "errmsg": "invalid appid"})
+                return self.send_json({"errcode": 40013, "errmsg": "invalid appid"})
             with fake.lock:
                 token = f"token-{len(fake.tokens_issued) + 1}"
                 fake.tokens_issued.append(token)
-            self._answer({"access_token": token, "expires_in": fake.expires_in})
+            self.send_json({"access_token": token, "expires_in": fake.expires_in})
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
             token = parse_qs(parts.query).get("access_token", [""])[-1]
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            body = self.read_json()
             if parts.path != "/cgi-bin/message/custom/send":
-                return self._answer({"errcode": 404, "errmsg": "no such api"})
+                return self.send_json({"errcode": 404, "errmsg": "no such api"})
             with fake.lock:
                 if fake.invalid_once:
                     fake.invalid_once = False
                     fake.refused_tokens.add(token)
                 if token not in fake.tokens_issued or token in fake.refused_tokens:
-                    return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                    return self.send_json({"errcode": 40001, "errmsg": "invalid credential"})
                 if (code := fake.refuse.get(body.get("touser", ""))) is not None:
-                    return self._answer({"errcode": code, "errmsg": "refused"})
+                    return self.send_json({"errcode": code, "errmsg": "refused"})
                 fake.sent.append(body)
-            self._answer({"errcode": 0, "errmsg": "ok"})
+            self.send_json({"errcode": 0, "errmsg": "ok"})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
