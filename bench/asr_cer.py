@@ -34,7 +34,9 @@ Reported per engine and rate:
 * RTF: recogniser CPU wall time / audio duration; model RSS and RSS per open recogniser.
 
 ``--compute-types int8,float32`` runs Whisper once per weight type (HOTLINE_ASR_COMPUTE_TYPE);
-``--whisper-model-dir DIR`` (repeatable) also runs Whisper with another CTranslate2 model folder
+``--windows utterance,30s`` compares what Whisper's encoder sees (speech/whisper_decode.py: the
+utterance, the default, or faster-whisper's padded 30-s window); ``--whisper-model-dir DIR``
+(repeatable) also runs Whisper with another CTranslate2 model folder
 (e.g. a converted whisper-small) on the same audio, after Whisper-base.
 
 vosk-ko (the Korean model from PyPI) cannot transcribe Chinese: its CER is reported as n/a,
@@ -212,6 +214,7 @@ class WhisperOptions(TypedDict, total=False):
     prompt: str
     beam_size: int
     compute_type: str
+    window: str
 
 
 def load_engine(name: str, **kw: Unpack[WhisperOptions]) -> ASREngine:
@@ -290,6 +293,11 @@ def main() -> None:
         help="Whisper weight types to compare, e.g. int8,float32 (HOTLINE_ASR_COMPUTE_TYPE)",
     )
     parser.add_argument(
+        "--windows",
+        default="utterance",
+        help="Whisper encoder windows to compare: utterance (the default), 30s (faster-whisper's)",
+    )
+    parser.add_argument(
         "--whisper-model-dir",
         type=Path,
         action="append",
@@ -315,13 +323,17 @@ def main() -> None:
     for name in args.engines.split(","):
         if name == "whisper" and args.variants:
             report("whisper, no prompt", run(name, utts, rates, prompt=""), True, args.verbose)
-            report("whisper, beam 1", run(name, utts, rates, beam_size=1), True, args.verbose)
+            for window in args.windows.split(","):
+                res = run(name, utts, rates, beam_size=1, window=window)
+                report(f"whisper, {window} window, beam 1", res, True, args.verbose)
         if name != "whisper":
             report(name, run(name, utts, rates), name != "vosk-ko", args.verbose)
             continue
         for compute in args.compute_types.split(","):
-            label = f"whisper-base {compute}, domain prompt, beam 5"
-            report(label, run(name, utts, rates, compute_type=compute), True, args.verbose)
+            for window in args.windows.split(","):
+                label = f"whisper-base {compute}, {window} window, domain prompt, beam 5"
+                res = run(name, utts, rates, compute_type=compute, window=window)
+                report(label, res, True, args.verbose)
             for folder in args.whisper_model_dir:
                 label = f"whisper {folder.name} {compute}, domain prompt, beam 5"
                 res = run(name, utts, rates, model_dir=folder, compute_type=compute)

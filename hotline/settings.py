@@ -76,7 +76,6 @@ class Settings(BaseSettings):
     # folder; None = Whisper-base joined from its PyPI packages into cache_dir/models.
     whisper_model_dir: Path | None = None
     asr_threads: int = Field(default=2, ge=1, description="CPU threads per Whisper decode")
-    asr_workers: int = Field(default=1, ge=1, description="Whisper decodes that run in parallel")
     asr_beam_size: int = Field(
         default=5, ge=1, description="Whisper beam width (1: greedy, faster)"
     )
@@ -84,6 +83,15 @@ class Settings(BaseSettings):
         default=0.6, gt=0, description="silence (s) that ends an utterance"
     )
     asr_partial_interval: float = 0.0  # s between Whisper partial decodes; 0: only a "…" partial
+    # What Whisper's encoder sees (speech/whisper_decode.py): the utterance (about six times
+    # cheaper; the phone lines' capacity) or faster-whisper's padded 30-s window (more accurate).
+    asr_window: Literal["utterance", "30s"] = "utterance"
+    asr_max_batch: int = Field(
+        default=4, ge=1, description="utterances of different calls decoded as one batch"
+    )
+    asr_greedy_from: int = Field(
+        default=0, ge=0, description="waiting utterances that switch to greedy decoding; 0: never"
+    )
     # Whisper weights in memory: int8 (fast, ~150 MB) or float32 (more accurate, ~300 MB).
     asr_compute_type: Literal["int8", "int16", "float32"] = "int8"
     tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)

@@ -52,11 +52,13 @@ def _config_key(name: str, settings: Any) -> tuple:
         str(getattr(settings, "whisper_model_dir", None)),
         str(getattr(settings, "cache_dir", None)),
         getattr(settings, "asr_threads", 2),
-        getattr(settings, "asr_workers", 1),
         getattr(settings, "asr_beam_size", 5),
         getattr(settings, "asr_end_silence", 0.6),
         getattr(settings, "asr_partial_interval", 0.0),
         getattr(settings, "asr_compute_type", "int8"),
+        getattr(settings, "asr_window", "utterance"),
+        getattr(settings, "asr_max_batch", 4),
+        getattr(settings, "asr_greedy_from", 0),
     )
 
 
@@ -85,11 +87,13 @@ def _build(name: str, settings: Any) -> ASREngine:
         model_dir=getattr(settings, "whisper_model_dir", None),
         cache_dir=Path(cache) / "models" if cache else None,
         cpu_threads=getattr(settings, "asr_threads", 2),
-        num_workers=getattr(settings, "asr_workers", 1),
         beam_size=getattr(settings, "asr_beam_size", 5),
         end_silence=getattr(settings, "asr_end_silence", 0.6),
         partial_interval=getattr(settings, "asr_partial_interval", 0.0),
         compute_type=getattr(settings, "asr_compute_type", "int8"),
+        window=getattr(settings, "asr_window", "utterance"),
+        max_batch=getattr(settings, "asr_max_batch", 4),
+        greedy_from=getattr(settings, "asr_greedy_from", 0),
     )
 
 

@@ -10,9 +10,9 @@ speaks again, that decode is dropped). Set ``early_final=0`` to decode only at t
 
 Partials: by default a partial with the text "…" is returned once, when speech starts — cheap,
 and enough for barge-in and "the caller is talking" displays. With ``partial_interval`` > 0 the
-audio heard so far is also decoded (greedy, one beam) every ``partial_interval`` seconds of
-speech, and the partial carries that text; each such decode costs as much CPU as a final one
-(Whisper always encodes a 30-s window), so keep it off on small machines with many calls.
+audio heard so far is also decoded every ``partial_interval`` seconds of speech, and the
+partial carries that text; each such decode costs as much CPU as a final one, so keep it off on
+small machines with many calls.
 
 Decoding: language zh, beam search, no temperature fallback, no conditioning on earlier text,
 an initial prompt in simplified Chinese with hotline vocabulary (it steers Whisper towards
@@ -26,10 +26,16 @@ its punctuation normalised; turning spoken digits into numbers is left to
 Weights: ``compute_type="int8"`` (the default: about 150 MB, the fastest) or ``"float32"``
 (about 225 MB, half as much CPU again per decode; BENCHMARKS.md compares their accuracy).
 
-Threads: one :class:`WhisperEngine` (one model in memory) serves every call.
-CTranslate2 models may be called from several threads at once; ``num_workers`` sets how many
-decodes really run in parallel (the others queue inside CTranslate2), each using
-``cpu_threads`` threads. A recogniser belongs to one call and is not thread-safe.
+Window: by default (``window="utterance"``) the encoder sees only the utterance, and the
+utterances of several calls are decoded as one batch (:mod:`speech.whisper_decode`); with
+``window="30s"`` each is decoded alone in faster-whisper's padded 30-s window, which is more
+accurate and costs about six times as much (BENCHMARKS.md, "Voice: phone lines at centre scale").
+
+Threads: one :class:`WhisperEngine` (one model in memory) serves every call. Every decode goes
+through one :class:`~speech.decode_queue.DecodeQueue`: one worker thread, using ``cpu_threads``
+threads, serves the utterance that ended first (``greedy_from`` waiting utterances switch it to
+greedy decoding). A recogniser belongs to one call and is not thread-safe; it blocks while its
+utterance waits in the queue.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,14 +51,17 @@ import numpy as np
 
 from hotline.numbers import DIGIT_VALUES
 from speech.audio import float_to_pcm, pcm_to_float, resample
+from speech.decode_queue import DecodeQueue
 from speech.engine import Recognition
 from speech.models import whisper_base_dir
 from speech.normalize import normalize_punctuation, to_simplified
 from speech.vad import TRAILING_KEPT, VAD_RATES, Segmenter, SpeechEnd, SpeechStart
+from speech.whisper_decode import NO_SPEECH, UtteranceDecoder
 
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
+WINDOWS = ("utterance", "30s")  # what the encoder sees: the utterance, or a padded 30-s window
 
 # Whisper continues the style of its prompt: simplified characters, full-width punctuation.
 # A little hotline vocabulary steers it towards the domain's words; on unclear audio Whisper
@@ -87,7 +96,6 @@ class WhisperEngine:
         model_dir: Path | None = None,
         cache_dir: Path | None = None,
         cpu_threads: int = 2,
-        num_workers: int = 1,
         beam_size: int = 5,
         prompt: str = DEFAULT_PROMPT,
         end_silence: float = 0.6,
@@ -96,9 +104,14 @@ class WhisperEngine:
         language: str = "zh",
         early_final: float = 0.3,
         compute_type: str = "int8",
+        window: str = "utterance",
+        greedy_from: int = 0,
+        max_batch: int = 4,
     ) -> None:
         from faster_whisper import WhisperModel
 
+        if window not in WINDOWS:
+            raise ValueError(f"unknown Whisper window {window!r} (one of {', '.join(WINDOWS)})")
         path = Path(model_dir) if model_dir else whisper_base_dir(cache_dir)
         self.model_dir = path
         self.compute_type = compute_type
@@ -107,8 +120,9 @@ class WhisperEngine:
             device="cpu",
             compute_type=compute_type,
             cpu_threads=cpu_threads,
-            num_workers=num_workers,
         )
+        self.decoder = UtteranceDecoder(self.model, language)
+        self.window = window
         self.beam_size = beam_size
         self.prompt = prompt
         self.end_silence = end_silence
@@ -116,13 +130,15 @@ class WhisperEngine:
         self.early_final = early_final
         self.vad_aggressiveness = vad_aggressiveness
         self.language = language
-        self._decodes = 0
-        self._count_lock = threading.Lock()
+        # Every call's decodes go through this one queue (speech/decode_queue.py).
+        self.queue: DecodeQueue[tuple[str, float]] = DecodeQueue(
+            self._decode_batch, beam_size, greedy_from, max_batch if window == "utterance" else 1
+        )
 
     @property
     def decodes(self) -> int:
-        """How many times the model ran (finals and partials), for metrics and tests."""
-        return self._decodes
+        """How many utterances the model decoded (finals and partials), for metrics and tests."""
+        return self.queue.stats.decodes
 
     def recognizer(
         self, sample_rate: int, phrases: Sequence[str] | None = None
@@ -135,18 +151,44 @@ class WhisperEngine:
         return f"{self.prompt}{extra}。" if extra else self.prompt
 
     def transcribe(
-        self, audio16k: np.ndarray, prompt: str | None = None, beam_size: int | None = None
+        self, audio16k: np.ndarray, prompt: str | None = None, ended: float | None = None
     ) -> tuple[str, float]:
-        """Decode one utterance (float32 at 16 kHz) → (simplified text, confidence 0..1)."""
-        with self._count_lock:
-            self._decodes += 1
-        initial = self.prompt if prompt is None else prompt
+        """Decode one utterance (float32 at 16 kHz) → (simplified text, confidence 0..1).
+
+        Blocks until the decode queue has served it; ``ended`` (``time.monotonic()`` when the
+        utterance ended, default now) sets its place in the queue.
+        """
+        return self.queue.decode(audio16k, self.prompt if prompt is None else prompt, ended)
+
+    def close(self) -> None:
+        self.queue.close()
+
+    def _decode_batch(
+        self, audios: Sequence[np.ndarray], prompt: str, beam_size: int
+    ) -> list[tuple[str, float]]:
+        """The queue's decode: a batch sharing one prompt → (text, confidence) each."""
+        if self.window == "30s":
+            return [self._decode_full(a, prompt, beam_size) for a in audios]
+        out: list[tuple[str, float]] = []
+        results = self.decoder.decode(audios, prompt, beam_size)
+        for audio, result in zip(audios, results, strict=True):
+            text = "" if result.silent else clean_transcript(result.text)
+            # The VAD heard speech: nothing at all (Whisper sometimes ends a short answer such
+            # as "满意" at once after a long prompt) or a copy of the prompt means the prompt won.
+            if prompt and (not text or echo_of_prompt(text, prompt)):
+                out.extend(self._decode_batch([audio], "", beam_size))
+                continue
+            out.append((text, result.confidence if text else 0.0))
+        return out
+
+    def _decode_full(self, audio16k: np.ndarray, prompt: str, beam_size: int) -> tuple[str, float]:
+        """faster-whisper's own decode of the padded 30-s window (``window="30s"``)."""
         segments, _info = self.model.transcribe(
             audio16k,
             language=self.language,
             task="transcribe",
-            beam_size=beam_size or self.beam_size,
-            initial_prompt=initial or None,
+            beam_size=beam_size,
+            initial_prompt=prompt or None,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
@@ -159,15 +201,13 @@ class WhisperEngine:
         scores: list[float] = []
         for seg in segments:
             # Whisper's own no-speech rule: a likely-silent window decoded with low confidence.
-            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+            if seg.no_speech_prob > NO_SPEECH[0] and seg.avg_logprob < NO_SPEECH[1]:
                 continue
             texts.append(seg.text)
             scores.append(math.exp(min(0.0, seg.avg_logprob)))
         text = clean_transcript("".join(texts))
-        # The VAD heard speech: nothing at all (Whisper sometimes ends a short answer such as
-        # "满意" at once after a long prompt) or a copy of the prompt means the prompt won.
-        if initial and (not text or echo_of_prompt(text, initial)):
-            return self.transcribe(audio16k, prompt="", beam_size=beam_size)
+        if prompt and (not text or echo_of_prompt(text, prompt)):
+            return self._decode_full(audio16k, "", beam_size)
         confidence = float(np.mean(scores)) if scores and text else 0.0
         return text, confidence
 
@@ -231,7 +271,8 @@ class WhisperRecognizer:
         if early is not None and early[0] == seg.pcm:  # the caller did not speak again
             text, conf = early[1], early[2]
         else:
-            text, conf = self.engine.transcribe(self._to_16k(seg.pcm, self._vad_rate), self.prompt)
+            audio = self._to_16k(seg.pcm, self._vad_rate)
+            text, conf = self.engine.transcribe(audio, self.prompt, self._ended(seg.end))
         if not text:
             return []
         return [Recognition(text=text, final=True, confidence=conf, start=seg.start, end=seg.end)]
@@ -255,7 +296,7 @@ class WhisperRecognizer:
         ):
             self._last_partial_at = self._vad.now
             audio = self._to_16k(self._vad.current_pcm(), self._vad_rate)
-            text, conf = self.engine.transcribe(audio, self.prompt, beam_size=1)
+            text, conf = self.engine.transcribe(audio, self.prompt)
             if text:
                 out.append(Recognition(text, False, conf, self._vad.utterance_start, self._vad.now))
         return out
@@ -277,8 +318,14 @@ class WhisperRecognizer:
             return
         if self._early is None:
             pcm = self._vad.closing_pcm()
-            text, conf = self.engine.transcribe(self._to_16k(pcm, self._vad_rate), self.prompt)
+            ended = self._ended(self._vad.now - self._vad.silence)
+            audio = self._to_16k(pcm, self._vad_rate)
+            text, conf = self.engine.transcribe(audio, self.prompt, ended)
             self._early = (pcm, text, conf)
+
+    def _ended(self, at: float) -> float:
+        """A time on the stream's clock (s from its start) as ``time.monotonic()``."""
+        return time.monotonic() - max(0.0, self._vad.now - at)
 
     def _resample_input(self, pcm: bytes) -> bytes:
         # Odd rates (e.g. 11025, 22050) are resampled to 16 kHz in whole 10-ms blocks.

@@ -312,3 +312,43 @@ def test_a_damaged_join_is_rebuilt(joined: Path, tmp_path: Path) -> None:
         fh.truncate(1000)  # e.g. the disk filled up during an earlier copy
     assert whisper_base_dir(tmp_path) == joined
     assert (joined / "model.bin").stat().st_size == size
+
+
+def test_calls_that_stop_talking_together_are_decoded_in_one_batch(engine: WhisperEngine) -> None:
+    """Three callers finish at once: one batch serves them all, each gets their own words."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    audio = {u: silence(0.3, 8000) + recording(u, 8000) + silence(1.0, 8000) for u in RECORDED}
+    start = threading.Barrier(3)
+
+    def call(uid: str) -> str:
+        rec = engine.recognizer(8000)
+        start.wait(30)  # the audio goes in faster than real time: the three end together
+        return "".join(r.text for r in feed(rec, audio[uid], 8000) if r.final)
+
+    batches = engine.queue.stats.batches
+    decodes = engine.queue.stats.decodes
+    with ThreadPoolExecutor(3) as pool:
+        q02, c08, r04 = pool.map(call, ("q02", "c08", "r04"))
+    assert "公积金" in q02 and "停水" in c08 and "投诉" in r04
+    assert r04.count("投诉") == 1  # no repeat of a short answer in its short window
+    assert engine.queue.stats.decodes - decodes >= 3
+    assert engine.queue.stats.batches - batches < engine.queue.stats.decodes - decodes
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("我要投诉。我要投诉。我要投诉。我要投", "我要投诉。"),
+        ("退休以后养老金什么时候发放？退休以后养老金什么时候", "退休以后养老金什么时候发放？"),
+        ("我要投诉", "我要投诉"),
+        ("谢谢谢谢", "谢谢"),
+        ("电话1212121212", "电话1212121212"),  # no piece repeats the whole
+        ("1212121212", "1212121212"),  # digits only: may be a number
+    ],
+)
+def test_a_transcript_that_repeats_itself_is_said_once(text: str, said: str) -> None:
+    from speech.whisper_decode import cut_repeats
+
+    assert cut_repeats(text) == said
