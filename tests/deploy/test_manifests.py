@@ -101,7 +101,7 @@ def test_probes_and_resources_on_every_long_running_container() -> None:
                 assert container["resources"]["requests"]["memory"], where
                 assert container["resources"]["limits"]["memory"], where
     app = _doc("app.yaml", "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert app["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert app["startupProbe"]["httpGet"]["path"] == "/health"  # why not readiness: app.yaml
 
 
 def test_nginx_rules_are_the_same_for_the_cluster_compose_and_kubernetes() -> None:
