@@ -241,13 +241,13 @@ def create_tracker_tables(settings: Settings) -> None:
     """Rasa's tracker table, made once by Rasa's own code before the Rasa servers start."""
     url = make_url(settings.database_url)
     python = settings.rasa_env / "bin" / "python"
-    tracker = {
+    tracker = {  # in the environment, not the arguments: `ps` shows those to everyone
         "TRACKER_HOST": url.host or "localhost",
         "TRACKER_PORT": str(url.port or 5432),
         "TRACKER_DB": str(url.database),
         "TRACKER_USER": url.username or "",
         "TRACKER_PASSWORD": url.password or "",
-    }  # fmt: skip (the environment: not in ps)
+    }
     result = subprocess.run(
         [str(python), "-c", _CREATE_TRACKER_TABLES],
         env={**bot.rasa_environ(), **tracker}, capture_output=True, text=True, timeout=300,
