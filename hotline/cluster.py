@@ -93,7 +93,7 @@ def check_services(settings: Settings) -> None:
     except psycopg.OperationalError as exc:
         if f'database "{url.database}" does not exist' not in str(exc):
             raise ClusterError(
-                f"PostgreSQL at {shown} is not reachable ({str(exc).strip()}); start it or "
+                f"PostgreSQL at {shown} is not reachable ({' '.join(str(exc).split())}); start it or "
                 "set HOTLINE_DATABASE_URL"
             ) from exc
         _create_database(url.set(database="postgres"), str(url.database), shown)

@@ -181,7 +181,8 @@ def supervise(
             child.stop(grace=grace)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        echo("stopped")
+        if children:
+            echo("stopped")
 
 
 def banner(settings: Settings, part: Part) -> str:
