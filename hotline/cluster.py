@@ -91,10 +91,11 @@ def check_services(settings: Settings) -> None:
     try:
         psycopg.connect(conninfo, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        if f'database "{url.database}" does not exist' not in str(exc):
+        reason = " ".join(str(exc).split())  # one line
+        if f'database "{url.database}" does not exist' not in reason:
             raise ClusterError(
-                f"PostgreSQL at {shown} is not reachable ({' '.join(str(exc).split())}); start it or "
-                "set HOTLINE_DATABASE_URL"
+                f"PostgreSQL at {shown} is not reachable ({reason}); start it or set "
+                "HOTLINE_DATABASE_URL"
             ) from exc
         _create_database(url.set(database="postgres"), str(url.database), shown)
     assert settings.redis_url  # with_shared_services
