@@ -39,6 +39,7 @@ REDIS_URL = "redis://127.0.0.1:6379/9"
 WECHAT_TOKEN = "cluster-test-token"
 PER_SENDER = 8  # chat turns a sender may send per window (HOTLINE_RATE_CHAT_PER_SENDER)
 WINDOW = 86400  # a day: the test's turns never straddle two windows (see the rate-limit test)
+PER_ADDRESS = 6  # chat turns per client address and window; loopback clients are not counted
 
 
 @dataclass
@@ -60,6 +61,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not Path("/usr/sbin/nginx").exists():
         unavailable("Debian nginx (apt-get install nginx)")
     var = tmp_path_factory.mktemp("cluster-var")
+    shared = redis.Redis.from_url(REDIS_URL)
+    for key in shared.scan_iter("hotline:rate:*"):  # counts of an earlier run in this window
+        shared.delete(key)
     with fresh_postgres() as database_url:
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HOTLINE_VAR_DIR": str(var),
                "HOTLINE_MODEL_DIR": str(Settings().model_dir),  # trained once per machine
@@ -67,6 +71,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                "HOTLINE_WECHAT_TOKEN": WECHAT_TOKEN, "HOTLINE_SLA_SCAN_SECONDS": "0",
                "HOTLINE_RATE_CHAT_PER_SENDER": str(PER_SENDER),
                "HOTLINE_RATE_WINDOW_SECONDS": str(WINDOW),
+               "HOTLINE_RATE_CHAT_PER_ADDRESS": str(PER_ADDRESS),
+               "HOTLINE_HOST": "0.0.0.0",  # nginx also on this machine's own address
                "HOTLINE_WECHAT_REPLY_SECONDS": "4.9"}  # fmt: skip
         log = var / "cluster.log"
         with log.open("wb") as out:
@@ -224,6 +230,35 @@ def test_a_senders_rate_limit_counts_turns_on_every_replica(cluster: Cluster) ->
     assert over.status_code == 429
     assert int(over.headers["Retry-After"]) > 0
     assert "请求过于频繁" in over.json()["detail"]
+
+
+def test_the_address_limit_counts_the_citizens_address_not_one_they_claim(
+    cluster: Cluster,
+) -> None:
+    own = _own_address()
+    served = []
+    for i in range(PER_ADDRESS):  # each turn claims another address and another sender
+        resp = httpx.post(f"http://{own}:{LAYOUT.base}/api/v1/chat", timeout=60,
+                          headers={"X-Forwarded-For": f"10.9.8.{i}"},
+                          json={"sender": f"addr-{uuid.uuid4().hex[:8]}", "text": "你好",
+                                "channel": "web"})  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        served.append(replica(resp))
+    assert set(served) == {"app-1", "app-2"}
+    over = httpx.post(f"http://{own}:{LAYOUT.base}/api/v1/chat", timeout=60,
+                      json={"sender": "addr-last", "text": "你好", "channel": "web"})  # fmt: skip
+    # the claimed addresses were not believed: the real one was counted, by both replicas
+    assert over.status_code == 429
+
+
+def _own_address() -> str:
+    """This machine's address on its network (not loopback: loopback clients are not counted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))  # UDP: nothing is sent
+        except OSError:
+            pytest.skip("no network interface besides loopback")
+        return str(sock.getsockname()[0])
 
 
 def test_stopping_the_cluster_stops_every_process(cluster: Cluster) -> None:
