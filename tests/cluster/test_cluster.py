@@ -24,6 +24,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from websockets.sync.client import connect as ws_connect
 
 from hotline.cluster import READY_LINE, REPLICA_HEADER, Layout
 from hotline.settings import PROJECT_ROOT, Settings
@@ -230,6 +231,14 @@ def test_a_senders_rate_limit_counts_turns_on_every_replica(cluster: Cluster) ->
     assert over.status_code == 429
     assert int(over.headers["Retry-After"]) > 0
     assert "请求过于频繁" in over.json()["detail"]
+
+
+def test_a_websocket_call_is_upgraded_through_nginx(cluster: Cluster) -> None:
+    with ws_connect(f"ws://127.0.0.1:{LAYOUT.base}/voice/ws", open_timeout=30) as ws:
+        ws.send(json.dumps({"type": "start", "sample_rate": 11025}))  # a rate no PBX uses
+        answer = json.loads(ws.recv(timeout=30))
+    assert answer["type"] == "error"  # the replica's own answer, over the upgraded connection
+    assert answer["message"] == "sample_rate must be one of [8000, 16000]", answer
 
 
 def test_the_address_limit_counts_the_citizens_address_not_one_they_claim(
