@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run test lint lock bench faults fuzz
+.PHONY: setup run cluster test lint lock bench faults fuzz
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -11,6 +11,12 @@ setup:
 # not exist yet; no account, and no default password, exists otherwise.
 run: setup
 	$(if $(ADMIN),$(VENV)/hotline users add --name "$(ADMIN)" --role admin --if-absent &&) $(VENV)/hotline serve
+
+# Two app replicas and two Rasa servers behind nginx on one machine (docs/operations.md,
+# "Cluster"), on the PostgreSQL and Redis of HOTLINE_DATABASE_URL / HOTLINE_REDIS_URL (default:
+# the local ones, database "hotline"); nginx on HOTLINE_PORT (8000). Ctrl-C stops all.
+cluster: setup
+	$(VENV)/hotline cluster
 
 test: setup
 	$(VENV)/ruff check .

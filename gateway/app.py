@@ -42,6 +42,7 @@ from gateway.body_limit import BodyLimit
 from gateway.db_unavailable import database_unavailable
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
+from gateway.replica_header import ReplicaHeader
 from handoffs import live
 from hotline import db
 from hotline.logging import configure_logging
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.replica:
+        app.add_middleware(ReplicaHeader, name=settings.replica)
     app.state.executor = action_webhook.make_executor()
     for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
         app.add_exception_handler(unavailable, database_unavailable)

@@ -69,6 +69,24 @@ def serve(
     raise typer.Exit(code)
 
 
+@app.command()
+def cluster(
+    port: Annotated[int, typer.Option(help="nginx's port (default HOTLINE_PORT)")] = 0,
+    replicas: Annotated[int, typer.Option(min=1, max=9, help="app and Rasa replicas")] = 2,
+) -> None:
+    """Run app and Rasa replicas behind nginx on the configured PostgreSQL and Redis (default
+    the local ones); Ctrl-C stops all. Ports: docs/operations.md, "Cluster"."""
+    from hotline import cluster as layout
+
+    settings = get_settings()
+    try:
+        code = layout.run(settings, port or settings.port, replicas)
+    except (bot.BotError, layout.ClusterError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 2
+    raise typer.Exit(code)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to the configured database."""

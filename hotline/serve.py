@@ -107,6 +107,7 @@ def plan(settings: Settings, part: Part) -> list[Child]:
         cmd = [
             sys.executable, "-m", "uvicorn", "gateway.app:main_app", "--factory",
             "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+            "--proxy-headers", "--forwarded-allow-ips", settings.forwarded_allow_ips,
             # in-flight requests and calls get this long after SIGTERM (docs/operations.md)
             "--timeout-graceful-shutdown", str(max(1, round(settings.shutdown_seconds))),
         ]  # fmt: skip
@@ -118,18 +119,38 @@ def plan(settings: Settings, part: Part) -> list[Child]:
 
 
 def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = print) -> int:
+    return supervise(
+        lambda: plan(settings, part),
+        settings.rasa_start_timeout,
+        lambda: banner(settings, part),
+        grace=settings.shutdown_seconds + 5,  # each child's own deadline, then a margin
+        echo=echo,
+    )
+
+
+def supervise(
+    make_children: Callable[[], list[Child]],
+    start_timeout: float,
+    ready_banner: Callable[[], str],
+    grace: float,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Start the children, wait until all answer, show the banner, then run until Ctrl-C or
+    SIGTERM (exit 0) or until one child dies (exit 1); every child is stopped on the way out.
+    `hotline serve` and `hotline cluster` (hotline/cluster.py) both run this."""
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         stopping.append(signum)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    children = plan(settings, part)
+    children: list[Child] = []
     try:
+        children = make_children()
         for child in children:
             proc = child.start()
             echo(f"started {child.name} (pid {proc.pid}), log: {child.log_path}")
-        deadline = time.monotonic() + settings.rasa_start_timeout
+        deadline = time.monotonic() + start_timeout
         waiting = list(children)
         while waiting and not stopping:
             for child in list(waiting):
@@ -146,7 +167,7 @@ def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = 
             time.sleep(0.5)
         if stopping:
             return 0
-        echo(banner(settings, part))
+        echo(ready_banner())
         while not stopping:
             for child in children:
                 if not child.alive():
@@ -157,10 +178,11 @@ def serve(settings: Settings, part: Part = "all", echo: Callable[[str], None] = 
         return 0
     finally:
         for child in reversed(children):
-            child.stop(grace=settings.shutdown_seconds + 5)  # its own deadline, then a margin
+            child.stop(grace=grace)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        echo("stopped")
+        if children:
+            echo("stopped")
 
 
 def banner(settings: Settings, part: Part) -> str:

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # how users reach the app; empty: http://localhost:port
+    # Behind a reverse proxy (docs/operations.md, "Cluster"): the addresses whose
+    # X-Forwarded-For/-Proto the app believes (uvicorn --forwarded-allow-ips; "*": any, only when
+    # nothing but the proxy can reach the app), so rate limits and the loopback-only doors see
+    # the citizen's address, not the proxy's. `replica` names this process in the
+    # X-Hotline-Replica response header (empty: no header).
+    forwarded_allow_ips: str = "127.0.0.1"
+    replica: str = ""
 
     # The Rasa process.
     rasa_host: str = "127.0.0.1"

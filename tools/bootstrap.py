@@ -30,6 +30,9 @@ APT_PACKAGES = {  # package -> a file that proves it is installed
     "sox": "/usr/bin/sox",
     "chromium": "/usr/bin/chromium",
     "chromium-driver": "/usr/bin/chromedriver",
+    # `make cluster` runs it in front of the replicas with its own config and no root; Debian's
+    # nginx service (port 80) is not used.
+    "nginx": "/usr/sbin/nginx",
     # A CJK font: without one Chromium draws the Chinese pages as empty boxes. WenQuanYi Micro
     # Hei (GBK coverage, 1.6 MB) rather than fonts-noto-cjk (56 MB download, 91 MB installed).
     "fonts-wqy-microhei": "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
