@@ -36,8 +36,9 @@ from speech.calls import CallCenter
 from speech.engine import ASREngine, TTSEngine
 from speech.outcomes import get_call, record_outcome, register_call, registered_caller
 from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
-from workorders import store
+from workorders import intake, store
 from workorders.queries import OrderFilter
+from workorders.store import Draft
 
 log = logging.getLogger(__name__)
 # The PBX calls these without an account; gateway.auth.pbx_only says how it is recognised.
@@ -71,11 +72,33 @@ class GatewayCallHooks:
     async def caller_of(self, call_id: str) -> str | None:
         return await asyncio.to_thread(registered_caller, self.settings.database_url, call_id)
 
+    async def request_callback(self, call_id: str, caller_number: str) -> str:
+        """A caller past capacity asked for a call-back: a 求助 order for the centre's
+        operators (not routed to a department), stored before its number is read out."""
+        draft = Draft(
+            channel="voice",
+            request_text="来电时线路繁忙，市民按键要求回电。",
+            summary="线路繁忙，市民要求回电",
+            kind="求助",
+            citizen_phone=caller_number,
+            conversation_id=conversation_id("voice", call_id),
+        )
+        key = intake.idempotency_key(call_id, "overflow-callback")
+        order = await asyncio.to_thread(
+            intake.submit,
+            self.settings.database_url,
+            draft,
+            key,
+            settings=self.settings,
+            auto_route=False,
+        )
+        return order.number
+
     async def finished(self, outcome: CallOutcome) -> CallOutcome:
         url = self.settings.database_url
 
         def store_it() -> None:
-            if outcome.outcome != "refused":
+            if outcome.outcome != "refused" or outcome.reason == "callback":
                 call = OrderFilter(conversation_id=conversation_id("voice", outcome.call_id))
                 orders = store.list_orders(url, call, limit=1)
                 outcome.work_order = orders[0].number if orders else None

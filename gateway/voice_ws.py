@@ -24,8 +24,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
 from hotline.settings import Settings
-from speech.calls import CallCenter, describe
-from speech.session import CallSession
+from speech.calls import CallCenter, LiveSession, describe
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -152,7 +151,7 @@ async def voice_ws(ws: WebSocket) -> None:
     await transport.close()
 
 
-async def _feed(ws: WebSocket, transport: WebSocketTransport, session: CallSession) -> str:
+async def _feed(ws: WebSocket, transport: WebSocketTransport, session: LiveSession) -> str:
     """Caller -> session until hang-up, disconnect or a protocol error; returns which."""
     max_bytes = 2 * transport.sample_rate  # one second
     while True:

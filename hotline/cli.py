@@ -152,6 +152,10 @@ def restore_db(
 @voice_app.command("audiosocket")
 def voice_audiosocket(
     port: Annotated[int, typer.Option(help="default HOTLINE_AUDIOSOCKET_PORT or 9092")] = 0,
+    metrics_port: Annotated[
+        int,
+        typer.Option(help="serve Prometheus /metrics on this port of HOTLINE_AUDIOSOCKET_HOST"),
+    ] = 0,
 ) -> None:
     """Run the Asterisk AudioSocket listener alone (calls use Rasa at HOTLINE_RASA_URL);
     SIGINT/SIGTERM transfer live calls and stop within HOTLINE_SHUTDOWN_SECONDS."""
@@ -165,6 +169,11 @@ def voice_audiosocket(
     configure_logging("audiosocket")
     settings = get_settings()
     settings.audiosocket_port = port or settings.audiosocket_port or 9092
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        # Unauthenticated, like the PBX's side of the process: bind it to the internal network.
+        start_http_server(metrics_port, addr=settings.audiosocket_host)
     stopper = Stopper(settings.shutdown_seconds)
     with contextlib.suppress(KeyboardInterrupt):  # a signal before the loop took over
         asyncio.run(serve_audiosocket(settings, stopper))

@@ -53,6 +53,7 @@ from hotline.numbers import DIGIT_VALUES
 from speech.audio import float_to_pcm, pcm_to_float, resample
 from speech.decode_queue import DecodeQueue
 from speech.engine import Recognition
+from speech.metrics import observe_decode
 from speech.models import whisper_base_dir
 from speech.normalize import normalize_punctuation, to_simplified
 from speech.vad import TRAILING_KEPT, VAD_RATES, Segmenter, SpeechEnd, SpeechStart
@@ -132,7 +133,11 @@ class WhisperEngine:
         self.language = language
         # Every call's decodes go through this one queue (speech/decode_queue.py).
         self.queue: DecodeQueue[tuple[str, float]] = DecodeQueue(
-            self._decode_batch, beam_size, greedy_from, max_batch if window == "utterance" else 1
+            self._decode_batch,
+            beam_size,
+            greedy_from,
+            max_batch if window == "utterance" else 1,
+            observe=observe_decode,
         )
 
     @property

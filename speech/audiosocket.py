@@ -21,8 +21,7 @@ import logging
 import uuid
 from typing import Any
 
-from speech.calls import CallCenter
-from speech.session import CallSession
+from speech.calls import CallCenter, LiveSession
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +171,7 @@ class AudioSocketServer:
     async def _converse(
         self,
         call_id: str,
-        session: CallSession,
+        session: LiveSession,
         reader: asyncio.StreamReader,
         transport: AudioSocketTransport,
     ) -> None:
@@ -197,7 +196,7 @@ class AudioSocketServer:
         await asyncio.gather(feeder, return_exceptions=True)
         runner.result()
 
-    async def _feed(self, call_id: str, session: CallSession, reader: asyncio.StreamReader) -> str:
+    async def _feed(self, call_id: str, session: LiveSession, reader: asyncio.StreamReader) -> str:
         """Caller -> session until hang-up, disconnect or a malformed frame; returns which."""
         while True:
             try:

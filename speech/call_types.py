@@ -69,6 +69,7 @@ class SessionConfig:
     max_call_seconds: float = 1800.0
     dtmf_zero_seconds: float = 1.5  # a lone 0 waits this long for more digits (landlines)
     inbox_frames: int = 50  # inbound audio queued before the transport is made to wait (1 s)
+    overflow_wait_seconds: float = 8.0  # a caller past capacity has this long to press 1 or 2
     greeting: str = GREETING
 
     @classmethod

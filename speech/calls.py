@@ -26,13 +26,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from speech import metrics
+from speech.audio import pcm_to_float
+from speech.capacity import Capacity
 from speech.engine import ASREngine, TTSEngine
 from speech.lexicon import Lexicon
+from speech.overflow import OverflowSession
 from speech.playback import send_paced, split_sentences
-from speech.prompts import BUSY, PROMPTS
+from speech.prompts import BUSY, GREETING, PROMPTS
 from speech.session import CallOutcome, CallSession, SessionConfig, Transport, TurnFn
 
 log = logging.getLogger(__name__)
+
+LiveSession = CallSession | OverflowSession
+OVERFLOW_PER_LINE = 2  # overflow calls told at once per line; beyond, the short busy prompt
 
 
 class CallHooks(Protocol):
@@ -48,6 +55,10 @@ class CallHooks(Protocol):
         """Store the outcome (adding what the session cannot know); returns it."""
         ...
 
+    async def request_callback(self, call_id: str, caller_number: str) -> str:
+        """Store a call-back work order for a caller past capacity; returns its number."""
+        ...
+
 
 class CallCenter:
     def __init__(
@@ -60,9 +71,12 @@ class CallCenter:
         *,
         phrases: Sequence[str] | None = None,
         lexicon: Lexicon | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         self.config = config
         self.max_calls = max_calls
+        self.capacity = capacity or Capacity(max_calls)
+        self.overflowing = 0  # calls past capacity being told and offered a choice
         self.hooks = hooks
         self._load_asr, self._load_tts = load_asr, load_tts
         self._asr: ASREngine | None = None
@@ -71,7 +85,7 @@ class CallCenter:
         self._phrases = phrases
         self.lexicon = lexicon or Lexicon()
         self.active = 0
-        self.sessions: dict[str, CallSession] = {}  # live calls, told when the process stops
+        self.sessions: dict[str, LiveSession] = {}  # live calls, told when the process stops
         self.stopping = threading.Event()
         self._warming: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(max_calls + 2, thread_name_prefix="speech")
@@ -86,6 +100,7 @@ class CallCenter:
                     tts = self._tts = await loop.run_in_executor(self.executor, self._load_tts)
                 if asr is None:
                     asr = self._asr = await loop.run_in_executor(self.executor, self._load_asr)
+                    metrics.watch_engine(asr)
                 # The gateway's vocabulary that corrects transcripts (speech/lexicon.py).
                 await loop.run_in_executor(self.executor, self.lexicon.load)
                 log.info(
@@ -96,8 +111,15 @@ class CallCenter:
             return asr, tts
 
     async def warm_up(self, rates: Sequence[int] = (8000, 16000)) -> None:
-        """Load the engines and render the fixed prompts before the first call."""
-        _, tts = await self.engines()
+        """Load the engines, measure the recogniser (the capacity rests on it) and render the
+        fixed prompts before the first call."""
+        asr, tts = await self.engines()
+        transcribe = getattr(asr, "transcribe", None)
+        if transcribe is not None and getattr(asr, "queue", None) is not None:
+            loop = asyncio.get_running_loop()
+            pcm = await loop.run_in_executor(self.executor, tts.synthesize, GREETING, 16000)
+            await loop.run_in_executor(self.executor, transcribe, pcm_to_float(pcm))
+            log.info("speech capacity measured: %d calls", self.admits())
         preload = getattr(tts, "preload", None)
         if preload is not None:  # the pieces sessions synthesise (speech/playback.py)
             pieces = [piece for prompt in PROMPTS for piece in split_sentences(prompt)]
@@ -126,24 +148,36 @@ class CallCenter:
         self._warming = asyncio.create_task(warm(), name="speech-warm-up")
         return self._warming
 
+    def admits(self) -> int:
+        """How many calls the recogniser carries now (speech/capacity.py)."""
+        queue = getattr(self._asr, "queue", None)
+        calls = self.capacity.calls(queue.stats.recent_real_time_factor if queue else None)
+        metrics.CAPACITY.set(calls)
+        return calls
+
     async def open(
         self,
         call_id: str,
         channel: str,
         transport: Transport,
         caller_number: str | None = None,
-    ) -> CallSession | None:
-        """A session for a new call, or None when every line is busy. A session returned
-        must be passed to `run`, which frees its line."""
-        if self.active >= self.max_calls or self.stopping.is_set():
+    ) -> LiveSession | None:
+        """A session for a new call: a conversation, or past capacity an `OverflowSession`
+        (told, offered a call-back or a person); None when even those are full or the process
+        is stopping. A session returned must be passed to `run`, which frees its line."""
+        if self.stopping.is_set():
             return None
+        if self.active >= self.admits():
+            return await self._overflow(call_id, channel, transport, caller_number)
         self.active += 1
+        metrics.ACTIVE_CALLS.inc()
         try:
             asr, tts = await self.engines()
             if caller_number is None:
                 caller_number = await self.hooks.caller_of(call_id)
         except BaseException:
             self.active -= 1
+            metrics.ACTIVE_CALLS.dec()
             raise
         session = self.sessions[call_id] = CallSession(
             call_id,
@@ -160,12 +194,47 @@ class CallCenter:
         )
         return session
 
-    async def run(self, session: CallSession) -> CallOutcome:
+    async def _overflow(
+        self, call_id: str, channel: str, transport: Transport, caller_number: str | None
+    ) -> OverflowSession | None:
+        if self.overflowing >= self.max_calls * OVERFLOW_PER_LINE:
+            return None
+        self.overflowing += 1
+        try:
+            _, tts = await self.engines()
+            if caller_number is None:
+                caller_number = await self.hooks.caller_of(call_id)
+        except BaseException:
+            self.overflowing -= 1
+            raise
+        log.warning("call %s (%s): %d calls up, past capacity", call_id, channel, self.active)
+        session = OverflowSession(
+            call_id,
+            transport,
+            tts,
+            self.config,
+            self.hooks.request_callback,
+            caller_number=caller_number,
+            channel=channel,
+            executor=self.executor,
+            wait_seconds=self.config.overflow_wait_seconds,
+        )
+        self.sessions[call_id] = session
+        return session
+
+    async def run(self, session: LiveSession) -> CallOutcome:
+        overflow = isinstance(session, OverflowSession)
         try:
             outcome = await session.run()
         finally:
-            self.active -= 1
+            if overflow:
+                self.overflowing -= 1
+            else:
+                self.active -= 1
+                metrics.ACTIVE_CALLS.dec()
             self.sessions.pop(session.call_id, None)
+        if overflow:
+            metrics.REFUSED.labels(outcome.reason).inc()
         log.info(
             "call %s (%s) ended: %s (%s), %d turns",
             session.call_id,

@@ -54,10 +54,18 @@ class QueueStats:
     greedy: int = 0  # utterances decoded with beam 1 because the queue was long
     # (wait, decode) seconds of recent utterances: the metrics and capacity read them
     recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=200))
+    # (decode seconds, speech seconds) of the last batches: the cost under the current load
+    recent_batches: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=50))
 
     @property
     def real_time_factor(self) -> float:
         return self.busy_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+    @property
+    def recent_real_time_factor(self) -> float | None:
+        """Decode seconds per second of speech over the last batches; None before any."""
+        speech = sum(a for _, a in self.recent_batches)
+        return sum(s for s, _ in self.recent_batches) / speech if speech else None
 
 
 class DecodeQueue(Generic[R]):
@@ -70,8 +78,10 @@ class DecodeQueue(Generic[R]):
         greedy_from: int = 0,
         max_batch: int = 4,
         name: str = "asr-decode",
+        observe: Callable[[list[float], float], None] | None = None,
     ) -> None:
         self._decode = decode
+        self._observe = observe  # (each utterance's wait, the batch's seconds): the metrics
         self.beam_size = beam_size
         self.greedy_from = greedy_from
         self.max_batch = max(1, max_batch)
@@ -148,7 +158,12 @@ class DecodeQueue(Generic[R]):
             stats.decodes += len(batch)
             stats.greedy += len(batch) if beam == 1 and self.beam_size > 1 else 0
             stats.busy_seconds += done - started
-            stats.audio_seconds += sum(len(j.audio) for j in batch) / RATE
-            stats.recent.extend((started - j.queued, done - started) for j in batch)
+            speech = sum(len(j.audio) for j in batch) / RATE
+            stats.audio_seconds += speech
+            stats.recent_batches.append((done - started, speech))
+            waits = [started - j.queued for j in batch]
+            stats.recent.extend((wait, done - started) for wait in waits)
+            if self._observe is not None:
+                self._observe(waits, done - started)
             for job, result in zip(batch, results, strict=True):
                 job.future.set_result(result)

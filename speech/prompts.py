@@ -19,6 +19,13 @@ NO_INPUT_BYE = "很抱歉，一直没有听到您的声音，本次通话将结�
 TOO_LONG = "本次通话时间较长，正在为您转接人工服务，请稍候。"
 SHUTDOWN = "系统维护中，正在为您转接人工，请稍候。"  # the process is stopping
 BUSY = "您好，当前线路全忙，请稍后再拨。紧急情况请直接拨打110、119或120。"
+# A call past the process's measured capacity (speech/overflow.py): a choice, never silence.
+OVERFLOW = (
+    "您好，当前来电较多。需要我们回电请按1，我们会尽快回电到您现在的号码；"
+    "等待人工服务请按2或不要挂机。"
+)
+OVERFLOW_CALLBACK = "已为您登记回电，工单号{number}。话务员会尽快给您回电，再见。"
+OVERFLOW_NO_NUMBER = "抱歉，没有获取到您的来电号码，无法回电。正在为您转接人工服务，请稍候。"
 
 # Fixed prompts are worth caching as audio (speech/calls.py).
 PROMPTS = (
@@ -31,4 +38,6 @@ PROMPTS = (
     TOO_LONG,
     SHUTDOWN,
     BUSY,
+    OVERFLOW,
+    OVERFLOW_NO_NUMBER,
 )

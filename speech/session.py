@@ -54,6 +54,7 @@ from speech.call_types import (
 )
 from speech.engine import ASREngine, TTSEngine
 from speech.hearing import Event, Hearing
+from speech.metrics import REPLY_SECONDS
 from speech.normalize import normalize_transcript
 from speech.playback import send_paced, split_sentences, synthesize_pieces
 from speech.prompts import (
@@ -155,6 +156,7 @@ class CallSession:
         self._silences = 0
         self._escalated = False
         self._confirm: _Confirm | None = None
+        self._answer_due: float | None = None  # the caller's last voice before the answer
         self._result: tuple[Outcome, str] | None = None
 
     # ---- transport side ----------------------------------------------------------------------
@@ -272,7 +274,8 @@ class CallSession:
                 {"type": "final", "text": inp.text, "confidence": 1.0, "input": "dtmf"}
             )
             return await self._send(inp.text, "dtmf", None, None)
-        # speech
+        # speech: the hotline's next words answer it (the caller hears how long that took)
+        self._answer_due = self._hearing.last_voice
         text = self._normalize(inp.text).strip()
         self._log_caller(text, "speech", inp)
         if self._confirm:
@@ -509,6 +512,10 @@ class CallSession:
     ) -> None:
         """Play a prompt, noting when its audio started and ended on the call clock."""
         entry["audio_start"] = self._now()
+        if self._answer_due is not None:  # the first piece is ready: its first frame goes now
+            entry["answer_s"] = round(entry["audio_start"] - self._answer_due, 3)
+            REPLY_SECONDS.observe(entry["answer_s"])
+            self._answer_due = None
         try:
             await send_paced(self.transport, audio)
         except (ConnectionError, RuntimeError, OSError) as exc:

@@ -60,3 +60,35 @@ def test_a_transferred_calls_outcome_carries_its_queue_summary(tmp_path: Path) -
         body = client.get(f"/api/v1/calls/{call_id}/outcome").json()
         assert body["handoff"] == item.id
         assert body["summary"] == "电话 · 市民要求转人工 · 诉求：路灯坏了 · 电话139****5678"
+
+
+def test_a_call_back_for_a_caller_past_capacity_is_an_order_the_pbx_can_read(
+    tmp_path: Path,
+) -> None:
+    """Pressing 1 past capacity stores a 求助 order with the caller's number for the centre's
+    operators (not sent to a department); a retry of the same call stores nothing new, and the
+    PBX reads its number in the call's outcome."""
+    import asyncio
+
+    from gateway.calls_api import GatewayCallHooks
+    from gateway.rasa_client import RasaClient
+    from speech.call_types import CallOutcome
+    from workorders import store
+
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, pbx_networks=["10.0.0.0/24"])
+    with TestClient(create_app(settings), client=PBX) as client:
+        hooks = GatewayCallHooks(settings, lambda: RasaClient(settings.rasa_url, 1.0))
+        call_id = str(uuid.uuid4())
+        number = asyncio.run(hooks.request_callback(call_id, "13912345678"))
+        assert asyncio.run(hooks.request_callback(call_id, "13912345678")) == number
+        order = store.get(settings.database_url, number)
+        assert (order.kind, order.channel, order.citizen_phone) == ("求助", "voice", "13912345678")
+        assert order.status == "待派单"  # for the centre: nobody dispatched it
+        outcome = CallOutcome(call_id, "refused", "callback", "audiosocket", "13912345678")
+        asyncio.run(hooks.finished(outcome))
+        body = client.get(f"/api/v1/calls/{call_id}/outcome").json()
+        assert (body["outcome"], body["reason"], body["work_order"]) == (
+            "refused",
+            "callback",
+            number,
+        )

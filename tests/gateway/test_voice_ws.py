@@ -28,7 +28,7 @@ from gateway.calls_api import make_call_center
 from hotline.conversations import turns_of
 from hotline.serve import free_port
 from hotline.settings import Settings
-from speech.prompts import BUSY, GREETING
+from speech.prompts import GREETING, OVERFLOW, OVERFLOW_NO_NUMBER
 from tests.conftest import serving
 from tests.speech.doubles import LengthTTS, ScriptedASR, tone
 
@@ -141,6 +141,13 @@ class Caller:
         return [e["text"] for e in self.events if e["type"] == "bot"]
 
 
+def _metric(server: Server, name: str) -> float:
+    """One sample of the app's /metrics (served without an account)."""
+    text = httpx.get(f"{server.url}/metrics").text
+    found = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(found[0]) if found else 0.0
+
+
 def call(server: Server, script: Callable[[Caller], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         async with asyncio.timeout(30):  # guards against a hang only
@@ -171,8 +178,12 @@ def test_a_call_over_the_websocket(server: Server) -> None:
         }
         return started["call_id"], caller
 
+    answered_before = _metric(server, "hotline_voice_reply_seconds_count")
     call_id, caller = call(server, script)
     assert caller.said() == [GREETING, "收到：我要咨询公积金。"]
+    # The process's metrics counted the answer (end of speech → first audio of the reply).
+    assert _metric(server, "hotline_voice_reply_seconds_count") == answered_before + 1
+    assert _metric(server, "hotline_voice_active_calls") == 0
     finals = [e for e in caller.events if e["type"] == "final"]
     assert finals == [{"type": "final", "text": "我要咨询公积金", "confidence": 0.9}]
     # TTS audio at the caller's rate: 20 ms frames of 16 kHz slin16, both prompts whole.
@@ -305,7 +316,7 @@ def test_a_wrong_sized_audio_frame_ends_the_call_and_the_next_call_works(
     call(server, good)
 
 
-def test_calls_beyond_max_calls_hear_busy(server: Server) -> None:
+def test_calls_past_capacity_are_told_and_handed_to_a_person(server: Server) -> None:
     async def script(first: Caller) -> None:
         await first.start()
         async with (
@@ -315,13 +326,19 @@ def test_calls_beyond_max_calls_hear_busy(server: Server) -> None:
             second, third = Caller(ws2), Caller(ws3)
             await second.start()
             await third.start()
+            await third.until("bot", text=OVERFLOW)  # told at once
+            # A call-back needs the caller's number; this server does not trust the browser's.
+            await ws3.send(json.dumps({"type": "dtmf", "digit": "1"}))
             end = await third.until("end")
-            assert (end["outcome"], end["reason"]) == ("refused", "busy")
-            assert third.said() == [BUSY]
-            assert len(third.audio) >= len(BUSY) * 5 * 32
+            assert (end["outcome"], end["reason"], end["queue"]) == (
+                "transfer",
+                "overflow",
+                "12345",
+            )
+            assert third.said() == [OVERFLOW, OVERFLOW_NO_NUMBER]
+            assert len(third.audio) >= len(OVERFLOW) * 5 * 32
             with pytest.raises(ConnectionClosed):
                 await ws3.recv()
-            assert ws3.close_code == 1013
             await second.until("state", state="listening")  # the calls up go on
 
     call(server, script)

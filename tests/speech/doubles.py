@@ -61,8 +61,10 @@ class ScriptedASR:
         self.script: deque[Recognition] = deque()
         self.heard_bytes = 0
         self.resets = 0
+        self.recognizers = 0  # opened: one per conversation (none for a call past capacity)
 
     def recognizer(self, sample_rate: int, phrases: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
+        self.recognizers += 1
         return ScriptedRecognizer(self, sample_rate)
 
     def hear(self, text: str, confidence: float = 0.9, final: bool = True) -> None:
@@ -167,6 +169,7 @@ class MemoryHooks:
         self.outcomes: list[CallOutcome] = []
         self.bots: dict[str, ScriptedBot] = {}
         self.callers: dict[str, str] = {}
+        self.callbacks: list[tuple[str, str]] = []  # (call id, number) of call-back orders
         self.ended = asyncio.Event()
         self._factory = bot_factory or ScriptedBot
 
@@ -176,6 +179,10 @@ class MemoryHooks:
 
     async def caller_of(self, call_id: str) -> str | None:
         return self.callers.get(call_id)
+
+    async def request_callback(self, call_id: str, caller_number: str) -> str:
+        self.callbacks.append((call_id, caller_number))
+        return f"20261207-{len(self.callbacks):04d}"
 
     async def finished(self, outcome: CallOutcome) -> CallOutcome:
         self.outcomes.append(outcome)

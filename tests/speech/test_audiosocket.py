@@ -23,11 +23,13 @@ from speech.audiosocket import (
 )
 from speech.calls import CallCenter
 from speech.lexicon import Lexicon
-from speech.prompts import BUSY, GREETING
+from speech.prompts import BUSY, GREETING, OVERFLOW, OVERFLOW_CALLBACK
 from speech.session import BotReply, CallOutcome, SessionConfig
 from tests.speech.doubles import LengthTTS, MemoryHooks, ScriptedASR, ScriptedBot, tone
 
-CONFIG = SessionConfig(no_input_seconds=2.0, dtmf_zero_seconds=0.2, max_call_seconds=60)
+CONFIG = SessionConfig(
+    no_input_seconds=2.0, dtmf_zero_seconds=0.2, max_call_seconds=60, overflow_wait_seconds=1.0
+)
 TTS_MS_PER_CHAR = 5
 
 
@@ -259,24 +261,40 @@ def test_a_connection_without_uuid_first_is_closed(caplog: pytest.LogCaptureFixt
     assert any("no call UUID" in r.getMessage() for r in caplog.records)
 
 
-def test_calls_beyond_max_calls_hear_busy_and_are_refused() -> None:
+def test_calls_past_capacity_are_told_and_offered_a_call_back_or_a_person() -> None:
     async def test(rig: Rig) -> None:
         first, second = await rig.call(), await rig.call()
         await first.heard(0.1)
         await second.heard(0.1)
-        third = await rig.call()
+        # The third caller (number registered by the dialplan) presses 1: a call-back order.
+        third_id = str(uuid.uuid4())
+        rig.hooks.callers[third_id] = "13912345678"
+        third = await rig.call(third_id)
+        await third.heard(len(OVERFLOW) * TTS_MS_PER_CHAR / 1000)  # told at once, no silence
+        await third.dtmf("1")
         await third.hung_up.wait()
-        await third.closed.wait()
-        assert len(third.audio) >= len(BUSY) * TTS_MS_PER_CHAR * 16  # the whole busy prompt
-        assert rig.tts.texts.count(BUSY) == 1
-        refused = await rig.outcome(third.call_id)
-        assert (refused.outcome, refused.reason) == ("refused", "busy")
+        back = await rig.outcome(third_id)
+        assert (back.outcome, back.reason, back.work_order) == (
+            "refused",
+            "callback",
+            "20261207-0001",
+        )
+        assert rig.hooks.callbacks == [(third_id, "13912345678")]
+        assert OVERFLOW_CALLBACK.format(number="20261207-0001") in [
+            t["text"] for t in back.transcript
+        ]
+        # The fourth presses nothing: after the wait a person takes the call.
+        fourth = await rig.call()
+        await fourth.hung_up.wait()
+        queued = await rig.outcome(fourth.call_id)
+        assert (queued.outcome, queued.reason, queued.queue) == ("transfer", "overflow", "12345")
+        assert rig.tts.texts.count(BUSY) == 0 and rig.asr.recognizers == 2
         # The two calls up are unaffected, and a freed line takes the next call.
         await first.hangup()
         await rig.outcome(first.call_id)
-        fourth = await rig.call()
-        await fourth.heard(GREETING_SECONDS)
-        assert not fourth.hung_up.is_set()
+        fifth = await rig.call()
+        await fifth.heard(GREETING_SECONDS)
+        assert not fifth.hung_up.is_set()
         assert rig.center.active == 2
 
     run(test, Rig(max_calls=2))
