@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import statistics
 import tempfile
 import time
@@ -37,10 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from bench.asr_cer import RECORDINGS, canonical_norm, load_utterances, phone_quality, read_recording
 from hotline.settings import Settings
 from speech.audiosocket import KIND_AUDIO, KIND_HANGUP, KIND_ID, AudioSocketServer, frame
 from speech.calls import CallCenter
 from speech.engine import Recognition
+from speech.normalize import edit_distance
 from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
 
 SENTENCES = [
@@ -120,11 +124,15 @@ ANSWERED = {"kind": "answer", "handoff": False}
 
 
 class CannedHooks:
+    """A canned bot that keeps what each call's caller was heard to say (for the CER)."""
+
     def __init__(self) -> None:
         self.outcomes: list[CallOutcome] = []
+        self.heard: dict[str, list[str]] = {}
 
     def turn_for(self, call_id: str) -> TurnFn:
         async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
+            self.heard.setdefault(call_id, []).append(text)
             return BotReply([{"text": CANNED}], intent="consult", decision=ANSWERED)
 
         return turn
@@ -132,9 +140,27 @@ class CannedHooks:
     async def caller_of(self, call_id: str) -> str | None:
         return None
 
+    async def request_callback(self, call_id: str, caller_number: str) -> str:
+        return "00000000-0000"  # callers here have no number: never asked
+
     async def finished(self, outcome: CallOutcome) -> CallOutcome:
         self.outcomes.append(outcome)
         return outcome
+
+
+@dataclass(frozen=True)
+class Said:
+    text: str  # what the caller says (the CER's reference)
+    pcm: bytes  # slin16 at 8 kHz
+
+
+def recorded_speech() -> list[Said]:
+    """The ASR benchmark's recorded questions and complaints through a phone line (8 kHz)."""
+    utts = [u for u in load_utterances(None) if u.kind in ("question", "complaint")]
+    return [
+        Said(u.text, phone_quality(read_recording(RECORDINGS / f"{u.id}.flac"), seed=n))
+        for n, u in enumerate(utts)
+    ]
 
 
 @dataclass
@@ -145,10 +171,12 @@ class CallStats:
     ended_early: bool = False
 
 
-async def one_call(port: int, speech: list[bytes], stats: CallStats) -> None:
+async def one_call(
+    port: int, speech: list[bytes], stats: CallStats, call_id: str, pauses: list[float]
+) -> None:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(frame(KIND_ID, uuid.uuid4().bytes))
+    writer.write(frame(KIND_ID, uuid.UUID(call_id).bytes))
     arrivals: list[float] = []
     outgoing: asyncio.Queue[bytes] = asyncio.Queue()
     last_speech_sent = [0.0]
@@ -193,10 +221,11 @@ async def one_call(port: int, speech: list[bytes], stats: CallStats) -> None:
     receiver, sender = asyncio.create_task(receive()), asyncio.create_task(send())
     try:
         await quiet()  # the greeting
-        for pcm in speech:
+        for pcm, pause in zip(speech, pauses, strict=True):
             if done.is_set():
                 stats.misses += 1
                 continue
+            await asyncio.sleep(pause)  # a person takes a moment before answering
             seen = len(arrivals)
             for offset in range(0, len(pcm), FRAME):
                 outgoing.put_nowait(pcm[offset : offset + FRAME].ljust(FRAME, b"\0"))
@@ -223,9 +252,9 @@ async def one_call(port: int, speech: list[bytes], stats: CallStats) -> None:
         writer.close()
 
 
-async def level(center: CallCenter, calls: int, speech: list[bytes], turns: int) -> dict[str, Any]:
-    server = AudioSocketServer(center, "127.0.0.1", 0)
-    await server.start()
+async def level(
+    center: CallCenter, port: int, calls: int, speech: list[Said], turns: int, seed: int = 0
+) -> dict[str, Any]:
     peak = [rss_mb()]
 
     async def sample() -> None:
@@ -236,15 +265,34 @@ async def level(center: CallCenter, calls: int, speech: list[bytes], turns: int)
     sampler = asyncio.create_task(sample())
     base = rss_mb()
     stats = [CallStats() for _ in range(calls)]
-    # Each caller says different sentences, so calls do not finish speaking in lockstep.
-    scripts = [[speech[(c + t) % len(speech)] for t in range(turns)] for c in range(calls)]
-    started = time.monotonic()
-    await asyncio.gather(*(one_call(server.port, scripts[c], stats[c]) for c in range(calls)))
+    # Each caller says different sentences, so calls do not finish speaking in lockstep, and
+    # pauses 0.3–1.2 s before each (seeded: every run hears the same calls).
+    rng = random.Random(seed)
+    scripts = [[speech[(c * 3 + t) % len(speech)] for t in range(turns)] for c in range(calls)]
+    pauses = [[rng.uniform(0.3, 1.2) for _ in range(turns)] for _ in range(calls)]
+    ids = [str(uuid.uuid4()) for _ in range(calls)]
+    cpu, started = os.times(), time.monotonic()
+    await asyncio.gather(
+        *(
+            one_call(port, [s.pcm for s in scripts[c]], stats[c], ids[c], pauses[c])
+            for c in range(calls)
+        )
+    )
     wall = time.monotonic() - started
+    used = os.times()
+    cpu_s = (used.user - cpu.user) + (used.system - cpu.system)
     sampler.cancel()
-    await server.stop()
     lat = [x for s in stats for x in s.latencies]
     late = [x for s in stats for x in s.lateness]
+    errors = chars = 0
+    heard: dict[str, list[str]] = getattr(center.hooks, "heard", {})
+    for c in range(calls):
+        if ids[c] in heard:  # the canned bot kept the texts: the caller's words, after the lexicon
+            reference = canonical_norm("".join(s.text for s in scripts[c]))
+            errors += edit_distance(reference, canonical_norm("".join(heard[ids[c]])))
+            chars += len(reference)
+    outcomes = [o for o in getattr(center.hooks, "outcomes", []) if o.call_id in ids]
+    refused = sum(o.outcome == "refused" or o.reason == "overflow" for o in outcomes)
     return {
         "calls": calls,
         "turns": len(lat),
@@ -256,6 +304,9 @@ async def level(center: CallCenter, calls: int, speech: list[bytes], turns: int)
         "late_share": sum(x > 0.1 for x in late) / len(late) if late else 0.0,
         "mb_per_call": (peak[0] - base) / calls,
         "wall": wall,
+        "cer": errors / chars if chars else float("nan"),
+        "refused": refused,
+        "cpu_per_call": cpu_s / wall / calls,  # cores a call keeps busy
     }
 
 
@@ -269,7 +320,11 @@ async def main(args: argparse.Namespace) -> None:
     asr = EndpointASR() if args.asr == "endpoint" else load_engine(settings)
     tts = load_tts(settings)
     print(f"engines: ASR {asr.name}, TTS {tts.name}; loaded in {time.monotonic() - t:.1f} s")
-    speech = [tts.synthesize(s, 8000) for s in SENTENCES]
+    if args.voice == "recorded":
+        speech = recorded_speech()
+    else:
+        speech = [Said(s, tts.synthesize(s, 8000)) for s in SENTENCES]
+    print(f"{len(speech)} sentences ({args.voice}); ASR window {settings.asr_window}")
     if args.rasa_url:
         from gateway.calls_api import GatewayCallHooks
         from gateway.rasa_client import RasaClient
@@ -289,37 +344,45 @@ async def main(args: argparse.Namespace) -> None:
         config, max(args.calls), lambda: asr, lambda: tts, hooks, lexicon=hotline_lexicon()
     )
     await center.warm_up(rates=(8000,))
+    # One listener for every level (stopping it stops the call centre taking calls).
+    server = AudioSocketServer(center, "127.0.0.1", 0)
+    await server.start()
     # A short call first: model caches and threads warm before anything is measured.
-    await level(center, 1, speech, 1)
+    await level(center, server.port, 1, speech, 1)
     print(f"resident memory with the engines loaded: {rss_mb():.0f} MB (+{rss_mb() - before:.0f})")
     rows: list[dict[str, Any]] = []
     for n in args.calls:
-        row = await level(center, n, speech, args.turns)
+        row = await level(center, server.port, n, speech, args.turns)
         base = rows[0]["p95"] if rows else row["p95"]
         row["realtime"] = (
             row["turns"] > 0 and row["late_share"] <= 0.01 and row["p95"] <= 1.5 * base
         )
         rows.append(row)
         print(
-            f"{n} calls: p50 {row['p50']:.2f} s, p95 {row['p95']:.2f} s, worst frame "
-            f"{row['max_late'] * 1000:.0f} ms late, {row['late_share']:.1%} >100 ms late, "
-            f"{row['mb_per_call']:.0f} MB/call, "
+            f"{n} calls: p50 {row['p50']:.2f} s, p95 {row['p95']:.2f} s, CER {row['cer']:.1%}, "
+            f"{row['refused']} refused, worst frame {row['max_late'] * 1000:.0f} ms late, "
+            f"{row['late_share']:.1%} >100 ms late, {row['mb_per_call']:.0f} MB/call, "
+            f"{row['cpu_per_call']:.2f} cores/call, "
             f"{row['misses']} unanswered, {row['ended_early']} calls ended by the hotline, "
-            f"{'real-time' if row['realtime'] else 'NOT real-time'} ({row['wall']:.0f} s)",
+            f"{'real-time' if row['realtime'] else 'NOT real-time'} ({row['wall']:.0f} s, "
+            f"load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
     print()
-    print("| concurrent calls | answered turns | unanswered | latency p50 s | p95 s "
-          "| worst frame late ms | frames >100 ms late | MB per call | real-time |")  # fmt: skip
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| concurrent calls | answered turns | unanswered | refused | latency p50 s | p95 s "
+          "| CER | worst frame late ms | frames >100 ms late | MB per call | cores per call "
+          "| real-time |")  # fmt: skip
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         print(
-            f"| {r['calls']} | {r['turns']} | {r['misses']} | {r['p50']:.2f} | {r['p95']:.2f} | "
-            f"{r['max_late'] * 1000:.0f} | {r['late_share']:.1%} | {r['mb_per_call']:.0f} | "
+            f"| {r['calls']} | {r['turns']} | {r['misses']} | {r['refused']} | {r['p50']:.2f} | "
+            f"{r['p95']:.2f} | {r['cer']:.1%} | {r['max_late'] * 1000:.0f} | "
+            f"{r['late_share']:.1%} | {r['mb_per_call']:.0f} | {r['cpu_per_call']:.2f} | "
             f"{'yes' if r['realtime'] else 'no'} |"
         )
     latencies = statistics.mean(r["p50"] for r in rows)
     print(f"\nmean of the p50s: {latencies:.2f} s")
+    await server.stop()
     center.close()
 
 
@@ -332,6 +395,13 @@ if __name__ == "__main__":
         help="concurrency levels, comma-separated",
     )
     parser.add_argument("--turns", type=int, default=6, help="sentences per call")
+    parser.add_argument(
+        "--voice",
+        choices=["recorded", "espeak"],
+        default="recorded",
+        help="recorded: the ASR benchmark's neural-voice recordings through a phone line; "
+        "espeak: the project's TTS speaking bench sentences",
+    )
     parser.add_argument("--rasa-url", help="a running Rasa (default: a canned in-process bot)")
     parser.add_argument(
         "--asr",

@@ -2,7 +2,8 @@
 
 - `POST /api/v1/calls/{call_id}` — the PBX registers the caller's number before AudioSocket()
   (AudioSocket frames carry no caller id); JSON `{"caller_number": "..."}` or the form body
-  Asterisk's CURL() posts (`caller_number=...`).
+  Asterisk's CURL() posts (`caller_number=...`); `pass_on=1` when the dialplan has another
+  speech process to try: a full one then hands the call back at once (reason "full").
 - `GET /api/v1/calls/{call_id}/outcome` — how the call ended, asked by the dialplan after
   AudioSocket() returns: JSON, or `?format=hash` for Asterisk's CURLOPT(hashcompat)/HASH().
 
@@ -34,7 +35,13 @@ from hotline.settings import Settings
 from hotline.shutdown import Stopper
 from speech.calls import CallCenter
 from speech.engine import ASREngine, TTSEngine
-from speech.outcomes import get_call, record_outcome, register_call, registered_caller
+from speech.outcomes import (
+    get_call,
+    passes_on,
+    record_outcome,
+    register_call,
+    registered_caller,
+)
 from speech.session import BotReply, CallOutcome, SessionConfig, TurnFn
 from workorders import intake, store
 from workorders.queries import OrderFilter
@@ -71,6 +78,9 @@ class GatewayCallHooks:
 
     async def caller_of(self, call_id: str) -> str | None:
         return await asyncio.to_thread(registered_caller, self.settings.database_url, call_id)
+
+    async def passes_on(self, call_id: str) -> bool:
+        return await asyncio.to_thread(passes_on, self.settings.database_url, call_id)
 
     async def request_callback(self, call_id: str, caller_number: str) -> str:
         """A caller past capacity asked for a call-back: a 求助 order for the centre's
@@ -161,10 +171,14 @@ async def register(call_id: str, request: Request) -> dict[str, Any]:
     number = str(data.get("caller_number") or "").strip() or None
     if number is not None and (len(number) > 32 or not all(c in "0123456789+-*#" for c in number)):
         raise HTTPException(422, "caller_number: digits, + - * # only, at most 32")
+    pass_on = str(data.get("pass_on", "")).strip().lower()
+    if pass_on not in ("", "0", "1", "true", "false"):
+        raise HTTPException(422, "pass_on: 1 or 0 (another speech process follows if full)")
     url = request.app.state.settings.database_url
-    if not await asyncio.to_thread(register_call, url, call_id, number):
+    passing = pass_on in ("1", "true")
+    if not await asyncio.to_thread(register_call, url, call_id, number, passing):
         raise HTTPException(409, "call has already ended")
-    return {"call_id": call_id, "caller_number": number}
+    return {"call_id": call_id, "caller_number": number, "pass_on": passing}
 
 
 @router.get(

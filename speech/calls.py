@@ -55,6 +55,10 @@ class CallHooks(Protocol):
         """Store the outcome (adding what the session cannot know); returns it."""
         ...
 
+    async def passes_on(self, call_id: str) -> bool:
+        """Whether the dialplan has another speech process for this call if this one is full."""
+        ...
+
     async def request_callback(self, call_id: str, caller_number: str) -> str:
         """Store a call-back work order for a caller past capacity; returns its number."""
         ...
@@ -197,7 +201,8 @@ class CallCenter:
     async def _overflow(
         self, call_id: str, channel: str, transport: Transport, caller_number: str | None
     ) -> OverflowSession | None:
-        if self.overflowing >= self.max_calls * OVERFLOW_PER_LINE:
+        pass_on = await self.hooks.passes_on(call_id)
+        if not pass_on and self.overflowing >= self.max_calls * OVERFLOW_PER_LINE:
             return None
         self.overflowing += 1
         try:
@@ -218,6 +223,7 @@ class CallCenter:
             channel=channel,
             executor=self.executor,
             wait_seconds=self.config.overflow_wait_seconds,
+            pass_on=pass_on,
         )
         self.sessions[call_id] = session
         return session

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, session_scope
@@ -32,6 +32,8 @@ class CallRecord(Base):
     registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Another speech process follows in the dialplan: a full process hands the call back at once
+    pass_on: Mapped[bool | None] = mapped_column(Boolean)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -43,8 +45,12 @@ class CallRecord(Base):
         }
 
 
-def register_call(url: str, call_id: str, caller_number: str | None) -> bool:
-    """Remember the caller's number for a call about to start; False if that call has ended."""
+def register_call(url: str, call_id: str, caller_number: str | None, pass_on: bool = False) -> bool:
+    """Remember the caller's number for a call about to start; False if that call has ended.
+
+    ``pass_on``: the dialplan has another speech process to try if this one is full. A call a
+    full process passed on (outcome refused, reason "full") may be registered again for the next.
+    """
     with session_scope(url) as session:
         row = session.get(CallRecord, call_id)
         if row is None:
@@ -54,13 +60,23 @@ def register_call(url: str, call_id: str, caller_number: str | None) -> bool:
                     caller_number=caller_number,
                     turns=0,
                     registered_at=datetime.now(UTC),
+                    pass_on=pass_on,
                 )
             )
             return True
-        if row.outcome is not None:
+        if row.outcome is not None and (row.outcome, row.reason) != ("refused", "full"):
             return False
+        row.outcome = row.reason = None
         row.caller_number = caller_number
+        row.pass_on = pass_on
         return True
+
+
+def passes_on(url: str, call_id: str) -> bool:
+    """Whether a full process should hand this call back to the dialplan (see register_call)."""
+    with session_scope(url) as session:
+        row = session.get(CallRecord, call_id)
+        return bool(row and row.pass_on)
 
 
 def registered_caller(url: str, call_id: str) -> str | None:

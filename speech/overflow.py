@@ -3,7 +3,9 @@
 The caller hears that the lines are busy and chooses with a key: 1 — a call-back to the number
 they call from (a work order is stored and its number read out before the call ends); 2, or no
 key within ``wait_seconds`` — a person (outcome "transfer": the dialplan queues the call for
-the operators, docs/voice.md). Nothing is recognised: the caller's audio is dropped, so an
+the operators, docs/voice.md). A call the dialplan registered with ``pass_on`` (another speech
+process follows) is handed back at once instead, silently: outcome refused, reason "full", and
+the dialplan tries the next process. Nothing is recognised: the caller's audio is dropped, so an
 overflow call costs the recogniser nothing. Transports drive it like a `CallSession`.
 """
 
@@ -42,7 +44,9 @@ class OverflowSession:
         channel: str,
         executor: Executor | None = None,
         wait_seconds: float = 8.0,
+        pass_on: bool = False,
     ) -> None:
+        self.pass_on = pass_on
         self.call_id = call_id
         self.transport = transport
         self.channel = channel
@@ -70,6 +74,8 @@ class OverflowSession:
 
     async def run(self) -> CallOutcome:
         outcome, reason, order = "transfer", "overflow", None
+        if self.pass_on:
+            return self._outcome("refused", "full")
         try:
             if not await self._say(OVERFLOW):
                 return self._outcome("refused", "caller_hung_up")

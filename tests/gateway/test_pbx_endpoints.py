@@ -92,3 +92,25 @@ def test_a_call_back_for_a_caller_past_capacity_is_an_order_the_pbx_can_read(
             "callback",
             number,
         )
+
+
+def test_a_call_passed_on_by_a_full_process_may_be_registered_for_the_next(tmp_path: Path) -> None:
+    from speech.call_types import CallOutcome
+    from speech.outcomes import passes_on, record_outcome
+
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, pbx_networks=["10.0.0.0/24"])
+    url = settings.database_url
+    with TestClient(create_app(settings), client=PBX) as client:
+        call_id = str(uuid.uuid4())
+        first = client.post(f"/api/v1/calls/{call_id}", data={"caller_number": "13912345678",
+                                                               "pass_on": "1"})  # fmt: skip
+        assert first.status_code == 201 and first.json()["pass_on"] is True
+        assert passes_on(url, call_id)
+        record_outcome(url, CallOutcome(call_id, "refused", "full", "audiosocket"))
+        last = client.post(f"/api/v1/calls/{call_id}", data={"caller_number": "13912345678"})
+        assert last.status_code == 201 and not passes_on(url, call_id)  # the last process
+        assert client.get(f"/api/v1/calls/{call_id}/outcome").json()["outcome"] is None
+        record_outcome(url, CallOutcome(call_id, "hangup", "caller", "audiosocket"))
+        assert client.post(f"/api/v1/calls/{call_id}", data={}).status_code == 409
+        bad = client.post(f"/api/v1/calls/{uuid.uuid4()}", data={"pass_on": "maybe"})
+        assert bad.status_code == 422 and "pass_on" in bad.text

@@ -170,6 +170,7 @@ class MemoryHooks:
         self.bots: dict[str, ScriptedBot] = {}
         self.callers: dict[str, str] = {}
         self.callbacks: list[tuple[str, str]] = []  # (call id, number) of call-back orders
+        self.pass_on: set[str] = set()  # calls the dialplan can try on another process
         self.ended = asyncio.Event()
         self._factory = bot_factory or ScriptedBot
 
@@ -179,6 +180,9 @@ class MemoryHooks:
 
     async def caller_of(self, call_id: str) -> str | None:
         return self.callers.get(call_id)
+
+    async def passes_on(self, call_id: str) -> bool:
+        return call_id in self.pass_on
 
     async def request_callback(self, call_id: str, caller_number: str) -> str:
         self.callbacks.append((call_id, caller_number))

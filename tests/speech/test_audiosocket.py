@@ -300,6 +300,22 @@ def test_calls_past_capacity_are_told_and_offered_a_call_back_or_a_person() -> N
     run(test, Rig(max_calls=2))
 
 
+def test_a_full_process_hands_a_call_back_to_the_dialplan_when_another_follows() -> None:
+    async def test(rig: Rig) -> None:
+        first = await rig.call()
+        await first.heard(0.1)
+        passed_id = str(uuid.uuid4())
+        rig.hooks.pass_on.add(passed_id)  # registered with pass_on=1 by the dialplan
+        passed = await rig.call(passed_id)
+        await passed.hung_up.wait()  # at once, without a word: the next process will answer
+        outcome = await rig.outcome(passed_id)
+        assert (outcome.outcome, outcome.reason) == ("refused", "full")
+        assert len(passed.audio) == 0 and OVERFLOW not in rig.tts.texts
+        assert rig.center.active == 1 and rig.center.overflowing == 0
+
+    run(test, Rig(max_calls=1))
+
+
 def test_the_bot_ending_the_call_hangs_up_audiosocket() -> None:
     def bot() -> ScriptedBot:
         return ScriptedBot(lambda text: BotReply([{"text": "再见"}], intent="goodbye"))
