@@ -3,15 +3,20 @@
 An in-process AudioSocket listener with the real engines (`speech.asr.load_engine`,
 `speech.tts.load_tts`, as configured by HOTLINE_* settings) and N simulated Asterisk calls.
 Each caller streams 20 ms frames in real time the whole call, as Asterisk does (silence between
-utterances), and says `--turns` sentences (synthesised once with the TTS engine, 8 kHz), each
-after the hotline has finished speaking. Measured per turn:
+utterances), and says `--turns` sentences, each 0.3–1.2 s (seeded) after the hotline has
+finished speaking: by default the ASR benchmark's recorded questions and complaints through a
+phone line (bench/data/asr_audio, 8 kHz µ-law, `--voice recorded`), or the project's TTS
+speaking bench sentences (`--voice espeak`). Measured per turn:
 
 - latency: from the caller's last speech frame (RMS above 300) to the first audio frame of the
   hotline's answer (end-of-speech detection + recognition + bot turn + TTS + the first frame);
 - lateness: how far each frame of the answer arrives behind a real-time schedule anchored at its
   first frame (a phone's jitter buffer hides about 100 ms);
 
-and per run the process's peak resident memory above the baseline with the engines loaded.
+and per level the process's peak resident memory above the baseline with the engines loaded,
+its CPU time per call (cores a call keeps busy), the calls refused or sent to the overflow
+prompt, and the CER of what the (canned) bot was sent against what the callers said, next to
+the CER of the same sentences recognised one at a time with nothing else running ("alone").
 A level "stays real-time" when at most 1% of answer frames are over 100 ms late and its p95 is
 at most 1.5 times the p95 of the first level (one call): beyond that, calls wait for each
 other's recognition (the CPU is saturated) rather than for their own. The bot is a canned
@@ -39,7 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from bench.asr_cer import RECORDINGS, canonical_norm, load_utterances, phone_quality, read_recording
+from bench.asr_cer import (
+    RECORDINGS,
+    canonical_norm,
+    load_utterances,
+    phone_quality,
+    read_recording,
+    stream,
+)
 from hotline.settings import Settings
 from speech.audiosocket import KIND_AUDIO, KIND_HANGUP, KIND_ID, AudioSocketServer, frame
 from speech.calls import CallCenter
@@ -124,15 +136,13 @@ ANSWERED = {"kind": "answer", "handoff": False}
 
 
 class CannedHooks:
-    """A canned bot that keeps what each call's caller was heard to say (for the CER)."""
+    """A canned bot; the outcomes keep what each caller was heard to say (for the CER)."""
 
     def __init__(self) -> None:
         self.outcomes: list[CallOutcome] = []
-        self.heard: dict[str, list[str]] = {}
 
     def turn_for(self, call_id: str) -> TurnFn:
         async def turn(text: str, metadata: dict[str, Any]) -> BotReply:
-            self.heard.setdefault(call_id, []).append(text)
             return BotReply([{"text": CANNED}], intent="consult", decision=ANSWERED)
 
         return turn
@@ -161,6 +171,22 @@ def recorded_speech() -> list[Said]:
         Said(u.text, phone_quality(read_recording(RECORDINGS / f"{u.id}.flac"), seed=n))
         for n, u in enumerate(utts)
     ]
+
+
+async def outcomes_of(center: CallCenter, ids: list[str]) -> list[CallOutcome]:
+    """The stored outcomes of these calls (stored just after each call ends)."""
+    for _ in range(100):
+        found = [o for o in getattr(center.hooks, "outcomes", []) if o.call_id in ids]
+        if len(found) == len(ids):
+            break
+        await asyncio.sleep(0.1)
+    return found
+
+
+def idle_text(asr: Any, pcm: bytes, center: CallCenter) -> str:
+    """One sentence through a fresh recogniser, alone, as the bot would get it."""
+    text, _ = stream(asr, pcm, 8000)
+    return center.lexicon.transcript_for_bot(text)
 
 
 @dataclass
@@ -253,7 +279,13 @@ async def one_call(
 
 
 async def level(
-    center: CallCenter, port: int, calls: int, speech: list[Said], turns: int, seed: int = 0
+    center: CallCenter,
+    port: int,
+    calls: int,
+    speech: list[Said],
+    turns: int,
+    idle: dict[str, str],
+    seed: int = 0,
 ) -> dict[str, Any]:
     peak = [rss_mb()]
 
@@ -271,6 +303,8 @@ async def level(
     scripts = [[speech[(c * 3 + t) % len(speech)] for t in range(turns)] for c in range(calls)]
     pauses = [[rng.uniform(0.3, 1.2) for _ in range(turns)] for _ in range(calls)]
     ids = [str(uuid.uuid4()) for _ in range(calls)]
+    queue = getattr(center._asr, "queue", None)
+    queued_before = (queue.stats.decodes, queue.stats.batches) if queue else (0, 0)
     cpu, started = os.times(), time.monotonic()
     await asyncio.gather(
         *(
@@ -284,14 +318,30 @@ async def level(
     sampler.cancel()
     lat = [x for s in stats for x in s.latencies]
     late = [x for s in stats for x in s.lateness]
-    errors = chars = 0
-    heard: dict[str, list[str]] = getattr(center.hooks, "heard", {})
+    outcomes = await outcomes_of(center, ids)
+    # What the session heard each caller say (after the lexicon, as the bot gets it), including
+    # what it read back for confirmation rather than sending at once.
+    heard = {
+        o.call_id: [e["text"] for e in o.transcript if e.get("input") == "speech"] for o in outcomes
+    }
+    errors = idle_errors = chars = 0
     for c in range(calls):
-        if ids[c] in heard:  # the canned bot kept the texts: the caller's words, after the lexicon
+        if ids[c] in heard:
             reference = canonical_norm("".join(s.text for s in scripts[c]))
             errors += edit_distance(reference, canonical_norm("".join(heard[ids[c]])))
+            alone = "".join(idle.get(s.text, "") for s in scripts[c])
+            idle_errors += edit_distance(reference, canonical_norm(alone))
             chars += len(reference)
-    outcomes = [o for o in getattr(center.hooks, "outcomes", []) if o.call_id in ids]
+    if queue is not None:  # where an answer's time goes: the recogniser's queue
+        decodes = queue.stats.decodes - queued_before[0]
+        recent = list(queue.stats.recent)[-decodes:] if decodes else []
+        print(
+            f"  decode queue: {decodes} utterances in {queue.stats.batches - queued_before[1]} "
+            f"batches, decode p50 {percentile([d for _, d in recent], 0.5):.2f} s, "
+            f"wait p50 {percentile([w for w, _ in recent], 0.5):.2f} s, "
+            f"p95 {percentile([w for w, _ in recent], 0.95):.2f} s",
+            flush=True,
+        )
     refused = sum(o.outcome == "refused" or o.reason == "overflow" for o in outcomes)
     return {
         "calls": calls,
@@ -305,6 +355,7 @@ async def level(
         "mb_per_call": (peak[0] - base) / calls,
         "wall": wall,
         "cer": errors / chars if chars else float("nan"),
+        "cer_idle": idle_errors / chars if chars else float("nan"),
         "refused": refused,
         "cpu_per_call": cpu_s / wall / calls,  # cores a call keeps busy
     }
@@ -348,18 +399,22 @@ async def main(args: argparse.Namespace) -> None:
     server = AudioSocketServer(center, "127.0.0.1", 0)
     await server.start()
     # A short call first: model caches and threads warm before anything is measured.
-    await level(center, server.port, 1, speech, 1)
+    await level(center, server.port, 1, speech, 1, {})
+    # The same sentences recognised one at a time, nothing else running: the idle CER each
+    # level's is compared with (what the bot gets: after the lexicon, as in a call).
+    idle = {s.text: idle_text(asr, s.pcm, center) for s in speech}
     print(f"resident memory with the engines loaded: {rss_mb():.0f} MB (+{rss_mb() - before:.0f})")
     rows: list[dict[str, Any]] = []
     for n in args.calls:
-        row = await level(center, server.port, n, speech, args.turns)
+        row = await level(center, server.port, n, speech, args.turns, idle)
         base = rows[0]["p95"] if rows else row["p95"]
         row["realtime"] = (
             row["turns"] > 0 and row["late_share"] <= 0.01 and row["p95"] <= 1.5 * base
         )
         rows.append(row)
         print(
-            f"{n} calls: p50 {row['p50']:.2f} s, p95 {row['p95']:.2f} s, CER {row['cer']:.1%}, "
+            f"{n} calls: p50 {row['p50']:.2f} s, p95 {row['p95']:.2f} s, CER {row['cer']:.1%} "
+            f"(alone {row['cer_idle']:.1%}), "
             f"{row['refused']} refused, worst frame {row['max_late'] * 1000:.0f} ms late, "
             f"{row['late_share']:.1%} >100 ms late, {row['mb_per_call']:.0f} MB/call, "
             f"{row['cpu_per_call']:.2f} cores/call, "
@@ -370,13 +425,13 @@ async def main(args: argparse.Namespace) -> None:
         )
     print()
     print("| concurrent calls | answered turns | unanswered | refused | latency p50 s | p95 s "
-          "| CER | worst frame late ms | frames >100 ms late | MB per call | cores per call "
-          "| real-time |")  # fmt: skip
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "| CER | CER alone | worst frame late ms | frames >100 ms late | MB per call "
+          "| cores per call | real-time |")  # fmt: skip
+    print("|" + " ---: |" * 12 + " --- |")
     for r in rows:
         print(
             f"| {r['calls']} | {r['turns']} | {r['misses']} | {r['refused']} | {r['p50']:.2f} | "
-            f"{r['p95']:.2f} | {r['cer']:.1%} | {r['max_late'] * 1000:.0f} | "
+            f"{r['p95']:.2f} | {r['cer']:.1%} | {r['cer_idle']:.1%} | {r['max_late'] * 1000:.0f} | "
             f"{r['late_share']:.1%} | {r['mb_per_call']:.0f} | {r['cpu_per_call']:.2f} | "
             f"{'yes' if r['realtime'] else 'no'} |"
         )

@@ -97,8 +97,11 @@ class Settings(BaseSettings):
         default=4, ge=1, description="utterances of different calls decoded as one batch"
     )
     asr_greedy_from: int = Field(
-        default=0, ge=0, description="waiting utterances that switch to greedy decoding; 0: never"
+        default=2, ge=0, description="waiting utterances that switch to greedy decoding; 0: never"
     )
+    # A transcript that sounds complete ends the utterance after 0.3 s of silence, not 0.6 s
+    # (speech/turn_end.py).
+    asr_end_when_complete: bool = True
     # Whisper weights in memory: int8 (fast, ~150 MB) or float32 (more accurate, ~300 MB).
     asr_compute_type: Literal["int8", "int16", "float32"] = "int8"
     tts_voice: str = "cmn-latn-pinyin+f3"  # espeak-ng voice (+variant)

@@ -58,7 +58,8 @@ def _config_key(name: str, settings: Any) -> tuple:
         getattr(settings, "asr_compute_type", "int8"),
         getattr(settings, "asr_window", "utterance"),
         getattr(settings, "asr_max_batch", 4),
-        getattr(settings, "asr_greedy_from", 0),
+        getattr(settings, "asr_greedy_from", 2),
+        getattr(settings, "asr_end_when_complete", True),
     )
 
 
@@ -93,7 +94,8 @@ def _build(name: str, settings: Any) -> ASREngine:
         compute_type=getattr(settings, "asr_compute_type", "int8"),
         window=getattr(settings, "asr_window", "utterance"),
         max_batch=getattr(settings, "asr_max_batch", 4),
-        greedy_from=getattr(settings, "asr_greedy_from", 0),
+        greedy_from=getattr(settings, "asr_greedy_from", 2),
+        end_when_complete=getattr(settings, "asr_end_when_complete", True),
     )
 
 

@@ -6,7 +6,10 @@ has heard at least ``end_silence`` seconds (default 0.6 s) of silence after spee
 utterance is returned as a final :class:`~speech.engine.Recognition`. The decoding itself
 starts earlier, after ``early_final`` seconds of silence (default 0.3 s): the audio the final
 will carry is known by then, so the result is ready when the pause is confirmed (if the caller
-speaks again, that decode is dropped). Set ``early_final=0`` to decode only at the end.
+speaks again, that decode is dropped). Set ``early_final=0`` to decode only at the end. When
+that early text sounds complete (a question with its question word, a whole phone or order
+number, a yes or no: :mod:`speech.turn_end`) it is the final at once, without waiting for the
+rest of the pause (``end_when_complete``).
 
 Partials: by default a partial with the text "…" is returned once, when speech starts — cheap,
 and enough for barge-in and "the caller is talking" displays. With ``partial_interval`` > 0 the
@@ -56,6 +59,7 @@ from speech.engine import Recognition
 from speech.metrics import observe_decode
 from speech.models import whisper_base_dir
 from speech.normalize import normalize_punctuation, to_simplified
+from speech.turn_end import sounds_complete
 from speech.vad import TRAILING_KEPT, VAD_RATES, Segmenter, SpeechEnd, SpeechStart
 from speech.whisper_decode import NO_SPEECH, UtteranceDecoder
 
@@ -108,6 +112,7 @@ class WhisperEngine:
         window: str = "utterance",
         greedy_from: int = 0,
         max_batch: int = 4,
+        end_when_complete: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -129,6 +134,7 @@ class WhisperEngine:
         self.end_silence = end_silence
         self.partial_interval = partial_interval
         self.early_final = early_final
+        self.end_when_complete = end_when_complete  # speech/turn_end.py
         self.vad_aggressiveness = vad_aggressiveness
         self.language = language
         # Every call's decodes go through this one queue (speech/decode_queue.py).
@@ -293,6 +299,13 @@ class WhisperRecognizer:
             else:
                 out.extend(self._final(event))
         self._decode_early()
+        if self._early is not None and self.engine.end_when_complete:
+            _, text, conf = self._early
+            if text and sounds_complete(text):  # the caller cannot go on: answer now
+                start, end = self._vad.utterance_start, self._vad.now - self._vad.silence
+                self._vad.reset()
+                self._early = None
+                out.append(Recognition(text, True, conf, start, end))
         interval = self.engine.partial_interval
         if (
             interval > 0

@@ -74,28 +74,30 @@ class UtteranceDecoder:
             self._prompts[prompt] = tokens
         return tokens
 
-    def features(self, audio: np.ndarray) -> np.ndarray:
-        """Log-mel features of the utterance and its tail silence (at most 30 s)."""
-        padded = np.zeros(len(audio) + int(TAIL_SILENCE * RATE), dtype=np.float32)
+    def features(self, audio: np.ndarray, seconds: float) -> np.ndarray:
+        """Log-mel features of the utterance followed by silence up to ``seconds`` (≤ 30 s).
+
+        Silence is added to the audio, not to the features: Whisper scales each window's
+        log-mel to its own loudest frame, so only real silence looks silent to the encoder.
+        """
+        padded = np.zeros(max(len(audio), int(seconds * RATE)), dtype=np.float32)
         padded[: len(audio)] = audio
         mel = self.model.feature_extractor(padded)
         frames = min(MAX_FRAMES, mel.shape[1] - mel.shape[1] % 2)  # the encoder halves it
         return mel[:, :frames]
 
     def decode(self, audios: Sequence[np.ndarray], prompt: str, beam_size: int) -> list[Decoded]:
-        """Decode a batch of utterances that share one prompt; results in input order."""
+        """Decode a batch of utterances that share one prompt; results in input order. Each is
+        followed by silence up to the longest one's end plus ``TAIL_SILENCE``."""
         import ctranslate2
 
-        mels = [self.features(a) for a in audios]
-        batch = np.zeros((len(mels), mels[0].shape[0], max(m.shape[1] for m in mels)), np.float32)
-        for i, mel in enumerate(mels):
-            batch[i, :, : mel.shape[1]] = mel
+        longest = max(len(a) for a in audios) / RATE
+        batch = np.stack([self.features(a, longest + TAIL_SILENCE) for a in audios])
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
         start = self.prompt_tokens(prompt)
-        longest = max(len(a) for a in audios) / RATE
         results = self.model.model.generate(
             encoded,
-            [start] * len(mels),
+            [start] * len(audios),
             beam_size=beam_size,
             max_length=min(448, len(start) + int(longest * TOKENS_PER_SECOND) + 10),
             return_scores=True,

@@ -352,3 +352,22 @@ def test_a_transcript_that_repeats_itself_is_said_once(text: str, said: str) -> 
     from speech.whisper_decode import cut_repeats
 
     assert cut_repeats(text) == said
+
+
+def silence_before_final(engine: WhisperEngine, uid: str) -> float:
+    """Seconds of silence fed after a recording until its final came (on the audio's clock)."""
+    rec = engine.recognizer(8000)
+    feed(rec, silence(0.3, 8000) + recording(uid, 8000), 8000)
+    fed = 0.0
+    for chunk in chunks(silence(1.0, 8000), 8000):
+        fed += len(chunk) / 2 / 8000
+        if [r for r in rec.accept(chunk) if r.final]:
+            return fed
+    return float("inf")
+
+
+def test_a_complete_question_is_answered_sooner_than_a_complaint(engine: WhisperEngine) -> None:
+    question = silence_before_final(engine, "q01")  # 请问社保卡丢了怎么补办？
+    complaint = silence_before_final(engine, "c08")  # 光明小区停水两天了，也没有发通知。
+    assert complaint >= 0.6  # a statement waits the whole pause
+    assert question <= complaint - 0.2
