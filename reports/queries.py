@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from hotline.conversations import ConversationTurn
 from hotline.db import engine_for
+from hotline.privacy import mask_numbers
 from reports.period import Month
 from workorders.model import WorkOrder, WorkOrderEvent, WorkOrderLink
 from workorders.states import OPEN, UNRATED, Action, Status
@@ -295,8 +296,8 @@ def gap_questions(url: str, month: Month, limit: int = 5000) -> list[str]:
         .order_by(T.id)
         .limit(limit)
     )
-    with engine_for(url).connect() as conn:
-        return [str(t) for t in conn.scalars(stmt)]
+    with engine_for(url).connect() as conn:  # quoted in the report: numbers masked
+        return [mask_numbers(str(t)) for t in conn.scalars(stmt)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +371,10 @@ def open_repeats(url: str, limit: int = 20) -> list[OpenRepeat]:
         .limit(limit)
     )
     with engine_for(url).connect() as conn:
-        return [OpenRepeat(*row) for row in conn.execute(stmt)]
+        repeats = [OpenRepeat(*row) for row in conn.execute(stmt)]
+    for r in repeats:  # quoted in the report: numbers masked
+        r.summary, r.address = mask_numbers(r.summary), r.address and mask_numbers(r.address)
+    return repeats
 
 
 def daily_counts(

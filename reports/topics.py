@@ -19,6 +19,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from hotline.privacy import mask_numbers
+
 
 @dataclass
 class Topic:
@@ -154,8 +156,9 @@ def fit_topics(
         best = members[np.argsort(-sims[members, c])]
         seen: list[str] = []
         for i in best:
-            if texts[i] not in seen:
-                seen.append(texts[i])
+            quoted = mask_numbers(texts[i])  # reports leave the centre: no phone or ID numbers
+            if quoted not in seen:
+                seen.append(quoted)
             if len(seen) == examples:
                 break
         model.topics.append(

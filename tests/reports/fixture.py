@@ -176,7 +176,7 @@ def _turn(
 
 def _conversations(url: str) -> None:
     _turn(url, "c1", at(11, 5, 9), "公积金怎么提取", "answer")
-    _turn(url, "c2", at(11, 21, 9, 50), "我家楼上漏水谁管", "abstain")
+    _turn(url, "c2", at(11, 21, 9, 50), "我家楼上漏水谁管，电话13912345678", "abstain")
     _turn(url, "c2", at(11, 21, 9, 55), "我要投诉", "order_draft")
     _turn(url, "c3", at(11, 22, 9), "社保", "clarify")
     _turn(url, "c3", at(11, 22, 9, 5), "我想找人工", "handoff", state="human")
