@@ -372,7 +372,7 @@ def test_the_pbx_registers_the_caller_before_the_call(server: Server) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert resp.status_code == 201
-    assert resp.json() == {"call_id": call_id, "caller_number": "13912345678"}
+    assert resp.json() == {"call_id": call_id, "caller_number": "13912345678", "pass_on": False}
     pending = httpx.get(f"{url}/outcome")
     assert pending.status_code == 202 and pending.json()["outcome"] is None
     assert httpx.post(url, json={"caller_number": "x"}).status_code == 422
