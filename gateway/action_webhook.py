@@ -33,8 +33,8 @@ router = APIRouter(tags=["rasa actions"], dependencies=[Depends(rasa_only)])
 
 
 class ActionThread:
-    """One daemon thread with its own event loop that runs every action call, one at a time
-    as before (the models are not shared between threads), off the app's loop."""
+    """One daemon thread with its own event loop that runs every action call off the app's
+    loop, one at a time as before (no action ever races another one)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
