@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv/bin
 
-.PHONY: setup run cluster test lint lock bench faults fuzz
+.PHONY: setup run cluster test lint lock bench load faults fuzz
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -31,6 +31,13 @@ lint: setup
 
 bench: setup
 	$(VENV)/python -m bench.chat_latency
+
+# Chat load (issue 19, BENCHMARKS.md "Chat load"): concurrent chat sessions, a turn every 5 s
+# each, on an isolated stack; the most sessions whose p95 turn stays within 1 s. Point it at
+# a running stack or the cluster with `make load LOAD_ARGS="--url http://... --pid app=PID"`.
+LOAD_ARGS ?= --ramp 10,20,30,40,60,80,120,160,200 --seconds 60
+load: setup
+	$(VENV)/python -m bench.chat_load $(LOAD_ARGS)
 
 # Faults (issue 19, docs/operations.md "Faults"): the short versions are part of `make test`;
 # this runs them and the long one (1,000 orders, a replica killed); numbers in BENCHMARKS.md.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +37,9 @@ RERANKER = PROJECT_ROOT / "knowledge" / "reranker.yml"
 # question: sentence-final punctuation must not move the embedding across a threshold.
 _END_PUNCTUATION = re.compile(r"[\s。．.？?！!～~…]+$")
 FOLLOWUP_MAX_CHARS = 15  # a short question after an answer may lean on that answer's topic
+# Passage embeddings kept per process for :meth:`KnowledgeService.encode` (384 floats each:
+# 4,096 texts are about 6 MB).
+PASSAGE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class KnowledgeService:
         self._threads = threads
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._passages: OrderedDict[str, np.ndarray] = OrderedDict()  # least recent first
+        self._passages_lock = threading.Lock()
 
     @property
     def thresholds(self) -> decision.Thresholds:
@@ -128,8 +134,30 @@ class KnowledgeService:
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised passage embeddings with this process's model (work-order repeats)."""
-        return encode_passages(self.model, list(texts))
+        """Normalised passage embeddings with this process's model (work-order repeats).
+
+        Each text is encoded once while it stays among the PASSAGE_CACHE_SIZE most recent:
+        repeat detection compares every new order with up to 50 earlier ones, and encoding
+        those again for each new order was the app's largest cost under chat load
+        (BENCHMARKS.md, "Chat load")."""
+        texts = list(texts)
+        found: dict[str, np.ndarray] = {}
+        with self._passages_lock:
+            for text in texts:
+                if text in self._passages:
+                    found[text] = self._passages[text]
+                    self._passages.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            vectors = encode_passages(self.model, missing)
+            with self._passages_lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    found[text] = self._passages[text] = vector
+                while len(self._passages) > PASSAGE_CACHE_SIZE:
+                    self._passages.popitem(last=False)
+        if not texts:
+            return encode_passages(self.model, [])
+        return np.stack([found[t] for t in texts])
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Passage embeddings like :meth:`encode`, through the index's disk cache (for texts

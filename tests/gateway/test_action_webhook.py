@@ -1,8 +1,14 @@
 """Rasa's action webhook served by the app with rasa_sdk's executor, for Rasa only."""
 
+import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from gateway.app import create_app
 from hotline.settings import Settings
@@ -78,3 +84,44 @@ def test_hotline_serve_gives_rasa_the_secret(tmp_path: Path) -> None:
 
     endpoint = yaml.safe_load(text)["action_endpoint"]
     assert endpoint["headers"] == {"X-Hotline-Action-Secret": 'a"b: c'}
+
+
+class BusyAction(Action):
+    """Holds its call until released, like an action busy with the KB search or a DB write."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.released = False
+
+    def name(self) -> str:
+        return "action_busy"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        self.started.set()
+        # Synchronous like the real actions; False only if nobody could release it meanwhile.
+        self.released = self.release.wait(30)
+        dispatcher.utter_message(text="好了")
+        return []
+
+
+def test_the_app_answers_other_requests_while_an_action_is_busy(tmp_path: Path) -> None:
+    """A citizen's turn, or Rasa's next call, is not held up by another conversation's action."""
+    app = create_app(Settings(var_dir=tmp_path, knowledge_preload=False))
+    busy = BusyAction()
+    app.state.executor.register_action(busy)
+
+    async def scenario() -> tuple[int, int, str]:
+        transport = httpx.ASGITransport(app=app, client=RASA)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            call = asyncio.create_task(client.post("/webhook", json=action_call("action_busy")))
+            await asyncio.to_thread(busy.started.wait, 30)
+            listing = await client.get("/actions")  # answered while the action still runs
+            busy.release.set()
+            done = await call
+        return listing.status_code, done.status_code, done.json()["responses"][0]["text"]
+
+    listed, done, text = asyncio.run(scenario())
+    assert (listed, done, text) == (200, 200, "好了")
+    assert busy.released  # the other request was served before the action finished

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hotline import db
@@ -102,3 +103,29 @@ def test_a_question_mark_or_a_full_stop_makes_no_difference(service: KnowledgeSe
         outcome = service.search(text, k=3)
         assert outcome.decision == asked.decision, text
         assert [r.entry.id for r in outcome.results] == [r.entry.id for r in asked.results]
+
+
+def test_an_order_text_is_encoded_once_for_repeat_detection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new order is compared with earlier ones: their texts are not encoded every time,
+    and the vectors are those of a fresh encoding."""
+    from knowledge.embedding_model import encode_passages
+
+    svc = KnowledgeService(f"sqlite:///{tmp_path / 'kb.db'}", model_paths(Settings()), THRESHOLDS)
+    model, asked = svc.model, []
+    real_encode = model.encode
+
+    def counting(texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.extend(texts)
+        return real_encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting)  # the real model, counted
+    first = svc.encode(["小区门口的路灯坏了一个月", "楼下烧烤店油烟太大"])
+    again = svc.encode(["楼下烧烤店油烟太大", "小区门口的路灯坏了一个月", "工地夜里施工太吵"])
+    assert len(asked) == 3  # the third text only was new
+    monkeypatch.undo()
+    fresh = encode_passages(model, ["楼下烧烤店油烟太大", "工地夜里施工太吵"])
+    assert np.allclose(again[1], first[0])
+    assert np.allclose(again[[0, 2]], fresh, atol=1e-5)
+    assert svc.encode([]).shape[0] == 0
