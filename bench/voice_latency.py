@@ -38,6 +38,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,9 @@ class CannedHooks:
 
     async def caller_of(self, call_id: str) -> str | None:
         return None
+
+    async def passes_on(self, call_id: str) -> bool:
+        return False  # one speech process: a call past capacity is told and offered a choice
 
     async def request_callback(self, call_id: str, caller_number: str) -> str:
         return "00000000-0000"  # callers here have no number: never asked
@@ -316,16 +320,20 @@ async def level(
     used = os.times()
     cpu_s = (used.user - cpu.user) + (used.system - cpu.system)
     sampler.cancel()
-    lat = [x for s in stats for x in s.latencies]
-    late = [x for s in stats for x in s.lateness]
     outcomes = await outcomes_of(center, ids)
+    # Calls past capacity heard the overflow prompt instead of a conversation: counted as
+    # refused, not in the latencies or the CER.
+    turned_away = {o.call_id for o in outcomes if o.outcome == "refused" or o.reason == "overflow"}
+    served = [c for c in range(calls) if ids[c] not in turned_away]
+    lat = [x for c in served for x in stats[c].latencies]
+    late = [x for c in served for x in stats[c].lateness]
     # What the session heard each caller say (after the lexicon, as the bot gets it), including
     # what it read back for confirmation rather than sending at once.
     heard = {
         o.call_id: [e["text"] for e in o.transcript if e.get("input") == "speech"] for o in outcomes
     }
     errors = idle_errors = chars = 0
-    for c in range(calls):
+    for c in served:
         if ids[c] in heard:
             reference = canonical_norm("".join(s.text for s in scripts[c]))
             errors += edit_distance(reference, canonical_norm("".join(heard[ids[c]])))
@@ -342,12 +350,14 @@ async def level(
             f"p95 {percentile([w for w, _ in recent], 0.95):.2f} s",
             flush=True,
         )
-    refused = sum(o.outcome == "refused" or o.reason == "overflow" for o in outcomes)
+    refused = len(turned_away)
+    ended = Counter(f"{o.outcome}/{o.reason}" for o in outcomes)
+    print(f"  outcomes: {dict(ended)}, capacity {center.admits()}", flush=True)
     return {
         "calls": calls,
         "turns": len(lat),
-        "misses": sum(s.misses for s in stats),
-        "ended_early": sum(s.ended_early for s in stats),
+        "misses": sum(stats[c].misses for c in served),
+        "ended_early": sum(stats[c].ended_early for c in served),
         "p50": percentile(lat, 0.5),
         "p95": percentile(lat, 0.95),
         "max_late": max(late) if late else 0.0,

@@ -201,7 +201,11 @@ class CallCenter:
     async def _overflow(
         self, call_id: str, channel: str, transport: Transport, caller_number: str | None
     ) -> OverflowSession | None:
-        pass_on = await self.hooks.passes_on(call_id)
+        try:
+            pass_on = await self.hooks.passes_on(call_id)
+        except Exception:  # the database is away: tell this caller rather than drop them
+            log.exception("call %s: could not read whether to pass the call on", call_id)
+            pass_on = False
         if not pass_on and self.overflowing >= self.max_calls * OVERFLOW_PER_LINE:
             return None
         self.overflowing += 1
