@@ -15,7 +15,8 @@ import httpx
 from hotline.conversations import turns_of
 from tests.conftest import fresh_postgres
 from tests.faults.proxy import Proxy
-from tests.faults.stack import StandInRasa, app
+from tests.faults.stack import app
+from tests.standin_rasa import StandInRasa
 
 APP_PORT, RASA_PORT, PROXY_PORT = 18521, 18522, 18523
 CLIENTS, TURNS = 4, 15

@@ -14,7 +14,8 @@ import redis
 from tests import signin
 from tests.conftest import unavailable
 from tests.faults.proxy import Proxy
-from tests.faults.stack import StandInRasa, app
+from tests.faults.stack import app
+from tests.standin_rasa import StandInRasa
 
 APP_PORT, RASA_PORT, PROXY_PORT = 18541, 18542, 18543
 
