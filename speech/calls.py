@@ -115,15 +115,9 @@ class CallCenter:
             return asr, tts
 
     async def warm_up(self, rates: Sequence[int] = (8000, 16000)) -> None:
-        """Load the engines, measure the recogniser (the capacity rests on it) and render the
-        fixed prompts before the first call."""
+        """Load the engines, render the fixed prompts and measure the recogniser (the
+        capacity rests on it) before the first call."""
         asr, tts = await self.engines()
-        transcribe = getattr(asr, "transcribe", None)
-        if transcribe is not None and getattr(asr, "queue", None) is not None:
-            loop = asyncio.get_running_loop()
-            pcm = await loop.run_in_executor(self.executor, tts.synthesize, GREETING, 16000)
-            await loop.run_in_executor(self.executor, transcribe, pcm_to_float(pcm))
-            log.info("speech capacity measured: %d calls", self.admits())
         preload = getattr(tts, "preload", None)
         if preload is not None:  # the pieces sessions synthesise (speech/playback.py)
             pieces = [piece for prompt in PROMPTS for piece in split_sentences(prompt)]
@@ -139,6 +133,14 @@ class CallCenter:
                 log.info("prompt warm-up stopped after %d of %d pieces", done, len(pieces))
                 raise
             log.info("speech prompts ready (%d pieces)", len(pieces))
+        transcribe = getattr(asr, "transcribe", None)
+        if transcribe is not None and getattr(asr, "queue", None) is not None:
+            # After the prompts (the first call needs them more): one decode, stopping waits
+            # for it at most.
+            loop = asyncio.get_running_loop()
+            pcm = await loop.run_in_executor(self.executor, tts.synthesize, GREETING, 16000)
+            await loop.run_in_executor(self.executor, transcribe, pcm_to_float(pcm))
+            log.info("speech capacity measured: %d calls", self.admits())
 
     def warm_up_soon(self) -> asyncio.Task[None]:
         """`warm_up` in the background; a failure is logged and the first call retries."""
