@@ -307,7 +307,7 @@ async def level(
     scripts = [[speech[(c * 3 + t) % len(speech)] for t in range(turns)] for c in range(calls)]
     pauses = [[rng.uniform(0.3, 1.2) for _ in range(turns)] for _ in range(calls)]
     ids = [str(uuid.uuid4()) for _ in range(calls)]
-    queue = getattr(center._asr, "queue", None)
+    queue = center.decode_queue
     queued_before = (queue.stats.decodes, queue.stats.batches) if queue else (0, 0)
     cpu, started = os.times(), time.monotonic()
     await asyncio.gather(

@@ -154,9 +154,14 @@ class CallCenter:
         self._warming = asyncio.create_task(warm(), name="speech-warm-up")
         return self._warming
 
+    @property
+    def decode_queue(self) -> Any:
+        """The loaded recogniser's decode queue (speech/decode_queue.py); None without one."""
+        return getattr(self._asr, "queue", None)
+
     def admits(self) -> int:
         """How many calls the recogniser carries now (speech/capacity.py)."""
-        queue = getattr(self._asr, "queue", None)
+        queue = self.decode_queue
         calls = self.capacity.calls(queue.stats.recent_real_time_factor if queue else None)
         metrics.CAPACITY.set(calls)
         return calls

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hotline.numbers import number_aloud
-from speech.call_types import CallOutcome, SessionConfig, Transport
+from speech.call_types import CallOutcome, Outcome, SessionConfig, Transport
 from speech.engine import TTSEngine
 from speech.playback import send_paced
 from speech.prompts import OVERFLOW, OVERFLOW_CALLBACK, OVERFLOW_NO_NUMBER, TRANSFER
@@ -73,7 +73,8 @@ class OverflowSession:
         self._keys.put_nowait(None)  # stopping: a person takes the call
 
     async def run(self) -> CallOutcome:
-        outcome, reason, order = "transfer", "overflow", None
+        outcome: Outcome = "transfer"
+        reason, order = "overflow", None
         if self.pass_on:
             return self._outcome("refused", "full")
         try:
@@ -129,7 +130,7 @@ class OverflowSession:
             await send_paced(self.transport, audio)
         return not self._hung_up
 
-    def _outcome(self, outcome: Any, reason: str) -> CallOutcome:
+    def _outcome(self, outcome: Outcome, reason: str) -> CallOutcome:
         return CallOutcome(
             call_id=self.call_id,
             outcome=outcome,
