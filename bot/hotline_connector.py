@@ -37,6 +37,35 @@ def _remember_saved_trackers(processor: Any) -> None:
     processor._hotline_remembers = True
 
 
+def _validate_action_results_with_one_validator() -> None:
+    """Rasa checks every action server response with jsonschema.validate, which first checks
+    the (constant, large) events schema against the meta-schema and builds a new validator:
+    about 30% of the Rasa server's CPU under chat load (py-spy, BENCHMARKS.md "Chat load").
+    Check the schema once and keep its validator; an invalid response still goes through
+    Rasa's own method, so it raises the same error with the same message."""
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    if getattr(RemoteAction, "_hotline_one_validator", False):
+        return
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    rasa_validate = RemoteAction._validate_action_result
+
+    def validate(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+        if validator.is_valid(result):
+            return True
+        return rasa_validate(self, result)
+
+    RemoteAction._validate_action_result = validate
+    RemoteAction._hotline_one_validator = True
+
+
+_validate_action_results_with_one_validator()
+
+
 class HotlineInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
