@@ -369,6 +369,7 @@ class HybridIndex:
                 text_words + body_tokens,
                 text_pairs + body_pairs,
                 written=[text_pairs[s] for s in starts] + body_pairs,
+                written_texts=[texts[s] for s in starts] + list(bodies if with_body else ()),
             )
         # Swap everything in at the end: a failed build leaves the previous index intact.
         self.keys, self.groups, self.texts = keys, groups, texts

@@ -8,10 +8,13 @@ stretch of a question that sounds exactly like such a word, but is written in a 
 never use, is replaced by it.
 
 Chinese is full of homophones, so most stretches must be left alone. A stretch is replaced only
-if (1) one of its character pairs never occurs in the indexed texts (a real phrase such as 能不能
-or 的时候 is written as the texts write it), (2) for two characters, it is not a word of jieba's
-dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the replacement is
-several times more frequent in the texts than the stretch, and (4) the stretch starts and ends
+if (1) it is written in a way the texts never write: for two characters, the pair never occurs in
+the indexed texts (a real phrase such as 的时候 is written as the texts write it); for three or
+four, the stretch itself never does (工基金: each of its pairs is somewhere in the texts, 职工基本
+and 基金, yet the texts write the sound only as 公积金), (2) for two characters, it is not a word
+of jieba's dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the
+replacement is several times more frequent in the texts than the stretch, and (4) the stretch
+starts and ends
 where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no grammatical character
 (的, 了, 在, 个…) unless the replacement has that same character there and two other
 characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
@@ -84,7 +87,7 @@ class HomophoneCorrector:
     def __init__(self, texts: Iterable[str], fuzzy: bool = False) -> None:
         texts = list(texts)
         self.fuzzy = fuzzy
-        self._fit([jieba.lcut(t) for t in texts], [char_bigrams(t) for t in texts])
+        self._fit([jieba.lcut(t) for t in texts], [char_bigrams(t) for t in texts], texts)
 
     @classmethod
     def from_tokens(
@@ -92,21 +95,31 @@ class HomophoneCorrector:
         words: Sequence[Sequence[str]],
         pairs: Sequence[Sequence[str]],
         written: Sequence[Sequence[str]] | None = None,
+        written_texts: Sequence[str] = (),
     ) -> HomophoneCorrector:
         """From texts already cut into jieba words and character bigrams (the index's).
         `written`: the character bigrams of the texts whose spelling is authoritative (default:
-        all of `pairs`); a stretch written like them is never replaced."""
+        all of `pairs`), and `written_texts` those texts themselves; a stretch written like
+        them is never replaced."""
         corrector = cls.__new__(cls)
         corrector.fuzzy = False
-        corrector._fit(words, pairs if written is None else written)
+        corrector._fit(words, pairs if written is None else written, written_texts)
         return corrector
 
-    def _fit(self, words: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]]) -> None:
+    def _fit(
+        self,
+        words: Sequence[Sequence[str]],
+        pairs: Sequence[Sequence[str]],
+        written_texts: Sequence[str],
+    ) -> None:
         counts: Counter[str] = Counter()
         for tokens in words:
             counts.update(w for w in tokens if 2 <= len(w) <= max(LENGTHS) and _HAN_ONLY.match(w))
         self.counts = counts
         self.seen_pairs: set[str] = {pair for text in pairs for pair in text}
+        # One string to search for longer stretches (a set of every 3- and 4-gram would cost
+        # far more memory than the rare look-up it saves).
+        self._written = "\n".join(written_texts)
         self.by_sound: dict[tuple[str, ...], list[str]] = defaultdict(list)
         self.by_blur: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
         for word, n in counts.items():
@@ -121,8 +134,11 @@ class HomophoneCorrector:
 
     def replacement(self, stretch: str) -> str | None:
         """The KB word ``stretch`` was probably meant to be, or None."""
-        if all(pair in self.seen_pairs for pair in char_bigrams(stretch)):
-            return None  # written as the texts write things: not a typo of theirs
+        if len(stretch) == 2 or not self._written:
+            if all(pair in self.seen_pairs for pair in char_bigrams(stretch)):
+                return None  # written as the texts write things: not a typo of theirs
+        elif stretch in self._written:
+            return None
         short = len(stretch) == 2
         if short and self._dictionary.get(stretch, 0) > 0:
             return None

@@ -90,3 +90,13 @@ def test_phone_transcripts_may_be_a_blurred_sound_off() -> None:
     assert phone.correct("色宝缴费") == "色宝缴费"
     # ... a three-character one is
     assert phone.correct("色宝卡丢了") == "社保卡丢了"
+
+
+def test_a_longer_stretch_is_judged_whole_not_by_its_pairs() -> None:
+    """工基金: each of its character pairs is written somewhere in the texts (职工基本, 基金), but
+    the texts write this sound only as 公积金, so the stretch is a mishearing of it; a
+    three-character stretch the texts do write stays as it is."""
+    texts = [*TEXTS, "职工基本养老保险", "基金会", "养老基金", "职工基本医疗保险"]
+    corrector = HomophoneCorrector(texts)
+    assert corrector.correct("租房提取工基金每个月能取多少") == "租房提取公积金每个月能取多少"
+    assert corrector.correct("职工基本养老保险怎么交") == "职工基本养老保险怎么交"
