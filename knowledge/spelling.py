@@ -14,10 +14,9 @@ four, the stretch itself never does (工基金: each of its pairs is somewhere i
 and 基金, yet the texts write the sound only as 公积金), (2) for two characters, it is not a word
 of jieba's dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the
 replacement is several times more frequent in the texts than the stretch, and (4) the stretch
-starts and ends
-where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no grammatical character
-(的, 了, 在, 个…) unless the replacement has that same character there and two other
-characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
+starts and ends where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no
+grammatical character (的, 了, 在, 个…) unless the replacement has that same character there and
+two other characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
 Nothing is learned from questions.
 
 Phone transcripts (``fuzzy=True``, speech only) may also be a near sound off: a narrowband line
