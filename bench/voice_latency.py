@@ -1,11 +1,21 @@
-"""Voice: reply latency and how many concurrent AudioSocket calls stay real-time.
+"""Voice: reply latency and how many concurrent phone calls stay real-time.
 
-An in-process AudioSocket listener with the real engines (`speech.asr.load_engine`,
-`speech.tts.load_tts`, as configured by HOTLINE_* settings) and N simulated Asterisk calls.
-Each caller streams 20 ms frames in real time the whole call, as Asterisk does (silence between
-utterances), and says `--turns` sentences, each 0.3–1.2 s (seeded) after the hotline has
-finished speaking: by default the ASR benchmark's recorded questions and complaints through a
-phone line (bench/data/asr_audio, 8 kHz µ-law, `--voice recorded`), or the project's TTS
+One call centre with the real engines (`speech.asr.load_engine`, `speech.tts.load_tts`, as
+configured by HOTLINE_* settings) and N simulated callers, over either transport
+(`--transport`, each a small adapter: `Phones` dials a `Line`; the callers and the report are
+the same):
+
+- `audiosocket` (default): an in-process AudioSocket listener, dialled as Asterisk's
+  AudioSocket() does (the call's UUID, then 0x10 audio frames);
+- `ws`: the app itself (`gateway.app.create_app`, served by uvicorn in this process and event
+  loop, its database in a temporary folder) with this call centre, dialled over WS /voice/ws as
+  the browser call page or a SIP gateway does: a start message at 8 kHz, binary slin16 frames, no
+  account and no caller id (the endpoint is open to citizens: docs/operations.md, docs/api.md).
+
+Each caller streams 20 ms frames of 8 kHz slin16 in real time the whole call, as Asterisk does
+(silence between utterances), and says `--turns` sentences, each 0.3–1.2 s (seeded) after the
+hotline has finished speaking: by default the ASR benchmark's recorded questions and complaints
+through a phone line (bench/data/asr_audio, 8 kHz µ-law, `--voice recorded`), or the project's TTS
 speaking bench sentences (`--voice espeak`). Measured per turn:
 
 - latency: from the caller's last speech frame (RMS above 300) to the first audio frame of the
@@ -23,15 +33,18 @@ other's recognition (the CPU is saturated) rather than for their own. The bot is
 in-process reply unless `--rasa-url` names a running Rasa (then each turn goes through
 `run_turn` and a temporary SQLite log).
 
-Run: `.venv/bin/python -m bench.voice_latency [--calls 1,2,4,8] [--turns 6] [--asr endpoint]`
-(the engine comes from HOTLINE_ASR_ENGINE etc.; `--asr endpoint` replaces recognition with an
-energy end-pointer to measure what the call pipeline itself can carry).
+Run: `.venv/bin/python -m bench.voice_latency [--transport audiosocket|ws] [--calls 1,2,4,8]
+[--turns 6] [--asr endpoint] [--port N]` (the engine comes from HOTLINE_ASR_ENGINE etc.;
+`--asr endpoint` replaces recognition with an energy end-pointer to measure what the call
+pipeline itself can carry; `--port`: the listener's or the app's port, default any free one).
+Calls that could not be placed at all (the connection or the start refused) count as refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -41,9 +54,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.asr_cer import (
     RECORDINGS,
@@ -195,34 +211,204 @@ def idle_text(asr: Any, pcm: bytes, center: CallCenter) -> str:
 
 @dataclass
 class CallStats:
+    call_id: str | None = None  # None: the call could not be placed at all
     latencies: list[float] = field(default_factory=list)
     lateness: list[float] = field(default_factory=list)
     misses: int = 0
     ended_early: bool = False
 
 
+class Line(Protocol):
+    """One caller's connection to the hotline, whichever transport carries it."""
+
+    call_id: str
+
+    async def send(self, pcm: bytes) -> None:
+        """20 ms of the caller's audio; ConnectionError once the connection is gone."""
+        ...
+
+    async def heard(self) -> bytes | None:
+        """The next frame of the hotline's audio; None once the hotline has ended the call."""
+        ...
+
+    async def hang_up(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Phones(Protocol):
+    """A transport the callers dial through (the adapters below)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def dial(self) -> Line: ...
+
+    async def stop(self) -> None: ...
+
+
+class AudioSocketLine:
+    """Asterisk's side of AudioSocket(): the call's UUID first, then 0x10 audio frames."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.call_id = str(uuid.uuid4())
+        self.reader, self.writer = reader, writer
+        writer.write(frame(KIND_ID, uuid.UUID(self.call_id).bytes))
+
+    async def send(self, pcm: bytes) -> None:
+        self.writer.write(frame(KIND_AUDIO, pcm))
+
+    async def heard(self) -> bytes | None:
+        try:
+            while True:
+                header = await self.reader.readexactly(3)
+                data = await self.reader.readexactly(int.from_bytes(header[1:], "big"))
+                if header[0] == KIND_AUDIO:
+                    return data
+                if header[0] == KIND_HANGUP:
+                    return None
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    async def hang_up(self) -> None:
+        self.writer.write(frame(KIND_HANGUP))
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        self.writer.close()
+
+
+class AudioSocketPhones:
+    """`--transport audiosocket`: an AudioSocket listener on the bench's call centre, dialled
+    as Asterisk's AudioSocket() does."""
+
+    name = "audiosocket"
+
+    def __init__(self, center: CallCenter, port: int = 0) -> None:
+        self.server = AudioSocketServer(center, "127.0.0.1", port)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def dial(self) -> Line:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.server.port)
+        return AudioSocketLine(reader, writer)
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+class WebSocketLine:
+    """A client of WS /voice/ws (gateway/voice_ws.py): a start message, then binary slin16."""
+
+    def __init__(self, ws: ClientConnection, call_id: str) -> None:
+        self.ws, self.call_id = ws, call_id
+
+    @classmethod
+    async def dial(cls, url: str) -> WebSocketLine:
+        ws = await ws_connect(url, max_size=None)
+        try:
+            await ws.send(json.dumps({"type": "start", "sample_rate": 8000}))
+            while True:  # the call id is the server's, in its "started" event
+                message = await ws.recv()
+                event = json.loads(message) if isinstance(message, str) else {}
+                if event.get("type") == "started":
+                    return cls(ws, event["call_id"])
+                if event.get("type") == "error":
+                    raise ConnectionError(f"/voice/ws refused the call: {event['message']}")
+        except BaseException:
+            await ws.close()
+            raise
+
+    async def send(self, pcm: bytes) -> None:
+        try:
+            await self.ws.send(pcm)
+        except ConnectionClosed as exc:
+            raise ConnectionError("the hotline closed the call") from exc
+
+    async def heard(self) -> bytes | None:
+        try:
+            while True:
+                message = await self.ws.recv()
+                if isinstance(message, bytes):
+                    return message
+                if json.loads(message).get("type") == "end":  # else partial, final, bot, …
+                    return None
+        except ConnectionClosed:
+            return None
+
+    async def hang_up(self) -> None:
+        try:
+            await self.ws.send(json.dumps({"type": "hangup"}))
+        except ConnectionClosed as exc:
+            raise ConnectionError("the hotline closed the call") from exc
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class WebSocketPhones:
+    """`--transport ws`: the app (gateway.app.create_app) served by uvicorn in this process and
+    event loop, as `hotline serve` serves it, with the bench's call centre as its `calls` (so
+    both transports reach the same engines and bot, and the process's CPU and memory are read
+    the same way); the callers dial WS /voice/ws as the browser call page or a SIP gateway
+    does. The endpoint is open to citizens without an account (docs/operations.md, "Open
+    without an account"), so the callers send no credentials, and no caller id either (only a
+    trusted gateway may set one: HOTLINE_VOICE_WS_TRUST_CALLER_ID)."""
+
+    name = "ws"
+
+    def __init__(self, center: CallCenter, settings: Settings, port: int = 0) -> None:
+        import uvicorn
+
+        from gateway.app import create_app
+
+        app = create_app(settings)
+        app.state.calls = center  # the app's lifespan keeps a call centre it is given
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        self.url = ""
+        self._serving: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._serving = asyncio.create_task(self.server.serve(), name="bench-app")
+        while not self.server.started:
+            if self._serving.done():  # the port was taken, or the app failed to start
+                raise RuntimeError("the app did not start") from self._serving.exception()
+            await asyncio.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/voice/ws"
+
+    async def dial(self) -> Line:
+        return await WebSocketLine.dial(self.url)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._serving is not None:
+            await self._serving
+
+
 async def one_call(
-    port: int, speech: list[bytes], stats: CallStats, call_id: str, pauses: list[float]
+    phones: Phones, speech: list[bytes], stats: CallStats, pauses: list[float]
 ) -> None:
     loop = asyncio.get_running_loop()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(frame(KIND_ID, uuid.UUID(call_id).bytes))
+    try:
+        line = await phones.dial()
+    except (OSError, InvalidHandshake, ConnectionClosed) as exc:  # never got through: refused
+        print(f"  a call could not be placed: {exc!r}", flush=True)
+        stats.ended_early = True
+        return
+    stats.call_id = line.call_id
     arrivals: list[float] = []
     outgoing: asyncio.Queue[bytes] = asyncio.Queue()
     last_speech_sent = [0.0]
     done = asyncio.Event()
 
     async def receive() -> None:
-        try:
-            while True:
-                header = await reader.readexactly(3)
-                await reader.readexactly(int.from_bytes(header[1:], "big"))
-                if header[0] == KIND_AUDIO:
-                    arrivals.append(loop.time())
-                elif header[0] == KIND_HANGUP:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        while await line.heard() is not None:
+            arrivals.append(loop.time())
         stats.ended_early = not done.is_set()  # the hotline ended the call (e.g. silence)
         done.set()
 
@@ -232,14 +418,13 @@ async def one_call(
         try:
             while not done.is_set():
                 data = outgoing.get_nowait() if not outgoing.empty() else b"\0" * FRAME
-                writer.write(frame(KIND_AUDIO, data))
+                await line.send(data)
                 if rms(data) > SPEECH_RMS:
                     last_speech_sent[0] = loop.time()
                 i += 1
                 await asyncio.sleep(max(0.0, start + i * 0.02 - loop.time()))
             if not stats.ended_early:
-                writer.write(frame(KIND_HANGUP))
-                await writer.drain()
+                await line.hang_up()
         except ConnectionError:
             pass
 
@@ -279,12 +464,12 @@ async def one_call(
         done.set()
         await sender
         receiver.cancel()
-        writer.close()
+        await line.close()
 
 
 async def level(
     center: CallCenter,
-    port: int,
+    phones: Phones,
     calls: int,
     speech: list[Said],
     turns: int,
@@ -306,25 +491,23 @@ async def level(
     rng = random.Random(seed)
     scripts = [[speech[(c * 3 + t) % len(speech)] for t in range(turns)] for c in range(calls)]
     pauses = [[rng.uniform(0.3, 1.2) for _ in range(turns)] for _ in range(calls)]
-    ids = [str(uuid.uuid4()) for _ in range(calls)]
     queue = center.decode_queue
     queued_before = (queue.stats.decodes, queue.stats.batches) if queue else (0, 0)
     cpu, started = os.times(), time.monotonic()
     await asyncio.gather(
-        *(
-            one_call(port, [s.pcm for s in scripts[c]], stats[c], ids[c], pauses[c])
-            for c in range(calls)
-        )
+        *(one_call(phones, [s.pcm for s in scripts[c]], stats[c], pauses[c]) for c in range(calls))
     )
     wall = time.monotonic() - started
     used = os.times()
     cpu_s = (used.user - cpu.user) + (used.system - cpu.system)
     sampler.cancel()
-    outcomes = await outcomes_of(center, ids)
-    # Calls past capacity heard the overflow prompt instead of a conversation: counted as
-    # refused, not in the latencies or the CER.
+    # The transport names a call (the WebSocket's id is the server's); None: never got through.
+    ids = [s.call_id or "" for s in stats]
+    outcomes = await outcomes_of(center, [i for i in ids if i])
+    # Calls past capacity heard the overflow prompt instead of a conversation, and calls that
+    # could not be placed heard nothing: counted as refused, not in the latencies or the CER.
     turned_away = {o.call_id for o in outcomes if o.outcome == "refused" or o.reason == "overflow"}
-    served = [c for c in range(calls) if ids[c] not in turned_away]
+    served = [c for c in range(calls) if ids[c] and ids[c] not in turned_away]
     lat = [x for c in served for x in stats[c].latencies]
     late = [x for c in served for x in stats[c].lateness]
     # What the session heard each caller say (after the lexicon, as the bot gets it), including
@@ -350,7 +533,7 @@ async def level(
             f"p95 {percentile([w for w, _ in recent], 0.95):.2f} s",
             flush=True,
         )
-    refused = len(turned_away)
+    refused = calls - len(served)
     ended = Counter(f"{o.outcome}/{o.reason}" for o in outcomes)
     print(f"  outcomes: {dict(ended)}, capacity {center.admits()}", flush=True)
     return {
@@ -372,10 +555,24 @@ async def level(
 
 
 async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="voice-bench-") as var:
+        await bench(args, Path(var))
+
+
+async def bench(args: argparse.Namespace, var: Path) -> None:
     from speech.asr import load_engine
     from speech.tts import load_tts
 
-    settings = Settings(max_calls=max(args.calls))
+    # var: the database of the app (`--transport ws`) and of the bot's turns (`--rasa-url`).
+    settings = Settings(
+        var_dir=var,
+        database_url="",
+        rasa_url=args.rasa_url or "",
+        redis_url=None,
+        knowledge_preload=False,
+        sla_scan_seconds=0,
+        max_calls=max(args.calls),
+    )
     before = rss_mb()
     t = time.monotonic()
     asr = EndpointASR() if args.asr == "endpoint" else load_engine(settings)
@@ -391,11 +588,22 @@ async def main(args: argparse.Namespace) -> None:
         from gateway.rasa_client import RasaClient
         from hotline import db
 
-        var = Path(tempfile.mkdtemp(prefix="voice-bench-"))
-        settings = Settings(var_dir=var, rasa_url=args.rasa_url, max_calls=max(args.calls))
+        class KeptHooks(GatewayCallHooks):
+            """The app's hooks (outcomes stored in the database), keeping the outcomes for the
+            report as CannedHooks does."""
+
+            def __init__(self, *args: Any) -> None:
+                super().__init__(*args)
+                self.outcomes: list[CallOutcome] = []
+
+            async def finished(self, outcome: CallOutcome) -> CallOutcome:
+                stored = await super().finished(outcome)
+                self.outcomes.append(stored)
+                return stored
+
         db.upgrade(settings.database_url)
         rasa = RasaClient(args.rasa_url, settings.rasa_timeout)
-        hooks: Any = GatewayCallHooks(settings, lambda: rasa)
+        hooks: Any = KeptHooks(settings, lambda: rasa)
     else:
         hooks = CannedHooks()
     from gateway.voice_lexicon import hotline_lexicon
@@ -405,18 +613,23 @@ async def main(args: argparse.Namespace) -> None:
         config, max(args.calls), lambda: asr, lambda: tts, hooks, lexicon=hotline_lexicon()
     )
     await center.warm_up(rates=(8000,))
-    # One listener for every level (stopping it stops the call centre taking calls).
-    server = AudioSocketServer(center, "127.0.0.1", 0)
-    await server.start()
+    # One listener (or app) for every level (stopping it stops the call centre taking calls).
+    phones: Phones = (
+        WebSocketPhones(center, settings, args.port)
+        if args.transport == "ws"
+        else AudioSocketPhones(center, args.port)
+    )
+    await phones.start()
+    print(f"transport: {phones.name}", flush=True)
     # A short call first: model caches and threads warm before anything is measured.
-    await level(center, server.port, 1, speech, 1, {})
+    await level(center, phones, 1, speech, 1, {})
     # The same sentences recognised one at a time, nothing else running: the idle CER each
     # level's is compared with (what the bot gets: after the lexicon, as in a call).
     idle = {s.text: idle_text(asr, s.pcm, center) for s in speech}
     print(f"resident memory with the engines loaded: {rss_mb():.0f} MB (+{rss_mb() - before:.0f})")
     rows: list[dict[str, Any]] = []
     for n in args.calls:
-        row = await level(center, server.port, n, speech, args.turns, idle)
+        row = await level(center, phones, n, speech, args.turns, idle)
         base = rows[0]["p95"] if rows else row["p95"]
         row["realtime"] = (
             row["turns"] > 0 and row["late_share"] <= 0.01 and row["p95"] <= 1.5 * base
@@ -447,7 +660,7 @@ async def main(args: argparse.Namespace) -> None:
         )
     latencies = statistics.mean(r["p50"] for r in rows)
     print(f"\nmean of the p50s: {latencies:.2f} s")
-    await server.stop()
+    await phones.stop()
     center.close()
 
 
@@ -468,6 +681,19 @@ if __name__ == "__main__":
         "espeak: the project's TTS speaking bench sentences",
     )
     parser.add_argument("--rasa-url", help="a running Rasa (default: a canned in-process bot)")
+    parser.add_argument(
+        "--transport",
+        choices=["audiosocket", "ws"],
+        default="audiosocket",
+        help="audiosocket: an AudioSocket listener dialled as Asterisk does; ws: the app's "
+        "WS /voice/ws dialled as the browser call page or a SIP gateway does",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the listener's (audiosocket) or the app's (ws) port on 127.0.0.1; 0: any free one",
+    )
     parser.add_argument(
         "--asr",
         choices=["configured", "endpoint"],
