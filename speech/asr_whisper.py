@@ -4,12 +4,14 @@ Whisper decodes whole utterances, so streaming comes from voice activity detecti
 (:mod:`speech.vad`): :meth:`WhisperRecognizer.accept` buffers the call's audio, and when the VAD
 has heard at least ``end_silence`` seconds (default 0.6 s) of silence after speech, the
 utterance is returned as a final :class:`~speech.engine.Recognition`. The decoding itself
-starts earlier, after ``early_final`` seconds of silence (default 0.3 s): the audio the final
+starts earlier, after ``early_final`` seconds of silence (default 0.15 s): the speech the final
 will carry is known by then, so the result is ready when the pause is confirmed (if the caller
 speaks again, that decode is dropped). Set ``early_final=0`` to decode only at the end. When
 that early text sounds complete (a question with its question word, a whole phone or order
-number, a yes or no: :mod:`speech.turn_end`) it is the final at once, without waiting for the
-rest of the pause (``end_when_complete``).
+number, a yes or no: :mod:`speech.turn_end`) it is the final once ``COMPLETE_SILENCE`` (0.3 s)
+of the pause has passed, without waiting for the rest (``end_when_complete``). Starting the
+decode before that point takes the time the decode needs off the answer; the 0.3 s itself is
+what keeps a caller who only draws breath from being cut off.
 
 Partials: by default a partial with the text "…" is returned once, when speech starts — cheap,
 and enough for barge-in and "the caller is talking" displays. With ``partial_interval`` > 0 the
@@ -59,8 +61,15 @@ from speech.engine import Recognition
 from speech.metrics import observe_decode
 from speech.models import whisper_base_dir
 from speech.normalize import normalize_punctuation, to_simplified
-from speech.turn_end import sounds_complete
-from speech.vad import TRAILING_KEPT, VAD_RATES, Segmenter, SpeechEnd, SpeechStart
+from speech.turn_end import COMPLETE_SILENCE, sounds_complete
+from speech.vad import (
+    FRAME_SECONDS,
+    TRAILING_KEPT,
+    VAD_RATES,
+    Segmenter,
+    SpeechEnd,
+    SpeechStart,
+)
 from speech.whisper_decode import NO_SPEECH, UtteranceDecoder
 
 log = logging.getLogger(__name__)
@@ -107,7 +116,7 @@ class WhisperEngine:
         partial_interval: float = 0.0,
         vad_aggressiveness: int = 2,
         language: str = "zh",
-        early_final: float = 0.3,
+        early_final: float = 0.15,
         compute_type: str = "int8",
         window: str = "utterance",
         greedy_from: int = 0,
@@ -251,6 +260,17 @@ def _cut_loop(m: re.Match[str]) -> str:
     return m.group(1) * 2
 
 
+def _same_speech(early: bytes, final: bytes, frame_bytes: int) -> bool:
+    """The final's audio is the early decode's plus silence frames only: the early text holds.
+
+    The early decode never outlives voice (it is dropped when the caller speaks again), so the
+    final can only add the rest of the trailing silence it keeps, up to ``TRAILING_KEPT``.
+    """
+    extra = len(final) - len(early)
+    kept = round(TRAILING_KEPT / FRAME_SECONDS) * frame_bytes
+    return 0 <= extra <= kept and final.startswith(early)
+
+
 class WhisperRecognizer:
     """One call leg: VAD segmentation + Whisper decoding. Not thread-safe; may block."""
 
@@ -279,8 +299,8 @@ class WhisperRecognizer:
 
     def _final(self, seg: SpeechEnd) -> list[Recognition]:
         early, self._early = self._early, None
-        if early is not None and early[0] == seg.pcm:  # the caller did not speak again
-            text, conf = early[1], early[2]
+        if early is not None and _same_speech(early[0], seg.pcm, self._vad.frame_bytes):
+            text, conf = early[1], early[2]  # the caller did not speak again
         else:
             audio = self._to_16k(seg.pcm, self._vad_rate)
             text, conf = self.engine.transcribe(audio, self.prompt, self._ended(seg.end))
@@ -299,7 +319,11 @@ class WhisperRecognizer:
             else:
                 out.extend(self._final(event))
         self._decode_early()
-        if self._early is not None and self.engine.end_when_complete:
+        if (
+            self._early is not None
+            and self.engine.end_when_complete
+            and self._vad.silence >= COMPLETE_SILENCE
+        ):
             _, text, conf = self._early
             if text and sounds_complete(text):  # the caller cannot go on: answer now
                 start, end = self._vad.utterance_start, self._vad.now - self._vad.silence
@@ -322,15 +346,15 @@ class WhisperRecognizer:
     def _decode_early(self) -> None:
         """Decode the utterance while its closing silence is still being confirmed.
 
-        After ``early_final`` s of silence the audio the final will carry is already known
-        (:meth:`Segmenter.closing_pcm`); decoding it now instead of after ``end_silence`` s
-        takes ``end_silence - early_final`` s off every reply. When the caller speaks again
-        the result is dropped (one decode wasted) and the utterance goes on.
+        After ``early_final`` s of silence the speech the final will carry is already known
+        (:meth:`Segmenter.closing_pcm`: the final only adds silence up to ``TRAILING_KEPT``);
+        decoding it now instead of after ``end_silence`` s takes ``end_silence - early_final``
+        s off every reply. When the caller speaks again the result is dropped (one decode
+        wasted) and the utterance goes on.
         """
-        if not 0 < self.engine.early_final < self.engine.end_silence:
+        early = self.engine.early_final
+        if not 0 < early < self.engine.end_silence:
             return
-        # Before 0.3 s of silence the final's audio (which keeps 0.3 s of it) is not known yet.
-        early = max(self.engine.early_final, TRAILING_KEPT)
         if not self._vad.in_speech or self._vad.silence < early:
             self._early = None  # voice again (or no utterance): any early result is stale
             return

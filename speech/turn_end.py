@@ -2,11 +2,11 @@
 
 An utterance normally ends after 0.6 s of silence (``end_silence``): callers pause inside
 sentences ("我想问一下……公积金怎么取"), and a shorter wait would answer half a request. But
-after 0.3 s of silence the recogniser already has the text (the early decode), and some texts
+the recogniser has the text early (it starts decoding after 0.15 s of silence), and some texts
 cannot go on: a question that has its question word or particle, a complete phone or work-order
-number, a yes or no to a read-back. For those the wait is cut to the early decode's (issue 20:
-about 0.3 s off the answer). Statements and complaints ("楼下饭店太吵了") are never cut: they
-often continue.
+number, a yes or no to a read-back. For those the wait is cut to ``COMPLETE_SILENCE`` (issue
+20: about 0.3 s off the answer); less would cut off a caller who only draws breath. Statements
+and complaints ("楼下饭店太吵了") are never cut: they often continue.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hotline.numbers import find_phone_or_order
 from speech.normalize import normalize_transcript
 from speech.yes_no import yes_or_no
 
+COMPLETE_SILENCE = 0.3  # s of silence after a complete-sounding transcript that end the turn
 _QUESTION_END = re.compile(r"(吗|呢|么|没有|不)?[？?]$|(吗|呢)[。！!]?$")
 # A question word with at least two characters after it: "怎么补办", "哪里申请", "多少钱".
 _QUESTION_WORD = re.compile(

@@ -371,3 +371,21 @@ def test_a_complete_question_is_answered_sooner_than_a_complaint(engine: Whisper
     complaint = silence_before_final(engine, "c08")  # 光明小区停水两天了，也没有发通知。
     assert complaint >= 0.6  # a statement waits the whole pause
     assert question <= complaint - 0.2
+
+
+def test_decoding_starts_in_the_pause_but_a_breath_never_ends_the_turn(
+    engine: WhisperEngine,
+) -> None:
+    """The decode starts after 0.15 s of silence, so its text is ready sooner; a complete
+    question still ends the turn only once 0.3 s of the pause has passed (a caller drawing
+    breath is not cut off), and with the text decoded during the pause, not again."""
+    assert 0.3 <= silence_before_final(engine, "q01") < 0.6
+    rec = engine.recognizer(8000)
+    feed(rec, silence(0.3, 8000) + recording("q01", 8000), 8000)  # 请问社保卡丢了怎么补办？
+    before = engine.decodes
+    breath = feed(rec, silence(0.24, 8000), 8000)
+    assert engine.decodes == before + 1  # decoded during the breath
+    assert not [r for r in breath if r.final]
+    finals = [r for r in feed(rec, silence(0.1, 8000), 8000) if r.final]
+    assert len(finals) == 1 and "补办" in finals[0].text
+    assert engine.decodes == before + 1
