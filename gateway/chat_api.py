@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -90,10 +90,15 @@ class ChatResponse(BaseModel):
     error: str | None = None
 
 
+class MessageIdReused(Exception):
+    """A message id the conversation logged with another text: a client's bug, not a retry."""
+
+
 @router.post(
     "/chat",
     response_model=ChatResponse,
     responses={
+        409: {"description": "message_id was already used for another text in this conversation"},
         422: {"description": "invalid request (empty or too long text, unknown channel, bad JSON)"},
         429: {"description": "too many messages from this sender or address; see Retry-After"},
         503: {"model": ChatResponse, "description": "the bot is unavailable; body has an apology"},
@@ -114,9 +119,12 @@ async def chat(
         counted = [(per_sender, f"{channel}:{body.sender}"),
                    (per_address, rate_limits.address_key(request))]  # fmt: skip
         await rate_limits.enforce(request, counted)
-    outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender, body.text,
-                             metadata, outbound_of(request.app),
-                             message_id=body.message_id)  # fmt: skip
+    try:
+        outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender,
+                                 body.text, metadata, outbound_of(request.app),
+                                 message_id=body.message_id)  # fmt: skip
+    except MessageIdReused as exc:
+        raise HTTPException(409, str(exc)) from exc
     return _respond(outcome)
 
 
@@ -154,6 +162,11 @@ async def run_turn(
         logged = await asyncio.to_thread(
             turn_with_message, settings.database_url, sender_id, message_id
         )
+        if logged is not None and logged.user_text != text:
+            raise MessageIdReused(
+                f"message_id {message_id} was already used for another message of this "
+                "conversation; send a new id with a new message"
+            )
         if logged is not None:
             log.info("turn %s of %s answered again from the log", message_id, sender_id)
             CHAT_TURNS.labels(channel, "repeated").inc()

@@ -90,10 +90,13 @@ def test_a_repeated_id_does_not_reach_the_bot_again_and_new_ids_do(
         other = turn(client, "你好", "a-2")  # the same words, another message
         unnamed = [turn(client, "你好", None) for _ in range(2)]  # no id: each is new
         elsewhere = turn(client, "你好", "a-1", sender="m2")  # ids are per conversation
+        reused = turn(client, "再见", "a-1")  # a client's bug: not taken for a retry
     texts = [r.json()["messages"][0]["text"] for r in (first, repeated, other, *unnamed)]
     assert texts == ["第1次回答", "第1次回答", "第2次回答", "第3次回答", "第4次回答"]
     assert elsewhere.json()["messages"][0]["text"] == "第5次回答"
     assert [b.get("message_id") for b in heard] == ["a-1", "a-2", None, None, "a-1"]
+    assert reused.status_code == 409
+    assert "message_id a-1 was already used for another message" in reused.json()["detail"]
     ids = [t.message_id for t in turns_of(database_url, "web:m1")]
     assert ids == ["a-1", "a-2", None, None]
 
