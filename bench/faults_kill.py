@@ -328,7 +328,10 @@ class ChatOutcome:
     told: dict[str, str] = field(default_factory=dict)  # conversation -> order number told
     retries: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # what made a citizen retry
-    repeated: int = 0  # retried turns answered again from the log or Rasa's tracker (on B)
+    # retried turns B answered with their first handling's answer, found in the turn log
+    # (A logged the turn, then died) or in Rasa's tracker (A died before logging it)
+    from_log: int = 0
+    from_tracker: int = 0
     killed_after: int = 0
     seconds: float = 0.0
     stored: int = 0  # orders of the conversations in the database
@@ -343,7 +346,8 @@ class ChatOutcome:
             f"{self.stored} stored, {len(self.lost)} lost, {self.duplicates} duplicates, "
             f"{self.heard_twice} messages handled twice; A killed after {self.killed_after} "
             f"confirmations; {self.retries} retried turns ({dict(self.failures)}), "
-            f"{self.repeated} answered from the first handling; {self.seconds:.1f} s, "
+            f"answered again from the turn log {self.from_log}, from Rasa's tracker "
+            f"{self.from_tracker}; {self.seconds:.1f} s, "
             f"{self.turns / self.seconds:.1f} turns/s"
             + (f"; client errors: {self.errors[:3]}" if self.errors else "")
         )
@@ -353,7 +357,7 @@ class Citizens:
     """CHAT_CLIENTS threads, each holding conversations one after the other."""
 
     def __init__(self, urls: list[str], chats: int, tag: str) -> None:
-        self.urls = urls
+        self.urls, self.tag = urls, tag
         self.work = list(range(chats))
         self.senders = {n: f"kill-{tag}-{n:04d}" for n in self.work}
         self.out = ChatOutcome(chats=chats)
@@ -442,16 +446,11 @@ def check_chats(stack: ChatStack, citizens: Citizens) -> None:
     out.heard_twice = sum(1 for c in ids.values() if c > 1)
     of = {number: conversation for conversation, number in orders}
     out.lost = [n for conv, n in out.told.items() if of.get(n) != conv]
-    out.repeated = _repeated_turns(stack.b.url)
 
 
-def _repeated_turns(url: str) -> int:
-    """Turns B answered again from a first handling (its /metrics; A's died with it)."""
-    metrics = httpx.get(f"{url}/metrics", timeout=30).text
-    found = re.search(
-        r'hotline_chat_turns_total\{channel="web",outcome="repeated"\} (\S+)', metrics
-    )
-    return int(float(found[1])) if found else 0
+def _answered_again(log: str, tag: str, where: str) -> int:
+    """Turns of this run's citizens B's log says it answered again from `where`."""
+    return len(re.findall(rf"of web:kill-{tag}-\d+ answered again from {where}", log))
 
 
 def run_chats(chats: int, stack: ChatStack) -> ChatOutcome:
@@ -467,6 +466,9 @@ def run_chats(chats: int, stack: ChatStack) -> ChatOutcome:
     runner.join()
     citizens.out.seconds = time.monotonic() - started
     check_chats(stack, citizens)
+    log = stack.b.text()
+    citizens.out.from_log = _answered_again(log, citizens.tag, "the log")
+    citizens.out.from_tracker = _answered_again(log, citizens.tag, "Rasa's tracker")
     return citizens.out
 
 

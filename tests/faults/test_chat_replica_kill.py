@@ -1,7 +1,7 @@
 """Chat turns across a dying app replica: two app replicas (A, B) in front of one real Rasa
 server on a fresh PostgreSQL database (bench/faults_kill.py's chat stack). A message sent again
 with its message_id, after its answer was lost, gets the first answer and is handled once; then
-A is killed with SIGKILL while 30 citizens file complaints, and every citizen is told an order
+A is killed with SIGKILL while 20 citizens file complaints, and every citizen is told an order
 number that exists, one order per conversation (`make faults` runs more)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from bench.faults_kill import NUMBER, PG_ADMIN, ChatStack, chat_stack, citizen_answer, run_chats
 from tests.conftest import unavailable
 
-CHATS = 30
+CHATS = 20
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def test_the_same_message_on_both_replicas_at_once_is_handled_once(stack: ChatSt
 
 def test_killing_a_replica_during_chats_loses_and_doubles_no_order(stack: ChatStack) -> None:
     out = run_chats(CHATS, stack)  # kills A: the last test of the module
+    print(out.line())  # shown with -s
     assert out.errors == [], out.line()
     assert out.killed_after < out.chats  # the kill came while citizens were filing
     assert len(out.told) == out.chats, out.line()  # every citizen was told a number
