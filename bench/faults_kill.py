@@ -15,8 +15,9 @@ work-order form (address, time, name, phone) and confirming the read-back, until
 tells them the order number. Every message carries its own message_id; a turn that fails is
 sent again, same text and id, to the other replica. A is killed when a third of the
 conversations are confirmed. Then: every number a citizen was told is an order of their
-conversation (0 lost), no conversation has two orders and Rasa heard no message id twice
-(0 duplicates), and every conversation was confirmed.
+conversation (0 lost), no conversation has two orders and Rasa handled no message twice
+(its tracker holds no more user messages than the citizen sent), and every conversation was
+confirmed. --without-message-ids is the control: clients as they were before message_id.
 
     .venv/bin/python -m bench.faults_kill --orders 1000 --chats 300   # `make faults`
 
