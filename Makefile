@@ -40,10 +40,11 @@ load: setup
 	$(VENV)/python -m bench.chat_load $(LOAD_ARGS)
 
 # Faults (issue 19, docs/operations.md "Faults"): the short versions are part of `make test`;
-# this runs them and the long one (1,000 orders, a replica killed); numbers in BENCHMARKS.md.
+# this runs them and the long ones (1,000 REST orders, 300 chat conversations with the real
+# Rasa, a replica killed in each); numbers in BENCHMARKS.md.
 faults: setup
 	$(VENV)/pytest tests/faults -q
-	$(VENV)/python -m bench.faults_kill --orders 1000
+	$(VENV)/python -m bench.faults_kill --orders 1000 --chats 300
 
 # Hostile input: HOTLINE_FUZZ_CASES generated requests (default 10,000) over the OpenAPI,
 # signed in and not; fails on any server error (docs/operations.md, "Hostile input").

@@ -1,18 +1,27 @@
 """Rasa input channel used by the app: Rasa's REST channel plus what the app must log.
 
 It runs inside the Rasa server (Python 3.10 environment), loaded through bot/credentials.yml.
-Request: {"sender": str, "message": str, "channel": "web|wechat|voice|api", "metadata": {}}.
-Response: {"messages": [...], "intent": {"name", "confidence"} | null, "paused": bool} — the
-bot's messages as the REST channel returns them, the intent Rasa understood (for the conversation
-log) and whether a human has taken the conversation over (ConversationPaused).
+Request: {"sender": str, "message": str, "channel": "web|wechat|voice|api", "metadata": {},
+"message_id": str (optional)}.
+Response: {"messages": [...], "intent": {"name", "confidence"} | null, "paused": bool,
+"repeated": bool} — the bot's messages as the REST channel returns them, the intent Rasa
+understood (for the conversation log), whether a human has taken the conversation over
+(ConversationPaused), and whether the message id had been handled before (below).
+
+A message with the id of one the conversation's tracker already holds (the client's retry after
+the app replica that relayed it died before answering) is not handled again: the reply is what
+the bot said after it, from the tracker. The check is made when Rasa reads the tracker under the
+conversation's lock, so a retry that arrives while the first handling is still running waits
+for it and then gets its answer; the tracker and the lock are shared by every Rasa server.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -35,6 +44,59 @@ def _remember_saved_trackers(processor: Any) -> None:
 
     processor.save_tracker = save_and_remember
     processor._hotline_remembers = True
+
+
+# (conversation, message id) of the message this request relays, checked once against the
+# tracker Rasa reads for it (inside the conversation's lock); None: no id, or already checked.
+_repeat_check: ContextVar[Optional[Tuple[Text, Text]]] = ContextVar(
+    "hotline_repeat_check", default=None
+)
+
+
+class AlreadyHandled(Exception):
+    """The message id is in the tracker: raised out of handle_message (releasing the lock)
+    before anything is added to the conversation."""
+
+    def __init__(self, tracker: Any, replies: List[BotUttered], user: UserUttered) -> None:
+        super().__init__(user.message_id)
+        self.tracker, self.replies, self.user = tracker, replies, user
+
+
+def _answer_of(tracker: Any, message_id: Text) -> Optional[Tuple[List[BotUttered], UserUttered]]:
+    """The bot's messages after the user message `message_id` (until the next user message)
+    and that message; None if the tracker does not hold it."""
+    events = list(tracker.events)
+    for i, event in enumerate(events):
+        if isinstance(event, UserUttered) and event.message_id == message_id:
+            replies = []
+            for later in events[i + 1 :]:
+                if isinstance(later, UserUttered):
+                    break
+                if isinstance(later, BotUttered):
+                    replies.append(later)
+            return replies, event
+    return None
+
+
+def _check_repeats(processor: Any) -> None:
+    """Wrap the processor's get_tracker once: handle_message reads the tracker there, under the
+    conversation's lock, before it logs the new message."""
+    if processor is None or getattr(processor, "_hotline_checks_repeats", False):
+        return
+    get_tracker = processor.get_tracker
+
+    async def get_tracker_checked(conversation_id: Text) -> Any:
+        tracker = await get_tracker(conversation_id)
+        wanted = _repeat_check.get()
+        if wanted is not None and wanted[0] == tracker.sender_id:
+            _repeat_check.set(None)  # once: later reads of this turn hold its own message
+            answer = _answer_of(tracker, wanted[1])
+            if answer is not None:
+                raise AlreadyHandled(tracker, *answer)
+        return tracker
+
+    processor.get_tracker = get_tracker_checked
+    processor._hotline_checks_repeats = True
 
 
 def _validate_action_results_with_one_validator() -> None:
@@ -85,19 +147,37 @@ class HotlineInput(InputChannel):
             text = body.get("message")
             if not isinstance(sender, str) or not isinstance(text, str):
                 return response.json({"error": "sender and message are required"}, status=400)
+            message_id = body.get("message_id")
+            if message_id is not None and not (isinstance(message_id, str) and message_id):
+                return response.json({"error": "message_id must be a non-empty string"}, 400)
             agent = request.app.ctx.agent
             _remember_saved_trackers(agent.processor)
+            _check_repeats(agent.processor)
             _saved_tracker.set(None)
+            _repeat_check.set((sender, message_id) if message_id else None)
             collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(
-                    text,
-                    collector,
-                    sender,
-                    input_channel=str(body.get("channel") or self.name()),
-                    metadata=body.get("metadata") or {},
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender,
+                        input_channel=str(body.get("channel") or self.name()),
+                        message_id=message_id,  # None: Rasa makes one up
+                        metadata=body.get("metadata") or {},
+                    )
                 )
-            )
+            except AlreadyHandled as done:
+                for reply in done.replies:  # as the processor sent them the first time
+                    await collector.send_response(sender, reply.message())
+                return response.json(
+                    {
+                        "messages": collector.messages,
+                        "intent": _intent(done.user.intent),
+                        "paused": bool(done.tracker.is_paused()),
+                        "repeated": True,
+                    }
+                )
             tracker = _saved_tracker.get()
             if tracker is None or tracker.sender_id != sender:
                 tracker = await agent.tracker_store.retrieve(sender)
@@ -106,6 +186,7 @@ class HotlineInput(InputChannel):
                     "messages": collector.messages,
                     "intent": _intent(tracker.latest_message.intent if tracker else None),
                     "paused": bool(tracker and tracker.is_paused()),
+                    "repeated": False,
                 }
             )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -24,11 +24,22 @@ from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from handoffs import intake, queue
 from handoffs.intake import is_cancel
 from handoffs.model import Handoff
-from hotline.conversations import Turn, conversation_id, last_replies, latest_turn, record_turn
+from hotline.conversations import (
+    ConversationTurn,
+    Turn,
+    conversation_id,
+    last_replies,
+    latest_turn,
+    record_turn,
+    turn_with_message,
+)
 from hotline.settings import Channel, Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+# A client's id for one message: letters, digits and . _ : - (a UUID fits), at most 64.
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 APOLOGY = (
     "抱歉，系统暂时繁忙，请稍后再试；如有急事请直接拨打12345热线，紧急情况请拨打110、119或120。"
@@ -42,6 +53,18 @@ class ChatRequest(BaseModel):
     text: CitizenText = Field(description="what the citizen typed or said")
     channel: Channel = "api"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=MESSAGE_ID_PATTERN,
+        description="the client's id for this message (1-64 of A-Z a-z 0-9 . _ : -, e.g. a "
+        "UUID), new for each message and the same when the client sends the message again "
+        "(after a timeout, a dropped connection, a 5xx): a message whose id the conversation "
+        "has already seen gets the reply its first handling produced and is not handled "
+        "twice, on any replica. Without it every request is a new message.",
+        examples=["3f2b9c4e-8d1a-4c55-9a57-1d0e6b2f7c10"],
+    )
 
 
 class Button(BaseModel):
@@ -67,10 +90,15 @@ class ChatResponse(BaseModel):
     error: str | None = None
 
 
+class MessageIdReused(Exception):
+    """A message id the conversation logged with another text: a client's bug, not a retry."""
+
+
 @router.post(
     "/chat",
     response_model=ChatResponse,
     responses={
+        409: {"description": "message_id was already used for another text in this conversation"},
         422: {"description": "invalid request (empty or too long text, unknown channel, bad JSON)"},
         429: {"description": "too many messages from this sender or address; see Retry-After"},
         503: {"model": ChatResponse, "description": "the bot is unavailable; body has an apology"},
@@ -91,8 +119,12 @@ async def chat(
         counted = [(per_sender, f"{channel}:{body.sender}"),
                    (per_address, rate_limits.address_key(request))]  # fmt: skip
         await rate_limits.enforce(request, counted)
-    outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender, body.text,
-                             metadata, outbound_of(request.app))  # fmt: skip
+    try:
+        outcome = await run_turn(settings, request.app.state.rasa, channel, body.sender,
+                                 body.text, metadata, outbound_of(request.app),
+                                 message_id=body.message_id)  # fmt: skip
+    except MessageIdReused as exc:
+        raise HTTPException(409, str(exc)) from exc
     return _respond(outcome)
 
 
@@ -115,22 +147,40 @@ async def run_turn(
     text: str,
     metadata: dict[str, Any],
     outbound: takeover.Outbound | None = None,
+    *,
+    message_id: str | None = None,
 ) -> TurnOutcome:
     """Relay one turn to Rasa and log it; every channel (chat, WeChat, voice) goes through here.
     While the conversation waits for or talks with an operator, the turn goes to the operator
-    instead of the bot. `outbound`: how other waiting citizens hear that the queue moved."""
+    instead of the bot. `outbound`: how other waiting citizens hear that the queue moved.
+    `message_id`: the client's id of the message; a message already answered (logged with it,
+    or in Rasa's tracker when the replica that handled it died before logging) gets that answer
+    again instead of a second handling."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
+    if message_id is not None:
+        logged = await asyncio.to_thread(
+            turn_with_message, settings.database_url, sender_id, message_id
+        )
+        if logged is not None and logged.user_text != text:
+            raise MessageIdReused(
+                f"message_id {message_id} was already used for another message of this "
+                "conversation; send a new id with a new message"
+            )
+        if logged is not None:
+            log.info("turn %s of %s answered again from the log", message_id, sender_id)
+            CHAT_TURNS.labels(channel, "repeated").inc()
+            return _outcome_of(logged)
     if channel in ("web", "wechat"):  # the citizen may be answering a 回访
         said_thanks = await asyncio.to_thread(followups.answer, settings, channel, sender_id, text)
         if said_thanks is not None:
             return await _followup_turn(settings, channel, sender, text, metadata, received,
-                                        said_thanks)  # fmt: skip
+                                        said_thanks, message_id)  # fmt: skip
     if channel != "voice":  # a call in the queue was transferred; it has no more bot turns
         item = await asyncio.to_thread(queue.open_for, settings.database_url, sender_id)
         if item is not None:
             return await to_operator(settings, item, channel, sender, text, metadata, received,
-                                     outbound)  # fmt: skip
+                                     outbound, message_id=message_id)  # fmt: skip
     error: str | None = None
     said = text
     if (choice := ordinal(text)) is not None:  # 第二个 after a list of options
@@ -141,15 +191,17 @@ async def run_turn(
         previous = await asyncio.to_thread(latest_turn, settings.database_url, sender_id)
         if previous is not None and fallback.in_form(previous[1]):
             return await _fallback_turn(settings, channel, sender, text, said, metadata,
-                                        received, previous, "form begun without Rasa")  # fmt: skip
+                                        received, previous, "form begun without Rasa",
+                                        message_id)  # fmt: skip
     try:
-        bot = await rasa.turn(sender_id, said, channel, metadata)
+        bot = await rasa.turn(sender_id, said, channel, metadata, message_id)
     except RasaUnavailable as exc:
         if channel != "voice":  # the triage layer answers instead (a call is transferred)
             log.warning("turn of %s served by triage, Rasa unavailable: %s", sender_id, exc)
             try:
                 return await _fallback_turn(settings, channel, sender, text, said, metadata,
-                                            received, previous, str(exc))  # fmt: skip
+                                            received, previous, str(exc),
+                                            message_id)  # fmt: skip
             except Exception:
                 log.exception("turn of %s: the triage fallback failed too", sender_id)
         log.warning("turn of %s not answered: %s", sender_id, exc)
@@ -174,10 +226,14 @@ async def run_turn(
         # The triage decision is kept with the turn: the monthly report counts answers,
         # clarifications and abstentions from it (reports/queries.py).
         metadata={**metadata, "triage": bot.decision} if bot.decision else metadata,
+        # a failed turn may be tried again with its id; an answered one is answered from here
+        message_id=None if error else message_id,
     )
     # The turn is stored before the reply leaves, so nothing said is lost.
     await asyncio.to_thread(record_turn, settings.database_url, turn)
-    CHAT_TURNS.labels(channel, "error" if error else "ok").inc()
+    if bot.repeated:  # Rasa had handled it: the replica that did died before logging it
+        log.info("turn %s of %s answered again from Rasa's tracker", message_id, sender_id)
+    CHAT_TURNS.labels(channel, "repeated" if bot.repeated else "error" if error else "ok").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
     return TurnOutcome(bot.messages, state, bot.intent, error, bot.decision)
 
@@ -192,6 +248,7 @@ async def _fallback_turn(
     received: datetime,
     previous: tuple[str, dict[str, Any]] | None,
     why: str,
+    message_id: str | None = None,
 ) -> TurnOutcome:
     """A turn served by the triage layer directly (gateway/fallback.py); its state is stored
     with the turn, so the next one continues it on any replica."""
@@ -207,7 +264,7 @@ async def _fallback_turn(
         extra["triage"] = reply.decision
     turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
                 replied_at=datetime.now(UTC), bot_replies=reply.messages, state=state,
-                metadata={**metadata, **extra})  # fmt: skip
+                metadata={**metadata, **extra}, message_id=message_id)  # fmt: skip
     await asyncio.to_thread(record_turn, settings.database_url, turn)
     CHAT_TURNS.labels(channel, "fallback").inc()
     CHAT_TURN_SECONDS.observe((turn.replied_at - received).total_seconds())
@@ -223,6 +280,8 @@ async def to_operator(
     metadata: dict[str, Any],
     received: datetime,
     outbound: takeover.Outbound | None = None,
+    *,
+    message_id: str | None = None,
 ) -> TurnOutcome:
     """The citizen's message while a handoff is open: logged for the operator (who sees it
     live); while still waiting, the citizen is told their place (or leaves the queue)."""
@@ -246,7 +305,7 @@ async def to_operator(
         state = "waiting_human"
     turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
                 replied_at=datetime.now(UTC), bot_replies=messages, state=state,
-                metadata=metadata)  # fmt: skip
+                metadata=metadata, message_id=message_id)  # fmt: skip
     row = await asyncio.to_thread(record_turn, url, turn)
     takeover.notify(item, {"type": "message", "id": row, "from": "citizen"})
     CHAT_TURNS.labels(channel, "operator").inc()
@@ -261,15 +320,28 @@ async def _followup_turn(
     metadata: dict[str, Any],
     received: datetime,
     reply: str,
+    message_id: str | None = None,
 ) -> TurnOutcome:
     """A 回访 rating was recorded instead of a bot turn; the turn is logged like any other."""
     messages: list[dict[str, Any]] = [{"text": reply, "buttons": []}]
     turn = Turn(channel=channel, sender=sender, user_text=text, received_at=received,
                 replied_at=datetime.now(UTC), bot_replies=messages, state="bot",
-                intent="followup_rating", metadata=metadata)  # fmt: skip
+                intent="followup_rating", metadata=metadata, message_id=message_id)  # fmt: skip
     await asyncio.to_thread(record_turn, settings.database_url, turn)
     CHAT_TURNS.labels(channel, "followup").inc()
     return TurnOutcome(messages, "bot")
+
+
+_STATES: dict[str, Literal["bot", "waiting_human", "human"]] = {
+    "bot": "bot", "waiting_human": "waiting_human", "human": "human"}  # fmt: skip
+
+
+def _outcome_of(logged: ConversationTurn) -> TurnOutcome:
+    """What a logged turn answered, as its first handling returned it."""
+    metadata = logged.metadata_ if isinstance(logged.metadata_, dict) else {}
+    state = _STATES.get(logged.state, "bot")
+    return TurnOutcome(list(logged.bot_replies or []), state, logged.intent, None,
+                       metadata.get("triage"))  # fmt: skip
 
 
 def _respond(outcome: TurnOutcome) -> Any:

@@ -23,6 +23,9 @@ class BotTurn:
     # The triage decision the actions acted on (triage.Decision.public()), sent by the actions as
     # a custom message {"triage": {...}}; None for small talk and when Rasa is down.
     decision: dict[str, Any] | None = None
+    # Rasa had already handled this message id (bot/hotline_connector.py): these are the
+    # messages its first handling produced, taken from the tracker, and nothing ran again.
+    repeated: bool = False
 
 
 class RasaClient:
@@ -40,12 +43,19 @@ class RasaClient:
         await self._http.aclose()
 
     async def turn(
-        self, sender_id: str, text: str, channel: str, metadata: dict[str, Any]
+        self,
+        sender_id: str,
+        text: str,
+        channel: str,
+        metadata: dict[str, Any],
+        message_id: str | None = None,
     ) -> BotTurn:
+        """`message_id`: the client's id of the message; Rasa answers a repeated one from its
+        tracker instead of handling it again (bot/hotline_connector.py)."""
         if time.monotonic() < self._down_until:
             raise RasaUnavailable(self._why)
         try:
-            body = await self._post_turn(sender_id, text, channel, metadata)
+            body = await self._post_turn(sender_id, text, channel, metadata, message_id)
         except RasaUnavailable as exc:
             self._down_until = time.monotonic() + self.retry_seconds
             self._why = f"{exc} (not retried for {self.retry_seconds:.0f}s)"
@@ -64,12 +74,20 @@ class RasaClient:
             confidence=intent.get("confidence"),
             paused=bool(body.get("paused")),
             decision=decisions[-1] if decisions else None,
+            repeated=bool(body.get("repeated")),
         )
 
     async def _post_turn(
-        self, sender_id: str, text: str, channel: str, metadata: dict[str, Any]
+        self,
+        sender_id: str,
+        text: str,
+        channel: str,
+        metadata: dict[str, Any],
+        message_id: str | None,
     ) -> dict[str, Any]:
         payload = {"sender": sender_id, "message": text, "channel": channel, "metadata": metadata}
+        if message_id is not None:
+            payload["message_id"] = message_id
         try:
             resp = await self._http.post("/webhooks/hotline/webhook", json=payload)
         except httpx.TimeoutException as exc:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, engine_for, session_scope, table_of
@@ -37,6 +38,9 @@ class ConversationTurn(Base):
     # Set on a message an operator wrote to the citizen (user_text empty, the text in
     # bot_replies) and on the notices of a handoff; None for the citizen's own turns.
     operator: Mapped[str | None] = mapped_column(String(64))
+    # The client's id of the message (POST /api/v1/chat message_id), on turns that were answered;
+    # unique per conversation (migration 0013): a retry is answered from here.
+    message_id: Mapped[str | None] = mapped_column(String(64))
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Turn:
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     operator: str | None = None
+    message_id: str | None = None
 
     @property
     def conversation_id(self) -> str:
@@ -67,7 +72,9 @@ def conversation_id(channel: str, sender: str) -> str:
 
 
 def record_turn(database_url: str, turn: Turn) -> int:
-    """Store one turn durably; returns its row id. A Core insert: this is on every turn's path."""
+    """Store one turn durably; returns its row id. A Core insert: this is on every turn's path.
+    A turn whose message id is already logged (two replicas finished the same retried turn)
+    is not logged twice: the id of the row there is returned."""
     values = {
         "conversation_id": turn.conversation_id,
         "channel": turn.channel,
@@ -83,13 +90,34 @@ def record_turn(database_url: str, turn: Turn) -> int:
         "replied_at": turn.replied_at,
         "latency_ms": round((turn.replied_at - turn.received_at).total_seconds() * 1000),
         "operator": turn.operator,
+        "message_id": turn.message_id,
     }
-    with engine_for(database_url).begin() as conn:
-        result = conn.execute(insert(table_of(ConversationTurn)), values)
-        key = result.inserted_primary_key
-        if key is None:  # a one-row insert into a table with an autoincrement id always has one
-            raise RuntimeError("the database returned no id for the stored turn")
-        return int(key[0])
+    try:
+        with engine_for(database_url).begin() as conn:
+            result = conn.execute(insert(table_of(ConversationTurn)), values)
+            key = result.inserted_primary_key
+            if key is None:  # a one-row insert into an autoincrement table always has one
+                raise RuntimeError("the database returned no id for the stored turn")
+            return int(key[0])
+    except IntegrityError:
+        if turn.message_id is None:
+            raise
+        logged = turn_with_message(database_url, turn.conversation_id, turn.message_id)
+        if logged is None:
+            raise
+        return logged.id
+
+
+def turn_with_message(
+    database_url: str, conversation: str, message_id: str
+) -> ConversationTurn | None:
+    """The logged turn of `conversation` that answered the client's message `message_id`."""
+    query = select(ConversationTurn).where(
+        ConversationTurn.conversation_id == conversation,
+        ConversationTurn.message_id == message_id,
+    )
+    with session_scope(database_url) as session:
+        return session.scalars(query).first()
 
 
 def last_replies(database_url: str, conversation: str) -> list[dict[str, Any]]:

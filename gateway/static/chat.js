@@ -70,16 +70,45 @@ function addButtons(buttons) {
   log.scrollTop = log.scrollHeight;
 }
 
+// Each message has its own id, kept for its retries: a message whose answer was lost (the
+// connection dropped, the server behind the balancer restarted) is sent again with the same id
+// and answered once, with the first answer (docs/api.md, POST /api/v1/chat, message_id).
+function newMessageId() {
+  if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts (https, localhost)
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+}
+
+const RETRY_DELAYS_MS = [1000, 3000];
+
+// The reply to one message, trying again after a network error or a 502/503/504 that is not
+// the chat's own answer (which has messages: the apology when the bot is down).
+async function post(body) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const resp = await fetch("/api/v1/chat", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if ([502, 503, 504].includes(resp.status)) {
+        const answer = await resp.clone().json().catch(() => null);
+        if (!answer || !answer.messages) throw new Error("HTTP " + resp.status);
+      }
+      return resp;
+    } catch (err) {
+      if (attempt >= RETRY_DELAYS_MS.length) throw err;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
+    }
+  }
+}
+
 async function send(shown, payload) {
   addBubble("user", shown);
   const typing = addBubble("bot", "正在输入…", "typing");
   sendButton.disabled = true;
   try {
-    const resp = await fetch("/api/v1/chat", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: senderId(), text: payload || shown, channel: "web" }),
-    });
+    const resp = await post({ sender: senderId(), text: payload || shown, channel: "web",
+                              message_id: newMessageId() });
     const body = await resp.json();
     typing.remove();
     if (resp.status === 422) {

@@ -26,8 +26,8 @@ class FakeRasa:
         self.events: list[tuple[str, str]] = []
         self.turns: list[tuple[str, str]] = []
 
-    async def turn(self, sender_id: str, text: str, channel: str,
-                   metadata: dict[str, Any]) -> BotTurn:  # fmt: skip
+    async def turn(self, sender_id: str, text: str, channel: str, metadata: dict[str, Any],
+                   message_id: str | None = None) -> BotTurn:  # fmt: skip
         self.turns.append((sender_id, text))
         return BotTurn(messages=[{"text": "机器人回答", "buttons": []}], intent="consult")
 

@@ -40,7 +40,8 @@ class FakeBot:
         self.delay = 0.0
         self.base_url = "fake:"
 
-    async def turn(self, sender: str, text: str, channel: str, metadata: dict[str, Any]) -> BotTurn:
+    async def turn(self, sender: str, text: str, channel: str, metadata: dict[str, Any],
+                   message_id: str | None = None) -> BotTurn:  # fmt: skip
         self.turns.append((sender, text, channel, metadata))
         await asyncio.sleep(self.delay)
         if "长答案" in text:

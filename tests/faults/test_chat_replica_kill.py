@@ -1,0 +1,117 @@
+"""Chat turns across a dying app replica: two app replicas (A, B) in front of one real Rasa
+server on a fresh PostgreSQL database (bench/faults_kill.py's chat stack). A message sent again
+with its message_id, after its answer was lost, gets the first answer and is handled once; then
+A is killed with SIGKILL while 20 citizens file complaints, and every citizen is told an order
+number that exists, one order per conversation (`make faults` runs more)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from bench.faults_kill import NUMBER, PG_ADMIN, ChatStack, chat_stack, citizen_answer, run_chats
+from tests.conftest import unavailable
+
+CHATS = 20
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatStack]:
+    try:
+        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {PG_ADMIN} ({exc})")
+    with chat_stack(tmp_path_factory.mktemp("chat-kill")) as running:
+        yield running
+
+
+def say(url: str, sender: str, text: str, message_id: str) -> dict[str, Any]:
+    body = {"sender": sender, "text": text, "channel": "web", "message_id": message_id}
+    resp = httpx.post(f"{url}/api/v1/chat", json=body, timeout=120)
+    assert resp.status_code == 200, resp.text
+    reply: dict[str, Any] = resp.json()
+    return reply
+
+
+def at_the_read_back(url: str, n: int) -> str:
+    """A new citizen who has filled the form and is asked to confirm; their sender id."""
+    sender = f"retry-{uuid.uuid4().hex[:8]}"
+    said = "楼下烧烤店天天半夜吵得睡不着"
+    while said != "确认":
+        said = citizen_answer(n, say(url, sender, said, uuid.uuid4().hex)["messages"]) or ""
+    return sender
+
+
+def told(reply: dict[str, Any]) -> str:
+    found = NUMBER.search("".join(m["text"] for m in reply["messages"]))
+    assert found, reply
+    return found[1]
+
+
+def facts(stack: ChatStack, sender: str) -> tuple[list[str], list[str | None], int]:
+    """The conversation's order numbers, the message ids Rasa heard, the turns logged."""
+    conversation = f"web:{sender}"
+    with psycopg.connect(stack.database) as conn:
+        orders = conn.execute("SELECT number FROM work_orders WHERE conversation_id = %s",
+                              (conversation,)).fetchall()  # fmt: skip
+        heard = conn.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = "
+                             "'user' ORDER BY id", (conversation,)).fetchall()  # fmt: skip
+        row = conn.execute("SELECT count(*) FROM conversation_turns WHERE conversation_id = %s",
+                           (conversation,)).fetchone()  # fmt: skip
+    ids = [json.loads(h[0]).get("message_id") for h in heard]
+    return [o[0] for o in orders], ids, int(row[0]) if row else 0
+
+
+def test_a_confirmation_rasa_handled_but_nobody_answered_is_answered_when_sent_again(
+    stack: ChatStack,
+) -> None:
+    """Replica A relayed 确认 to Rasa, Rasa stored the order and answered, and A died before
+    logging or answering: the client's retry on B gets the order number, nothing runs twice."""
+    sender = at_the_read_back(stack.b.url, 1)
+    confirm = uuid.uuid4().hex
+    relayed = {"sender": f"web:{sender}", "message": "确认", "channel": "web", "metadata": {},
+               "message_id": confirm}  # fmt: skip
+    lost = httpx.post(f"{stack.rasa_url}/webhooks/hotline/webhook", json=relayed, timeout=120)
+    assert lost.status_code == 200, lost.text
+    number = told(lost.json())  # what A never passed on
+    again = say(stack.b.url, sender, "确认", confirm)
+    assert told(again) == number
+    orders, ids, logged = facts(stack, sender)
+    assert orders == [number]
+    assert ids.count(confirm) == 1  # Rasa heard the confirmation once
+    assert logged == len(ids)  # every message logged once, the confirmation by B
+    assert say(stack.b.url, sender, "确认", confirm) == again  # and again, from the log
+
+
+def test_the_same_message_on_both_replicas_at_once_is_handled_once(stack: ChatStack) -> None:
+    """A retry that arrives while the first handling is still running on the other replica
+    waits for it (Rasa's lock on the conversation) and gets its answer."""
+    sender = at_the_read_back(stack.b.url, 2)
+    confirm = uuid.uuid4().hex
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda url: say(url, sender, "确认", confirm),
+                             (stack.a.url, stack.b.url)))  # fmt: skip
+    assert told(both[0]) == told(both[1])
+    assert both[0]["messages"] == both[1]["messages"]
+    orders, ids, logged = facts(stack, sender)
+    assert orders == [told(both[0])]
+    assert ids.count(confirm) == 1
+    assert logged == len(ids)  # the turn logged once, though two replicas finished it
+
+
+def test_killing_a_replica_during_chats_loses_and_doubles_no_order(stack: ChatStack) -> None:
+    out = run_chats(CHATS, stack)  # kills A: the last test of the module
+    print(out.line())  # shown with -s
+    assert out.errors == [], out.line()
+    assert out.killed_after < out.chats  # the kill came while citizens were filing
+    assert len(out.told) == out.chats, out.line()  # every citizen was told a number
+    assert out.lost == [], out.line()
+    assert out.duplicates == 0 and out.heard_twice == 0, out.line()
+    assert out.stored == out.chats, out.line()
