@@ -37,7 +37,10 @@ print(json.dumps(out))
 
 CASES = [
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "name": "category", "value": "噪音"}], "responses": [{"text": "好"}]},
+    {
+        "events": [{"event": "slot", "name": "category", "value": "噪音"}],
+        "responses": [{"text": "好"}],
+    },
     {"events": [{"event": "active_loop", "name": None}], "responses": []},
     {"events": "not a list", "responses": []},
     {"events": [{"name": "category", "value": "x"}], "responses": []},  # an event without a type
