@@ -187,10 +187,25 @@ class HotlineInput(InputChannel):
                     "intent": _intent(tracker.latest_message.intent if tracker else None),
                     "paused": bool(tracker and tracker.is_paused()),
                     "repeated": False,
+                    "form": _open_form(tracker),
                 }
             )
 
         return webhook
+
+
+def _open_form(tracker: Any) -> Optional[Dict[Text, Any]]:
+    """The work-order form in progress after this turn: the slot it asks next and the draft's
+    slots (wo_*). The app keeps it with the turn, so that if Rasa goes away mid-form the
+    triage fallback finishes the same draft instead of asking everything again."""
+    if tracker is None or tracker.active_loop_name != "work_order_form":
+        return None
+    slots = {
+        name: value
+        for name, value in tracker.current_slot_values().items()
+        if name.startswith("wo_") and value is not None
+    }
+    return {"requested": tracker.get_slot("requested_slot"), "slots": slots}
 
 
 def _intent(intent: Optional[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:

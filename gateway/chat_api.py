@@ -194,6 +194,9 @@ async def run_turn(
                                         received, previous, "form begun without Rasa",
                                         message_id)  # fmt: skip
     try:
+        if previous is not None and fallback.rasa_form_closed(previous[1]):
+            # The fallback finished a form Rasa had begun: close it in Rasa's tracker first.
+            await rasa.append_events(sender_id, fallback.CLOSE_RASA_FORM)
         bot = await rasa.turn(sender_id, said, channel, metadata, message_id)
     except RasaUnavailable as exc:
         if channel != "voice":  # the triage layer answers instead (a call is transferred)
@@ -224,8 +227,13 @@ async def run_turn(
         state=state,
         error=error,
         # The triage decision is kept with the turn: the monthly report counts answers,
-        # clarifications and abstentions from it (reports/queries.py).
-        metadata={**metadata, "triage": bot.decision} if bot.decision else metadata,
+        # clarifications and abstentions from it (reports/queries.py); the form's draft, so
+        # the fallback can finish it if Rasa goes away (gateway/fallback.py).
+        metadata={
+            **metadata,
+            **({"triage": bot.decision} if bot.decision else {}),
+            **({"fallback": {"rasa_form": bot.form}} if bot.form else {}),
+        },
         # a failed turn may be tried again with its id; an answered one is answered from here
         message_id=None if error else message_id,
     )

@@ -6,7 +6,12 @@ asked, none is guessed from the first message). The state this needs (the last a
 misunderstandings in a row, the form's fields) travels with each stored turn, under
 `metadata.fallback`, so the next turn can be served by any replica and a form begun while Rasa
 was down is finished here even after Rasa is back: nothing the citizen said is lost or asked
-twice. The voice channel does not come here: a call whose bot fails is transferred
+twice. A form begun with Rasa is finished here too when Rasa goes away in the middle: each turn
+Rasa answers inside the form is stored with the form's draft (`rasa_form`: the slot asked and
+the wo_* slots, from bot/hotline_connector.py), and the fallback goes on from the step Rasa was
+at. Rasa's tracker still holds that form; the first turn Rasa gets afterwards first closes it
+(`rasa_form_closed`, :data:`CLOSE_RASA_FORM`), so Rasa does not ask for a draft already stored
+or given up. The voice channel does not come here: a call whose bot fails is transferred
 (speech/session.py).
 """
 
@@ -79,6 +84,34 @@ def in_form(state: dict[str, Any] | None) -> bool:
     return bool(state and state.get("form"))
 
 
+def rasa_form_closed(state: dict[str, Any] | None) -> bool:
+    """Whether the fallback finished a form Rasa had begun, and Rasa's tracker still has it
+    open (the next turn that reaches Rasa closes it first with :data:`CLOSE_RASA_FORM`)."""
+    return bool(state and state.get("rasa_form_closed")) and not in_form(state)
+
+
+# Rasa tracker events that end the work-order form and empty its draft (wo_* slots).
+CLOSE_RASA_FORM: list[dict[str, Any]] = [
+    {"event": "active_loop", "name": None},
+    {"event": "slot", "name": "requested_slot", "value": None},
+    *({"event": "slot", "name": slot, "value": None}
+      for slot in (*form_steps.FIELDS, "wo_kind", "wo_confirm", "wo_fix")),
+]  # fmt: skip
+
+
+def _from_rasa(rasa_form: dict[str, Any]) -> dict[str, Any]:
+    """The fallback's form state for the draft Rasa's form had when Rasa went away."""
+    slots = rasa_form.get("slots") or {}
+    fields = {slot: slots.get(slot) for slot in form_steps.FIELDS}
+    asked = rasa_form.get("requested")
+    if asked == "wo_confirm":
+        asked = form_steps.READ_BACK
+    elif asked not in form_steps.FIELDS or fields.get(asked):
+        asked = form_steps.next_step(fields)
+    return {"fields": fields, "kind": slots.get("wo_kind"), "asked": asked, "failures": 0,
+            "from_rasa": True}  # fmt: skip
+
+
 def answer(
     settings: Settings,
     channel: str,
@@ -90,6 +123,9 @@ def answer(
     """One turn without Rasa. `previous`: the last stored turn's text and fallback state."""
     last_text, state = previous or (None, {})
     state = dict(state or {})
+    if not state.get("form") and isinstance(state.get("rasa_form"), dict):
+        state["form"] = _from_rasa(state["rasa_form"])  # Rasa went away mid-form: go on
+    state.pop("rasa_form", None)
     reply = Reply([], state)
     if state.get("form"):
         _form_turn(settings, channel, conversation, text, reply, metadata)
@@ -192,6 +228,8 @@ def _form_turn(
         r.state["form"] = None
     elif done.submit:
         _submit(settings, channel, conversation, r, metadata)
+    if r.state["form"] is None and form.get("from_rasa"):
+        r.state["rasa_form_closed"] = True  # Rasa's tracker still has the form open
 
 
 def _submit(

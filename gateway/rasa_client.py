@@ -26,6 +26,9 @@ class BotTurn:
     # Rasa had already handled this message id (bot/hotline_connector.py): these are the
     # messages its first handling produced, taken from the tracker, and nothing ran again.
     repeated: bool = False
+    # The work-order form Rasa is in after this turn ({"requested", "slots"}), None outside it:
+    # kept with the turn so the fallback can finish the draft if Rasa goes away.
+    form: dict[str, Any] | None = None
 
 
 class RasaClient:
@@ -75,6 +78,7 @@ class RasaClient:
             paused=bool(body.get("paused")),
             decision=decisions[-1] if decisions else None,
             repeated=bool(body.get("repeated")),
+            form=body["form"] if isinstance(body.get("form"), dict) else None,
         )
 
     async def _post_turn(
@@ -101,15 +105,20 @@ class RasaClient:
 
     async def append_event(self, sender_id: str, event: str) -> None:
         """Append one event ("pause" when an operator takes the conversation over, "resume"
-        when it is given back) to the conversation's tracker through Rasa's HTTP API
+        when it is given back) to the conversation's tracker."""
+        await self.append_events(sender_id, [{"event": event}])
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events to the conversation's tracker through Rasa's HTTP API
         (`POST /conversations/{id}/tracker/events`, served with --enable-api)."""
         path = f"/conversations/{quote(sender_id, safe=':')}/tracker/events"
+        names = ",".join(str(e.get("event")) for e in events)
         try:
-            resp = await self._http.post(path, json={"event": event})
+            resp = await self._http.post(path, json=events)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
-            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code} to {event}")
+            raise RasaUnavailable(f"rasa answered HTTP {resp.status_code} to {names}")
 
     async def status(self) -> dict[str, Any]:
         """Rasa's own /status (model id and file); raises RasaUnavailable when it is down."""

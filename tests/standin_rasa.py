@@ -46,7 +46,9 @@ class StandInRasa:
             def do_POST(self) -> None:
                 body = self.read_json()
                 if self.path.endswith("/tracker/events"):  # /conversations/{id}/tracker/events
-                    rasa.events.append((self.path.split("/")[2], body["event"]))
+                    # Rasa takes one event or a list of them
+                    for event in body if isinstance(body, list) else [body]:
+                        rasa.events.append((self.path.split("/")[2], event["event"]))
                     return self.send_json({})
                 rasa.turns.append(body.get("message", ""))
                 time.sleep(rasa.delay)

@@ -2,7 +2,9 @@
 server on a fresh PostgreSQL database (bench/faults_kill.py's chat stack). A message sent again
 with its message_id, after its answer was lost, gets the first answer and is handled once; then
 A is killed with SIGKILL while 20 citizens file complaints, and every citizen is told an order
-number that exists, one order per conversation (`make faults` runs more)."""
+number that exists, one order per conversation (`make faults` runs more). And Rasa going away in
+the middle of a complaint form: the triage fallback finishes the same draft, and Rasa, back,
+does not ask for it again."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +21,11 @@ import pytest
 
 from bench.faults_kill import NUMBER, PG_ADMIN, ChatStack, chat_stack, citizen_answer, run_chats
 from tests.conftest import unavailable
+from tests.faults.proxy import Proxy
+from tests.faults.stack import App
 
 CHATS = 20
+C_PORT, PROXY_PORT = 19631, 19632  # a third replica, reaching Rasa through a proxy
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +110,49 @@ def test_the_same_message_on_both_replicas_at_once_is_handled_once(stack: ChatSt
     assert orders == [told(both[0])]
     assert ids.count(confirm) == 1
     assert logged == len(ids)  # the turn logged once, though two replicas finished it
+
+
+def test_rasa_gone_mid_form_the_fallback_finishes_the_draft_and_rasa_does_not_ask_again(
+    stack: ChatStack, tmp_path: Path
+) -> None:
+    """A third replica reaches Rasa through a proxy the test cuts after the citizen gave the
+    problem and the address to Rasa's form: the fallback asks for what is still missing (not
+    the problem or the address again), stores the order with the address Rasa was told, and
+    when Rasa is back it is out of the form (its tracker's form closed, the draft emptied)."""
+    proxy = Proxy(PROXY_PORT, int(stack.rasa_url.rsplit(":", 1)[1])).start()
+    c = App(C_PORT, tmp_path / "c", database_url=stack.database, knowledge_preload="false",
+            rasa_url=f"http://127.0.0.1:{PROXY_PORT}", rasa_timeout="60",
+            rasa_retry_seconds="0")  # fmt: skip
+    try:
+        sender = f"gone-{uuid.uuid4().hex[:8]}"
+        first = say(c.url, sender, "楼下烧烤店天天半夜吵得睡不着", uuid.uuid4().hex)
+        assert "地址" in first["messages"][-1]["text"], first  # Rasa's form asks where
+        where = "江北区幸福路8号"
+        asked = say(c.url, sender, where, uuid.uuid4().hex)["messages"][-1]["text"]
+        assert "什么时候" in asked, asked
+        proxy.cut()
+        asked_next = []
+        for said in ("昨天半夜", "张先生", "13912345678"):
+            reply = say(c.url, sender, said, uuid.uuid4().hex)
+            asked_next.append(reply["messages"][-1]["text"])
+        assert "称呼" in asked_next[0] and "电话" in asked_next[1], asked_next
+        assert where in asked_next[2] and "烧烤" in asked_next[2], asked_next  # the read-back
+        number = told(say(c.url, sender, "确认", uuid.uuid4().hex))
+        with psycopg.connect(stack.database) as conn:
+            row = conn.execute("SELECT address, citizen_name FROM work_orders WHERE number = %s",
+                               (number,)).fetchone()  # fmt: skip
+        assert row == (where, "张先生")
+        proxy.restore()
+        back = say(c.url, sender, "你好", uuid.uuid4().hex)
+        assert not any(w in m["text"] for m in back["messages"] for w in ("地址", "电话", "称呼"))
+        tracker = httpx.get(f"{stack.rasa_url}/conversations/web:{sender}/tracker",
+                            timeout=30).json()  # fmt: skip
+        assert not (tracker.get("active_loop") or {}).get("name"), tracker.get("active_loop")
+        assert tracker["slots"].get("wo_where") is None
+        assert facts(stack, sender)[0] == [number]  # one order
+    finally:
+        c.stop()
+        proxy.cut()
 
 
 def test_killing_a_replica_during_chats_loses_and_doubles_no_order(stack: ChatStack) -> None:
