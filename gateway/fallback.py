@@ -95,7 +95,7 @@ CLOSE_RASA_FORM: list[dict[str, Any]] = [
     {"event": "active_loop", "name": None},
     {"event": "slot", "name": "requested_slot", "value": None},
     *({"event": "slot", "name": slot, "value": None}
-      for slot in (*form_steps.FIELDS, "wo_kind", "wo_confirm", "wo_fix")),
+      for slot in (*form_steps.FIELDS, "wo_kind", "wo_confirm", "wo_fix", "wo_failures")),
 ]  # fmt: skip
 
 
