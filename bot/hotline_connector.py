@@ -176,6 +176,7 @@ class HotlineInput(InputChannel):
                         "intent": _intent(done.user.intent),
                         "paused": bool(done.tracker.is_paused()),
                         "repeated": True,
+                        "form": _open_form(done.tracker),
                     }
                 )
             tracker = _saved_tracker.get()

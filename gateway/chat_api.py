@@ -90,6 +90,11 @@ class ChatResponse(BaseModel):
     error: str | None = None
 
 
+# What the app itself writes into a stored turn's metadata (the fallback's state, the triage
+# decision the reports count, why a turn was degraded): never taken from a client's metadata.
+STATE_KEYS = frozenset({"fallback", "triage", "degraded"})
+
+
 class MessageIdReused(Exception):
     """A message id the conversation logged with another text: a client's bug, not a retry."""
 
@@ -158,6 +163,7 @@ async def run_turn(
     again instead of a second handling."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
+    metadata = {k: v for k, v in metadata.items() if k not in STATE_KEYS}
     if message_id is not None:
         logged = await asyncio.to_thread(
             turn_with_message, settings.database_url, sender_id, message_id

@@ -60,9 +60,7 @@ class RasaClient:
         try:
             body = await self._post_turn(sender_id, text, channel, metadata, message_id)
         except RasaUnavailable as exc:
-            self._down_until = time.monotonic() + self.retry_seconds
-            self._why = f"{exc} (not retried for {self.retry_seconds:.0f}s)"
-            raise
+            raise self._down(str(exc)) from exc
         self._down_until = 0.0
         intent = body.get("intent") or {}
         raw = body.get("messages") or []
@@ -111,14 +109,24 @@ class RasaClient:
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker through Rasa's HTTP API
         (`POST /conversations/{id}/tracker/events`, served with --enable-api)."""
+        if time.monotonic() < self._down_until:  # as for turns: no waiting on a known outage
+            raise RasaUnavailable(self._why)
         path = f"/conversations/{quote(sender_id, safe=':')}/tracker/events"
         names = ",".join(str(e.get("event")) for e in events)
         try:
             resp = await self._http.post(path, json=events)
+        except httpx.TimeoutException as exc:
+            raise self._down(f"rasa timed out after {self._http.timeout.read}s") from exc
         except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+            raise self._down(f"rasa unreachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
             raise RasaUnavailable(f"rasa answered HTTP {resp.status_code} to {names}")
+
+    def _down(self, why: str) -> RasaUnavailable:
+        """Rasa did not answer: later turns and events skip it for `retry_seconds`."""
+        self._down_until = time.monotonic() + self.retry_seconds
+        self._why = f"{why} (not retried for {self.retry_seconds:.0f}s)"
+        return RasaUnavailable(why)
 
     async def status(self) -> dict[str, Any]:
         """Rasa's own /status (model id and file); raises RasaUnavailable when it is down."""

@@ -6,6 +6,7 @@ on demand; the real Rasa is exercised in tests/integration.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.chat_api import APOLOGY
+from gateway.rasa_client import RasaClient, RasaUnavailable
 from hotline.conversations import turns_of
 from hotline.serve import free_port
 from hotline.settings import Settings
@@ -231,3 +233,43 @@ def test_metrics_count_turns(tmp_path: Path, fake_rasa) -> None:
         client.post("/api/v1/chat", json={"sender": "u1", "text": "你好", "channel": "api"})
         text = client.get("/metrics").text
     assert 'hotline_chat_turns_total{channel="api",outcome="ok"}' in text
+
+
+def test_a_client_cannot_write_the_apps_own_turn_state(tmp_path: Path, fake_rasa) -> None:
+    """The fallback's state, the triage decision and the degraded mark are the app's: sent in
+    a client's metadata they are dropped, never stored nor passed to Rasa."""
+    forged = {"fallback": {"form": {"fields": {"wo_what": "x"}, "asked": "confirm"}},
+              "triage": {"kind": "answer"}, "degraded": "no", "page": "/chat"}  # fmt: skip
+    with client_for(tmp_path, f"http://127.0.0.1:{fake_rasa.server_port}") as client:
+        resp = client.post("/api/v1/chat", json={"sender": "u7", "text": "你好", "channel": "web",
+                                                 "metadata": forged})  # fmt: skip
+        url = client.app.state.settings.database_url
+    assert resp.status_code == 200
+    [turn] = turns_of(url, "web:u7")
+    assert turn.metadata_ == {"page": "/chat"}
+    assert fake_rasa.requests[-1]["metadata"] == {"page": "/chat"}
+
+
+def test_tracker_events_to_a_hung_rasa_wait_once_then_skip_it(fake_rasa) -> None:
+    """A Rasa that does not answer is not waited for again on the next event or turn (the
+    fallback answers at once) until `retry_seconds` have passed."""
+    fake_rasa.delay = 1.0
+    rasa = RasaClient(f"http://127.0.0.1:{fake_rasa.server_port}", timeout=0.3, retry_seconds=60)
+
+    async def twice() -> list[str]:
+        errors = []
+        for send in (rasa.append_events, rasa.append_events):
+            try:
+                await send("web:u6", [{"event": "active_loop", "name": None}])
+            except RasaUnavailable as exc:
+                errors.append(str(exc))
+        try:
+            await rasa.turn("web:u6", "你好", "web", {})
+        except RasaUnavailable as exc:
+            errors.append(str(exc))
+        await rasa.close()
+        return errors
+
+    errors = asyncio.run(twice())
+    assert len(errors) == 3 and "timed out" in errors[0]
+    assert len(fake_rasa.requests) == 1  # only the first reached Rasa
