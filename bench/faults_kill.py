@@ -113,28 +113,39 @@ def _body(n: int) -> dict[str, Any]:
     }
 
 
-class Clients:
-    def __init__(self, urls: list[str], headers: dict[str, str], orders: int) -> None:
-        self.urls, self.headers = urls, headers
-        self.work = list(range(orders))
-        self.keys = {n: f"kill-{uuid.uuid4().hex}" for n in self.work}
-        self.out = Outcome(submitted=orders)
+class WorkPool:
+    """`threads` client threads taking numbered pieces of work (0 … n-1) until none is left."""
+
+    def __init__(self, n: int, threads: int) -> None:
+        self.work = list(range(n))
+        self.threads = threads
         self.lock = threading.Lock()
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._client, args=(c,)) for c in range(CLIENTS)]
+        threads = [threading.Thread(target=self._client, args=(c,)) for c in range(self.threads)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
 
-    def confirmed(self) -> int:
-        with self.lock:
-            return len(self.out.confirmed)
-
     def _next(self) -> int | None:
         with self.lock:
             return self.work.pop() if self.work else None
+
+    def _client(self, c: int) -> None:
+        raise NotImplementedError
+
+
+class Clients(WorkPool):
+    def __init__(self, urls: list[str], headers: dict[str, str], orders: int) -> None:
+        super().__init__(orders, CLIENTS)
+        self.urls, self.headers = urls, headers
+        self.keys = {n: f"kill-{uuid.uuid4().hex}" for n in self.work}
+        self.out = Outcome(submitted=orders)
+
+    def confirmed(self) -> int:
+        with self.lock:
+            return len(self.out.confirmed)
 
     def _client(self, c: int) -> None:
         try:
@@ -353,31 +364,19 @@ class ChatOutcome:
         )
 
 
-class Citizens:
+class Citizens(WorkPool):
     """CHAT_CLIENTS threads, each holding conversations one after the other."""
 
     def __init__(self, urls: list[str], chats: int, tag: str, message_ids: bool = True) -> None:
+        super().__init__(chats, CHAT_CLIENTS)
         self.urls, self.tag, self.message_ids = urls, tag, message_ids
-        self.work = list(range(chats))
         self.senders = {n: f"kill-{tag}-{n:04d}" for n in self.work}
         self.sent: Counter[str] = Counter()  # messages per conversation (retries not counted)
         self.out = ChatOutcome(chats=chats)
-        self.lock = threading.Lock()
-
-    def run(self) -> None:
-        threads = [threading.Thread(target=self._client, args=(c,)) for c in range(CHAT_CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
 
     def confirmed(self) -> int:
         with self.lock:
             return len(self.out.told)
-
-    def _next(self) -> int | None:
-        with self.lock:
-            return self.work.pop() if self.work else None
 
     def _client(self, c: int) -> None:
         with httpx.Client(timeout=120) as http:
