@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # folder; None = Whisper-base joined from its PyPI packages into cache_dir/models.
     whisper_model_dir: Path | None = None
     asr_threads: int = Field(default=2, ge=1, description="CPU threads per Whisper decode")
+    asr_decode_workers: int = Field(
+        default=1, ge=1, description="Whisper decodes that run at once (each with asr_threads)"
+    )
     asr_beam_size: int = Field(
         default=5, ge=1, description="Whisper beam width (1: greedy, faster)"
     )

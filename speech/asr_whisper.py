@@ -37,10 +37,10 @@ utterances of several calls are decoded as one batch (:mod:`speech.whisper_decod
 accurate and costs about six times as much (BENCHMARKS.md, "Voice: phone lines at centre scale").
 
 Threads: one :class:`WhisperEngine` (one model in memory) serves every call. Every decode goes
-through one :class:`~speech.decode_queue.DecodeQueue`: one worker thread, using ``cpu_threads``
-threads, serves the utterance that ended first (``greedy_from`` waiting utterances switch it to
-greedy decoding). A recogniser belongs to one call and is not thread-safe; it blocks while its
-utterance waits in the queue.
+through one :class:`~speech.decode_queue.DecodeQueue`: ``decode_workers`` worker threads, each
+decode using ``cpu_threads`` threads, serve the utterance that ended first (``greedy_from``
+waiting utterances switch to greedy decoding). A recogniser belongs to one call and is not
+thread-safe; it blocks while its utterance waits in the queue.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class WhisperEngine:
         cpu_threads: int = 2,
         beam_size: int = 5,
         prompt: str = DEFAULT_PROMPT,
+        decode_workers: int = 1,
         end_silence: float = 0.6,
         partial_interval: float = 0.0,
         vad_aggressiveness: int = 2,
@@ -135,6 +136,7 @@ class WhisperEngine:
             device="cpu",
             compute_type=compute_type,
             cpu_threads=cpu_threads,
+            num_workers=decode_workers,  # CTranslate2 runs that many decodes in parallel
         )
         self.decoder = UtteranceDecoder(self.model, language)
         self.window = window
@@ -153,6 +155,7 @@ class WhisperEngine:
             greedy_from,
             max_batch if window == "utterance" else 1,
             observe=observe_decode,
+            workers=decode_workers,
         )
 
     @property

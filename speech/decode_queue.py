@@ -2,9 +2,13 @@
 
 Each call's recogniser used to run its own Whisper decode in its own thread; with several
 callers the decodes competed for the two cores and each took as long as all of them together.
-Here one worker thread owns the model. Calls submit an utterance with the time it ended and
-wait; the worker takes the earliest, adds the other waiting utterances with the same prompt (up
-to ``max_batch``) and decodes them as one batch (:mod:`speech.whisper_decode`).
+Here ``workers`` threads (default one) share the model. Calls submit an utterance with the time
+it ended and wait; a free worker takes the earliest, adds the other waiting utterances with the
+same prompt (up to ``max_batch``) and decodes them as one batch (:mod:`speech.whisper_decode`).
+With two workers (each with one CPU thread, the model loaded with two CTranslate2 workers) an
+utterance that ends while another is being decoded starts at once instead of waiting for it:
+one decode takes longer than with both cores, but no caller waits for another's
+(BENCHMARKS.md, "Voice: phone lines at centre scale").
 
 Beam width: ``beam_size`` while the queue is short; from ``greedy_from`` waiting utterances on,
 greedy decoding (beam 1), which costs about a third as much (0 keeps the beam always).
@@ -49,7 +53,8 @@ class _Job(Generic[R]):
 class QueueStats:
     decodes: int = 0  # utterances decoded
     batches: int = 0
-    busy_seconds: float = 0.0  # time the worker spent decoding
+    workers: int = 1  # decodes that run at once
+    busy_seconds: float = 0.0  # time the workers spent decoding (summed over workers)
     audio_seconds: float = 0.0  # speech decoded
     greedy: int = 0  # utterances decoded with beam 1 because the queue was long
     # (wait, decode) seconds of recent utterances: the metrics and capacity read them
@@ -59,17 +64,20 @@ class QueueStats:
 
     @property
     def real_time_factor(self) -> float:
-        return self.busy_seconds / self.audio_seconds if self.audio_seconds else 0.0
+        """The queue's time per second of speech so far (decode seconds over the workers)."""
+        return self.busy_seconds / self.workers / self.audio_seconds if self.audio_seconds else 0.0
 
     @property
     def recent_real_time_factor(self) -> float | None:
-        """Decode seconds per second of speech over the last batches; None before any."""
+        """The queue's time per second of speech over the last batches (a worker's decode
+        seconds shared by the workers running at once); None before any."""
         speech = sum(a for _, a in self.recent_batches)
-        return sum(s for s, _ in self.recent_batches) / speech if speech else None
+        busy = sum(s for s, _ in self.recent_batches)
+        return busy / self.workers / speech if speech else None
 
 
 class DecodeQueue(Generic[R]):
-    """Serialises decodes in one thread, earliest-ended utterance first, batched."""
+    """Runs decodes in ``workers`` threads, earliest-ended utterance first, batched."""
 
     def __init__(
         self,
@@ -79,19 +87,20 @@ class DecodeQueue(Generic[R]):
         max_batch: int = 4,
         name: str = "asr-decode",
         observe: Callable[[list[float], float], None] | None = None,
+        workers: int = 1,
     ) -> None:
         self._decode = decode
         self._observe = observe  # (each utterance's wait, the batch's seconds): the metrics
         self.beam_size = beam_size
         self.greedy_from = greedy_from
         self.max_batch = max(1, max_batch)
-        self.stats = QueueStats()
+        self.stats = QueueStats(workers=max(1, workers))
         self._jobs: list[_Job[R]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
-        self._worker = threading.Thread(target=self._run, name=name, daemon=True)
-        self._worker.start()
+        for n in range(self.stats.workers):
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True).start()
 
     @property
     def length(self) -> int:
@@ -153,16 +162,17 @@ class DecodeQueue(Generic[R]):
                     job.future.set_exception(exc)
                 continue
             done = time.monotonic()
-            stats = self.stats
-            stats.batches += 1
-            stats.decodes += len(batch)
-            stats.greedy += len(batch) if beam == 1 and self.beam_size > 1 else 0
-            stats.busy_seconds += done - started
             speech = sum(len(j.audio) for j in batch) / RATE
-            stats.audio_seconds += speech
-            stats.recent_batches.append((done - started, speech))
             waits = [started - j.queued for j in batch]
-            stats.recent.extend((wait, done - started) for wait in waits)
+            with self._cond:  # the other workers count too
+                stats = self.stats
+                stats.batches += 1
+                stats.decodes += len(batch)
+                stats.greedy += len(batch) if beam == 1 and self.beam_size > 1 else 0
+                stats.busy_seconds += done - started
+                stats.audio_seconds += speech
+                stats.recent_batches.append((done - started, speech))
+                stats.recent.extend((wait, done - started) for wait in waits)
             if self._observe is not None:
                 self._observe(waits, done - started)
             for job, result in zip(batch, results, strict=True):

@@ -103,3 +103,40 @@ def test_closing_fails_waiting_callers_instead_of_leaving_them_blocked() -> None
         waiting.result(10)
     with pytest.raises(RuntimeError, match="closed"):
         queue.submit(utterance(2), "p")
+
+
+def test_with_two_workers_an_utterance_does_not_wait_for_anothers_decode() -> None:
+    """Both decodes must be running at once to pass the barrier; one worker never gets there."""
+
+    def decodes_at_once(workers: int) -> bool:
+        barrier = threading.Barrier(2, timeout=2)
+
+        def decode(audios: Sequence[np.ndarray], prompt: str, beam: int) -> list[bool]:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                return [False for _ in audios]
+            return [True for _ in audios]
+
+        queue: DecodeQueue[bool] = DecodeQueue(decode, max_batch=1, workers=workers)
+        try:
+            first = queue.submit(utterance(0), "p")
+            second = queue.submit(utterance(1), "p")
+            return first.result(10) and second.result(10)
+        finally:
+            queue.close()
+
+    assert decodes_at_once(2)
+    assert not decodes_at_once(1)
+
+
+def test_the_real_time_factor_is_the_queues_time_shared_by_its_workers() -> None:
+    def decode(audios: Sequence[np.ndarray], prompt: str, beam: int) -> list[str]:
+        return ["" for _ in audios]
+
+    queue: DecodeQueue[str] = DecodeQueue(decode, workers=2)
+    queue.close()
+    queue.stats.recent_batches.extend([(0.4, 1.0), (0.4, 1.0)])  # 0.4 s per s on each worker
+    queue.stats.busy_seconds, queue.stats.audio_seconds = 0.8, 2.0
+    assert queue.stats.recent_real_time_factor == pytest.approx(0.2)
+    assert queue.stats.real_time_factor == pytest.approx(0.2)
