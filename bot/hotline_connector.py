@@ -13,6 +13,9 @@ the app replica that relayed it died before answering) is not handled again: the
 the bot said after it, from the tracker. The check is made when Rasa reads the tracker under the
 conversation's lock, so a retry that arrives while the first handling is still running waits
 for it and then gets its answer; the tracker and the lock are shared by every Rasa server.
+A message id the tracker holds with another text is not a retry but a client's bug: 409
+{"error": "message_id_reused", "message_id": str}, nothing handled or added to the tracker; the
+app answers it with the 409 of an id found in its own log (MessageIdReused, gateway/rasa_client.py).
 """
 
 from __future__ import annotations
@@ -156,18 +159,22 @@ class HotlineInput(InputChannel):
             _saved_tracker.set(None)
             _repeat_check.set((sender, message_id) if message_id else None)
             collector = CollectingOutputChannel()
+            message = UserMessage(
+                text,
+                collector,
+                sender,
+                input_channel=str(body.get("channel") or self.name()),
+                message_id=message_id,  # None: Rasa makes one up
+                metadata=body.get("metadata") or {},
+            )
             try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender,
-                        input_channel=str(body.get("channel") or self.name()),
-                        message_id=message_id,  # None: Rasa makes one up
-                        metadata=body.get("metadata") or {},
-                    )
-                )
+                await on_new_message(message)
             except AlreadyHandled as done:
+                # UserMessage strips the text, as Rasa stored the first one's
+                if done.user.text != message.text:
+                    return response.json(
+                        {"error": "message_id_reused", "message_id": message_id}, status=409
+                    )
                 for reply in done.replies:  # as the processor sent them the first time
                     await collector.send_response(sender, reply.message())
                 return response.json(

@@ -20,7 +20,7 @@ from gateway.errors import CitizenText, check_length
 from gateway.identity import citizen_channel
 from gateway.metrics import CHAT_TURN_SECONDS, CHAT_TURNS
 from gateway.outbound import outbound_of
-from gateway.rasa_client import BotTurn, RasaClient, RasaUnavailable
+from gateway.rasa_client import BotTurn, MessageIdReused, RasaClient, RasaUnavailable
 from handoffs import intake, queue
 from handoffs.intake import is_cancel
 from handoffs.model import Handoff
@@ -95,10 +95,6 @@ class ChatResponse(BaseModel):
 STATE_KEYS = frozenset({"fallback", "triage", "degraded"})
 
 
-class MessageIdReused(Exception):
-    """A message id the conversation logged with another text: a client's bug, not a retry."""
-
-
 @router.post(
     "/chat",
     response_model=ChatResponse,
@@ -160,7 +156,8 @@ async def run_turn(
     instead of the bot. `outbound`: how other waiting citizens hear that the queue moved.
     `message_id`: the client's id of the message; a message already answered (logged with it,
     or in Rasa's tracker when the replica that handled it died before logging) gets that answer
-    again instead of a second handling."""
+    again instead of a second handling; one found there with another text raises
+    MessageIdReused (nothing is handled or logged)."""
     received = datetime.now(UTC)
     sender_id = conversation_id(channel, sender)
     metadata = {k: v for k, v in metadata.items() if k not in STATE_KEYS}
@@ -169,10 +166,7 @@ async def run_turn(
             turn_with_message, settings.database_url, sender_id, message_id
         )
         if logged is not None and logged.user_text != text:
-            raise MessageIdReused(
-                f"message_id {message_id} was already used for another message of this "
-                "conversation; send a new id with a new message"
-            )
+            raise MessageIdReused(message_id)
         if logged is not None:
             log.info("turn %s of %s answered again from the log", message_id, sender_id)
             CHAT_TURNS.labels(channel, "repeated").inc()

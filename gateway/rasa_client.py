@@ -14,6 +14,18 @@ class RasaUnavailable(Exception):
     """Rasa could not answer in time (down, slow or broken); the message says which."""
 
 
+class MessageIdReused(Exception):
+    """A message id the conversation already used for another text: a client's bug, not a
+    retry (a 409). Found in the app's log (gateway/chat_api.py) or, when the replica that
+    relayed the first message died before logging it, in Rasa's tracker (the connector's 409)."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f"message_id {message_id} was already used for another message of this "
+            "conversation; send a new id with a new message"
+        )
+
+
 @dataclass
 class BotTurn:
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -54,7 +66,8 @@ class RasaClient:
         message_id: str | None = None,
     ) -> BotTurn:
         """`message_id`: the client's id of the message; Rasa answers a repeated one from its
-        tracker instead of handling it again (bot/hotline_connector.py)."""
+        tracker instead of handling it again (bot/hotline_connector.py), and raises
+        MessageIdReused when the tracker holds it with another text."""
         if time.monotonic() < self._down_until:
             raise RasaUnavailable(self._why)
         try:
@@ -96,6 +109,8 @@ class RasaClient:
             raise RasaUnavailable(f"rasa timed out after {self._http.timeout.read}s") from exc
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
+        if resp.status_code == 409 and message_id is not None:  # Rasa is fine: no breaker
+            raise MessageIdReused(message_id)
         if resp.status_code != 200:
             raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
         body: dict[str, Any] = resp.json()

@@ -50,7 +50,9 @@ class Hub:
         self._channel = channel
         self._origin = uuid.uuid4().hex  # this replica: its own publications come back
         self._redis: redis.Redis | None = None
-        self._listener: asyncio.Task[None] | None = None
+        # One listener per event loop that connected (an app's lifespan; tests run several
+        # apps in one process): each app stops its own on shutdown, before its loop closes.
+        self._listeners: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._skip_until = 0.0  # publications skip Redis until then (it failed)
         self._down = False  # told once per outage
         self._listening = False
@@ -119,9 +121,13 @@ class Hub:
 
     async def connect(self, url: str) -> None:
         """Share events with the other replicas through Redis at `url` (HOTLINE_REDIS_URL)."""
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        ready = asyncio.Event()
-        self._listener = asyncio.create_task(self._listen(url, ready))
+        loop, ready = asyncio.get_running_loop(), asyncio.Event()
+        with self._lock:
+            if self._redis is None:
+                self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            if loop in self._listeners:
+                return
+            self._listeners[loop] = asyncio.create_task(self._listen(url, ready))
         with suppress(TimeoutError):  # Redis down at start: the listener keeps trying
             await asyncio.wait_for(ready.wait(), 5)
 
@@ -158,14 +164,18 @@ class Hub:
             log.warning("a malformed live event on %s was ignored", self._channel)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        """Stop the listener this event loop started; the last one also closes the publisher."""
+        with self._lock:
+            listener = self._listeners.pop(asyncio.get_running_loop(), None)
+            publisher = None if self._listeners else self._redis
+            if publisher is not None:
+                self._redis = None
+        if listener is not None:
+            listener.cancel()
             with suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        if self._redis is not None:
-            self._redis.close()
-            self._redis = None
+                await listener
+        if publisher is not None:
+            publisher.close()
 
 
 def _offer(queue: asyncio.Queue[Any], event: dict[str, Any]) -> None:

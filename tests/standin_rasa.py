@@ -3,7 +3,8 @@
 and start again on the same port (Rasa going away and coming back).
 
 By default every turn is answered "机器人：<text>" after `delay` seconds (a busy bot); a test
-that needs more passes `answer`, which returns the connector's reply body for a turn."""
+that needs more passes `answer`, which returns the connector's reply body for a turn (or its
+status and body, as the connector's 409 for a message id used for another text)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from tests.json_http import JsonHandler
 
-Answer = Callable[[dict[str, Any]], dict[str, Any]]
+Answer = Callable[[dict[str, Any]], dict[str, Any] | tuple[int, dict[str, Any]]]
 
 
 def echo(body: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,9 @@ class StandInRasa:
                     return self.send_json({})
                 rasa.turns.append(body.get("message", ""))
                 time.sleep(rasa.delay)
-                return self.send_json(rasa.answer(body))
+                reply = rasa.answer(body)
+                status, reply = reply if isinstance(reply, tuple) else (200, reply)
+                return self.send_json(reply, status)
 
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

@@ -96,6 +96,32 @@ def test_a_confirmation_rasa_handled_but_nobody_answered_is_answered_when_sent_a
     assert say(stack.b.url, sender, "确认", confirm) == again  # and again, from the log
 
 
+def test_an_id_rasa_handled_sent_again_with_another_text_is_a_409_and_handles_nothing(
+    stack: ChatStack,
+) -> None:
+    """Rasa handled 确认 (the order is stored), A died before logging it, and the client sends
+    取消 with the same id: not a retry of 确认 (whose answer it would get) but the 409 the app
+    gives for an id it logged with another text. Rasa hears nothing more; the real retry of 确认
+    still gets the order number."""
+    sender = at_the_read_back(stack.b.url, 3)
+    confirm = uuid.uuid4().hex
+    relayed = {"sender": f"web:{sender}", "message": "确认", "channel": "web", "metadata": {},
+               "message_id": confirm}  # fmt: skip
+    lost = httpx.post(f"{stack.rasa_url}/webhooks/hotline/webhook", json=relayed, timeout=120)
+    assert lost.status_code == 200, lost.text
+    before = facts(stack, sender)
+    body = {"sender": sender, "text": "取消", "channel": "web", "message_id": confirm}
+    reused = httpx.post(f"{stack.b.url}/api/v1/chat", json=body, timeout=120)
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["detail"] == (
+        f"message_id {confirm} was already used for another message of this conversation; "
+        "send a new id with a new message"
+    )  # word for word the 409 of an id found in the app's log (tests/gateway)
+    assert facts(stack, sender) == before  # nothing handled, nothing logged
+    assert told(say(stack.b.url, sender, "确认", confirm)) == told(lost.json())
+    assert facts(stack, sender)[0] == [told(lost.json())]
+
+
 def test_the_same_message_on_both_replicas_at_once_is_handled_once(stack: ChatStack) -> None:
     """A retry that arrives while the first handling is still running on the other replica
     waits for it (Rasa's lock on the conversation) and gets its answer."""

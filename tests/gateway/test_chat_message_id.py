@@ -101,6 +101,35 @@ def test_a_repeated_id_does_not_reach_the_bot_again_and_new_ids_do(
     assert ids == ["a-1", "a-2", None, None]
 
 
+def test_an_id_rasa_holds_for_another_text_is_the_same_409_as_a_logged_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Rasa handled "b-1" but the replica that relayed it died before logging it; the client
+    reuses the id for another text. The connector says so (its 409, bot/hotline_connector.py)
+    and the app answers as when it finds the id in its log: not a retry, not Rasa down."""
+    in_tracker = {"b-1": "你好"}  # handled by Rasa, never logged by the app
+
+    def answer(body: dict[str, Any]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+        held = in_tracker.get(body.get("message_id") or "")
+        if held is not None and held != body["message"]:
+            return 409, {"error": "message_id_reused", "message_id": body["message_id"]}
+        return {"messages": [{"text": f"机器人：{body['message']}"}], "intent": None}
+
+    with (
+        stand_in_rasa(RASA_PORT, answer=answer) as rasa,
+        client_for(tmp_path, database_url, RASA_PORT) as client,
+    ):
+        turn(client, "你好", "a-1")
+        from_log = turn(client, "再见", "a-1")
+        from_rasa = turn(client, "再见", "b-1")
+        after = turn(client, "谢谢", "b-2")  # Rasa is not taken for down: it answers next
+    assert from_log.status_code == from_rasa.status_code == 409, (from_log.text, from_rasa.text)
+    assert from_rasa.json() == {"detail": from_log.json()["detail"].replace("a-1", "b-1")}
+    assert after.status_code == 200 and after.json()["messages"][0]["text"] == "机器人：谢谢"
+    assert rasa.turns == ["你好", "再见", "谢谢"]  # the log's 409 never reached Rasa
+    assert [t.message_id for t in turns_of(database_url, "web:m1")] == ["a-1", "b-2"]
+
+
 def test_a_turn_that_failed_is_handled_when_sent_again(tmp_path: Path, database_url: str) -> None:
     """An apology (Rasa and the fallback both failed) is not an answer to keep: the same id
     sent again is handled."""

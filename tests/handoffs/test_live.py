@@ -62,3 +62,26 @@ def test_replicas_share_events_through_redis() -> None:
             await two.close()
 
     asyncio.run(scenario())
+
+
+def test_each_app_in_a_process_stops_its_own_listener() -> None:
+    """The hub is the process's; two apps in one process (tests start replicas so) each connect
+    it on their own event loop. Shutting one down must not leave the other's listener pending
+    on a loop that then closes (asyncio: "Task was destroyed but it is pending")."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {REDIS_URL} ({exc})")
+    hub = Hub(channel=f"hotline:live:test:{uuid.uuid4().hex}")
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first.run_until_complete(hub.connect(REDIS_URL))
+        second.run_until_complete(hub.connect(REDIS_URL))
+        second.run_until_complete(hub.close())  # the later app stops first
+        assert hub.state() == {"status": "ok"}  # the first app still shares its events
+        first.run_until_complete(hub.close())
+        assert asyncio.all_tasks(first) == set() and asyncio.all_tasks(second) == set()
+        assert hub.state() == {"status": "off"}
+    finally:
+        first.close()
+        second.close()
