@@ -5,8 +5,10 @@ asks: a greeting, then a policy question (citizen wording from bench/data/consul
 complaint that goes through the work-order form (bench/data/routing/tune), or small talk.
 Per level it reports turns sent, p50/p95/p99 latency, errors (non-2xx, timeouts), the turns the
 app served without Rasa (its /metrics "fallback" count: Rasa too slow), achieved turns/s, the
-peak resident memory of the app and Rasa, and the machine's load average (the machine may be
-shared: compare levels run back to back).
+peak resident memory of the app and Rasa, the CPU time each of them spent per turn (what sets
+the ceiling on a given number of cores, and less disturbed by other work on a shared machine
+than the latencies), and the machine's load average (the machine may be shared: compare levels
+run back to back).
 
   .venv/bin/python -m bench.chat_load --sessions 60            # one level, own isolated stack
   .venv/bin/python -m bench.chat_load --ramp 20,40,60,80,120   # up to the first p95 > --slo
@@ -114,6 +116,7 @@ class Level:
     started: float = 0.0
     ended: float = 0.0
     rss: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the level
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
     outcomes: dict[str, float] = field(default_factory=dict)
 
@@ -168,6 +171,15 @@ async def watch_rss(pids: dict[str, int], level: Level, stop: asyncio.Event) -> 
             await asyncio.wait_for(stop.wait(), 1.0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def chat_outcomes(http: httpx.AsyncClient, base: str) -> dict[str, float]:
     """The app's hotline_chat_turns_total by outcome (ok, error, fallback), summed over replicas
     only as far as one base URL reaches; empty when /metrics is not reachable."""
@@ -194,6 +206,7 @@ async def run_level(
         before = await chat_outcomes(http, base)
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_rss(pids, level, stop))
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         level.started = time.monotonic()
         until = level.started + seconds
         tag = f"load-{seed}-{sessions}-{int(time.time())}"
@@ -206,6 +219,7 @@ async def run_level(
         ]  # fmt: skip
         await asyncio.gather(*tasks)
         level.ended = time.monotonic()
+        level.cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         level.load = os.getloadavg()
         stop.set()
         await watcher
@@ -220,17 +234,19 @@ def row(level: Level) -> str:
     rss = " ".join(f"{k} {v:.0f}" for k, v in sorted(level.rss.items())) or "-"
     fallback = level.outcomes.get("fallback", 0)
     load = "/".join(f"{x:.1f}" for x in level.load)
+    per_turn = 1000 / max(1, level.sent)
+    cpu = " ".join(f"{k} {v * per_turn:.0f}" for k, v in sorted(level.cpu.items())) or "-"
     return (
         f"| {level.sessions} | {level.sent} | {1000 * level.p(0.5):.0f} | "
         f"{1000 * level.p(0.95):.0f} | {1000 * level.p(0.99):.0f} | {errors} | {fallback:.0f} | "
-        f"{rate:.1f} | {rss} | {load} |"
+        f"{rate:.1f} | {rss} | {cpu} | {load} |"
     )
 
 
 HEADER = (
     "| sessions | turns | p50 ms | p95 ms | p99 ms | errors | fallback | turns/s | "
-    "peak RSS MB | load 1/5/15 |\n"
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+    "peak RSS MB | CPU ms per turn | load 1/5/15 |\n"
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
 )
 
 
