@@ -122,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.hub().connect(settings.redis_url)
         yield
         await live.hub().close()
-        app.state.calls.shut_down()  # live calls are told and transferred (speech/calls.py)
+        # Live calls are told and transferred (speech/calls.py). WS calls were, before uvicorn
+        # closed the websockets, when it runs as gateway/app_server.py: here is too late for them.
+        app.state.calls.shut_down()
         if audiosocket:
             await audiosocket.stop(grace=settings.shutdown_seconds)
         app.state.calls.close()
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.replica:
         app.add_middleware(ReplicaHeader, name=settings.replica)
     app.state.executor = action_webhook.make_executor()
+    app.state.voice_lines = voice_ws.Lines()  # the WS calls, handed over when stopping
     for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main_app() -> FastAPI:
-    """Factory for `uvicorn gateway.app:main_app --factory` (used by `hotline serve`)."""
+    """The app of `hotline serve` (gateway/app_server.py); `uvicorn gateway.app:main_app
+    --factory` serves it too, without handing WS calls over when stopping."""
     configure_logging("app")
     return create_app()

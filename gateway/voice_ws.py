@@ -9,6 +9,11 @@ Protocol (docs/api.md has the full table):
    `partial`, `final`, `bot`, `state`, `clear` (drop queued audio: the caller barged in);
 3. server → `{"type": "end", "call_id", "outcome", "reason", "queue", "work_order"}`, then close.
 A protocol error gets `{"type": "error", "message"}` and ends the call.
+
+Stopping (`hand_over`, run by gateway/app_server.py before uvicorn closes the websockets): each
+live call hears the SHUTDOWN prompt and ends as ("transfer", "server_stop") with its `end` event
+and a normal close; a connection whose call has not begun gets `{"type": "end", "outcome":
+"refused", "reason": "server_stop"}` and closes with 1012 (service restart: call again).
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ router = APIRouter()
 RATES = (8000, 16000)
 START_SECONDS = 10.0
 DTMF_KEYS = "0123456789*#ABCD"
-CLOSE_NORMAL, CLOSE_POLICY, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1008, 1011, 1013
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_INTERNAL, CLOSE_RESTART, CLOSE_TRY_LATER = (
+    1000, 1008, 1011, 1012, 1013
+)  # fmt: skip
 
 
 class ProtocolError(Exception):
@@ -98,14 +105,54 @@ def parse_start(message: Mapping[str, Any], settings: Settings) -> tuple[int, st
     return rate, (caller or None) if settings.voice_ws_trust_caller_id else None
 
 
+class Lines:
+    """The WS calls of this process (their handlers' tasks) and whether it is stopping; one per
+    app (`app.state.voice_lines`)."""
+
+    def __init__(self) -> None:
+        self.handlers: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+
+async def hand_over(app: Any, timeout: float | None) -> None:
+    """The process is stopping: no WS call begins any more, each live call (AudioSocket ones
+    too) is told and transferred (speech/calls.py), and this returns once every WS call has
+    ended, or after `timeout` seconds."""
+    lines: Lines = app.state.voice_lines
+    lines.stopping.set()
+    center: CallCenter | None = getattr(app.state, "calls", None)
+    if center is not None:
+        center.shut_down()
+    if lines.handlers:
+        log.info("stopping: %d voice WS connections are told and handed over", len(lines.handlers))
+        _, late = await asyncio.wait(set(lines.handlers), timeout=timeout)
+        if late:
+            log.warning("%d voice WS calls still up after %s s", len(late), timeout)
+
+
 @router.websocket("/voice/ws")
 async def voice_ws(ws: WebSocket) -> None:
+    lines: Lines = ws.app.state.voice_lines
+    task = asyncio.current_task()
+    assert task is not None
+    lines.handlers.add(task)
+    try:
+        await _call(ws, lines)
+    finally:
+        lines.handlers.discard(task)
+
+
+async def _call(ws: WebSocket, lines: Lines) -> None:
     await ws.accept()
     settings: Settings = ws.app.state.settings
     center: CallCenter = ws.app.state.calls
     transport = WebSocketTransport(ws, 16000)
+    call_id = str(uuid.uuid4())
     try:
-        first = await asyncio.wait_for(ws.receive(), START_SECONDS)
+        first = await _first_message(ws, lines.stopping)
+        if first is None:
+            await _refuse_stopping(transport, call_id)
+            return
         if first["type"] == "websocket.disconnect":
             return
         rate, caller = parse_start(first, settings)
@@ -116,13 +163,18 @@ async def voice_ws(ws: WebSocket) -> None:
         await _fail(transport, str(exc))
         return
     transport.sample_rate = rate
-    call_id = str(uuid.uuid4())
+    if lines.stopping.is_set():
+        await _refuse_stopping(transport, call_id)
+        return
     try:
         session = await center.open(call_id, "websocket", transport, caller_number=caller)
     except Exception:
         log.exception("call %s: no session (speech engines unavailable?)", call_id)
         await transport.send_event({"type": "error", "message": "speech service unavailable"})
         await transport.close(CLOSE_INTERNAL)
+        return
+    if session is None and center.stopping.is_set():
+        await _refuse_stopping(transport, call_id)
         return
     if session is None:
         await transport.send_event({"type": "started", "call_id": call_id, "sample_rate": rate})
@@ -185,6 +237,34 @@ async def _feed(ws: WebSocket, transport: WebSocketTransport, session: LiveSessi
             log.warning("call %s: voice ws protocol error: %s", session.call_id, exc)
             await transport.send_event({"type": "error", "message": str(exc)})
             return "protocol_error"
+
+
+async def _first_message(ws: WebSocket, stopping: asyncio.Event) -> Mapping[str, Any] | None:
+    """The client's first message; None when the process starts stopping first (a caller
+    need not wait for a call that will not begin); TimeoutError after START_SECONDS."""
+    receiving = asyncio.ensure_future(ws.receive())
+    waiting = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait(
+            {receiving, waiting}, timeout=START_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in (receiving, waiting):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(receiving, waiting, return_exceptions=True)
+    if receiving.done() and not receiving.cancelled():
+        return receiving.result()
+    if stopping.is_set():
+        return None
+    raise TimeoutError
+
+
+async def _refuse_stopping(transport: WebSocketTransport, call_id: str) -> None:
+    log.info("call %s refused: the server is stopping", call_id)
+    ended = {"type": "end", "call_id": call_id, "outcome": "refused", "reason": "server_stop"}
+    await transport.send_event({**ended, "queue": None, "work_order": None})
+    await transport.close(CLOSE_RESTART)
 
 
 async def _fail(transport: WebSocketTransport, message: str) -> None:

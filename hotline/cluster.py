@@ -206,9 +206,8 @@ def plan(settings: Settings, layout: Layout) -> list[Child]:
             "HOTLINE_FORWARDED_ALLOW_IPS": "127.0.0.1",  # X-Forwarded-For only from nginx
         }
         cmd = [
-            sys.executable, "-m", "uvicorn", "gateway.app:main_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+            sys.executable, "-m", "gateway.app_server",  # as `hotline serve` runs the app
+            "--host", "127.0.0.1", "--port", str(port), "--forwarded-allow-ips", "127.0.0.1",
             "--timeout-graceful-shutdown", str(max(1, round(settings.shutdown_seconds))),
         ]  # fmt: skip
         ready = f"http://127.0.0.1:{port}/login"
@@ -276,6 +275,16 @@ def banner(settings: Settings, layout: Layout) -> str:
 READY_LINE = "12345 front door cluster is running"
 
 
+def stop_order(children: list[Child]) -> list[list[Child]]:
+    """The apps first, all at once: each tells its live calls and transfers them through nginx,
+    and finishes its bot turns through nginx's internal door, so nginx and Rasa must still be
+    up (nginx stopped first would cut every call without a word); then nginx; then Rasa."""
+    apps = [c for c in children if c.name.startswith("app-")]
+    rasa = [c for c in children if c.name.startswith("rasa-")]
+    rest = [c for c in children if c not in apps and c not in rasa]  # nginx
+    return [apps, rest, rasa]
+
+
 def run(
     settings: Settings, base: int, replicas: int = 2, echo: Callable[[str], None] = print
 ) -> int:
@@ -287,4 +296,5 @@ def run(
         lambda: banner(settings, layout),
         grace=settings.shutdown_seconds + 5,
         echo=echo,
+        stop_order=stop_order,
     )

@@ -65,21 +65,32 @@ class Child:
         except httpx.HTTPError:
             return False
 
-    def stop(self, grace: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        _signal_group(self.proc, signal.SIGTERM)
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.proc, signal.SIGKILL)
-            self.proc.wait()
-
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def stop_together(children: list[Child], grace: float) -> None:
+    """SIGTERM to every child at once; SIGKILL to any still running `grace` seconds later."""
+    running = [c for c in children if c.proc is not None and c.proc.poll() is None]
+    for child in running:
+        assert child.proc is not None
+        _signal_group(child.proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in running:
+        assert child.proc is not None
+        try:
+            child.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(child.proc, signal.SIGKILL)
+            child.proc.wait()
+
+
+def one_by_one(children: list[Child]) -> list[list[Child]]:
+    """The default stop order: the last started first, one at a time."""
+    return [[child] for child in reversed(children)]
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -105,9 +116,10 @@ def plan(settings: Settings, part: Part) -> list[Child]:
     if part in ("all", "app"):
         db.upgrade(settings.database_url)
         cmd = [
-            sys.executable, "-m", "uvicorn", "gateway.app:main_app", "--factory",
-            "--host", settings.host, "--port", str(settings.port), "--no-access-log",
-            "--proxy-headers", "--forwarded-allow-ips", settings.forwarded_allow_ips,
+            # uvicorn, with live WS calls handed over before it closes them (the module says why)
+            sys.executable, "-m", "gateway.app_server",
+            "--host", settings.host, "--port", str(settings.port),
+            "--forwarded-allow-ips", settings.forwarded_allow_ips,
             # in-flight requests and calls get this long after SIGTERM (docs/operations.md)
             "--timeout-graceful-shutdown", str(max(1, round(settings.shutdown_seconds))),
         ]  # fmt: skip
@@ -134,9 +146,11 @@ def supervise(
     ready_banner: Callable[[], str],
     grace: float,
     echo: Callable[[str], None] = print,
+    stop_order: Callable[[list[Child]], list[list[Child]]] = one_by_one,
 ) -> int:
     """Start the children, wait until all answer, show the banner, then run until Ctrl-C or
-    SIGTERM (exit 0) or until one child dies (exit 1); every child is stopped on the way out.
+    SIGTERM (exit 0) or until one child dies (exit 1); every child is stopped on the way out,
+    in the groups of `stop_order` (a group's children at once, each group after the one before).
     `hotline serve` and `hotline cluster` (hotline/cluster.py) both run this."""
     stopping: list[int] = []
 
@@ -177,8 +191,8 @@ def supervise(
             time.sleep(0.5)
         return 0
     finally:
-        for child in reversed(children):
-            child.stop(grace=grace)
+        for group in stop_order(children):
+            stop_together(group, grace)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if children:

@@ -203,6 +203,8 @@ class CallCenter:
             executor=self.executor,
             phrases=self._phrases,
         )
+        if self.stopping.is_set():  # stopping began while the engines loaded: told too
+            session.shut_down()
         return session
 
     async def _overflow(
@@ -237,6 +239,8 @@ class CallCenter:
             pass_on=pass_on,
         )
         self.sessions[call_id] = session
+        if self.stopping.is_set():
+            session.shut_down()
         return session
 
     async def run(self, session: LiveSession) -> CallOutcome:

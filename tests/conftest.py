@@ -27,6 +27,8 @@ CHROMIUM_FLAGS = (
     "--disable-component-update", "--disable-sync", "--no-first-run",
 )  # fmt: skip
 PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# the fresh databases' names begin with this (several checkouts may share one server)
+PG_PREFIX = os.environ.get("HOTLINE_TEST_DB_PREFIX", "hotline_test_")
 
 
 def unavailable(what: str) -> None:
@@ -81,7 +83,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped on exit."""
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    name = f"{PG_PREFIX}{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:

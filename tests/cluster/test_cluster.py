@@ -24,19 +24,23 @@ import httpx
 import psycopg
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
+from websockets.sync.connection import Connection
 
 from hotline.cluster import READY_LINE, REPLICA_HEADER, Layout
 from hotline.settings import PROJECT_ROOT, Settings
+from speech.prompts import SHUTDOWN
 from tests import signin
 from tests.conftest import fresh_postgres, unavailable
 from wechat.protocol import WechatConfig
 from wechat.simulate import message_xml, open_reply, signed_request
 
 pytestmark = pytest.mark.stack
-LAYOUT = Layout(18100)
+# nginx's port (the layout takes the next 12 too) and the Redis DB: movable beside other runs
+LAYOUT = Layout(int(os.environ.get("HOTLINE_TEST_CLUSTER_PORT", "18100")))
 URL = f"http://127.0.0.1:{LAYOUT.base}"
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = os.environ.get("HOTLINE_TEST_CLUSTER_REDIS", "redis://127.0.0.1:6379/9")
 WECHAT_TOKEN = "cluster-test-token"
 PER_SENDER = 8  # chat turns a sender may send per window (HOTLINE_RATE_CHAT_PER_SENDER)
 WINDOW = 86400  # a day: the test's turns never straddle two windows (see the rate-limit test)
@@ -270,10 +274,35 @@ def _own_address() -> str:
         return str(sock.getsockname()[0])
 
 
-def test_stopping_the_cluster_stops_every_process(cluster: Cluster) -> None:
-    cluster.proc.send_signal(signal.SIGTERM)
+def test_stopping_the_cluster_tells_a_live_call_then_stops_every_process(
+    cluster: Cluster,
+) -> None:
+    """Last (it stops the cluster). A call through nginx when `hotline cluster` gets SIGTERM:
+    the replica serving it tells the caller and transfers the call, through nginx, before the
+    connection closes; then every process is gone. The replica's engines are the real ones."""
+    with ws_connect(f"ws://127.0.0.1:{LAYOUT.base}/voice/ws", open_timeout=30,
+                    max_size=None) as ws:  # fmt: skip
+        ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
+        call = WsCall(ws)
+        started = call.until(lambda: call.kinds.get("started"), seconds=180)  # engines load
+        call.until(lambda: call.audio >= 16000 * 2)  # one second of the greeting heard
+        heard = call.audio
+        cluster.proc.send_signal(signal.SIGTERM)
+        end = call.until(lambda: call.kinds.get("end"), seconds=60)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=30)
+        close_code = ws.close_code
     assert cluster.proc.wait(120) == 0
     assert "stopped" in cluster.text()
+    assert end == {"type": "end", "call_id": started["call_id"], "outcome": "transfer",
+                   "reason": "server_stop", "queue": "12345", "work_order": None}  # fmt: skip
+    assert call.said[-1] == SHUTDOWN
+    assert (call.audio - heard) / (2 * 16000) > 2.0  # the announcement, not just a cut line
+    assert close_code == 1000
+    with psycopg.connect(cluster.database_url) as conn:
+        row = conn.execute("SELECT outcome, reason FROM call_outcomes WHERE call_id = %s",
+                           (started["call_id"],)).fetchone()  # fmt: skip
+    assert row == ("transfer", "server_stop")
     ports = [LAYOUT.base, *LAYOUT.app_ports, LAYOUT.internal_port, *LAYOUT.rasa_ports]
     listening = [port for port in ports if _listening(port)]
     assert listening == []
@@ -282,6 +311,30 @@ def test_stopping_the_cluster_stops_every_process(cluster: Cluster) -> None:
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class WsCall:
+    """What a voice WS client received: bytes of audio, the last event of each kind, what the
+    hotline said."""
+
+    def __init__(self, ws: Connection) -> None:
+        self.ws = ws
+        self.audio = 0
+        self.kinds: dict[str, dict[str, Any]] = {}
+        self.said: list[str] = []
+
+    def until(self, check: Callable[[], Any], seconds: float = 30) -> Any:
+        deadline = time.monotonic() + seconds
+        while not (found := check()):
+            message = self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            if isinstance(message, bytes):
+                self.audio += len(message)
+                continue
+            event = json.loads(message)
+            self.kinds[event["type"]] = event
+            if event["type"] == "bot":
+                self.said.append(event["text"])
+        return found
 
 
 class Stream:

@@ -3,6 +3,8 @@ named with the way to fix it (they are never started by the cluster itself)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hotline.cluster import (
@@ -11,8 +13,10 @@ from hotline.cluster import (
     ClusterError,
     Layout,
     check_services,
+    stop_order,
     with_shared_services,
 )
+from hotline.serve import Child
 from hotline.settings import Settings
 
 
@@ -52,3 +56,12 @@ def test_ports_follow_from_the_base() -> None:
     assert layout.rasa_ports == [18111, 18112]
     with pytest.raises(ClusterError):
         Layout(18100, replicas=10)
+
+
+def test_the_apps_stop_first_and_together_while_nginx_and_rasa_still_relay() -> None:
+    """Stopping apps tell their live calls through nginx and finish bot turns through its
+    internal door to Rasa: nginx goes after every app, Rasa last."""
+    names = ["rasa-1", "rasa-2", "app-1", "app-2", "nginx"]  # the order they start in
+    children = [Child(name, ["true"], Path("/dev/null"), "") for name in names]
+    order = [[c.name for c in group] for group in stop_order(children)]
+    assert order == [["app-1", "app-2"], ["nginx"], ["rasa-1", "rasa-2"]]
