@@ -82,9 +82,11 @@ class Settings(BaseSettings):
     # Speech engines (speech/, docs/speech.md). whisper_model_dir: any CTranslate2 Whisper
     # folder; None = Whisper-base joined from its PyPI packages into cache_dir/models.
     whisper_model_dir: Path | None = None
-    asr_threads: int = Field(default=2, ge=1, description="CPU threads per Whisper decode")
+    # Two decodes on one thread each beat one decode on two threads: no caller waits for
+    # another's decode (BENCHMARKS.md "Voice: phone lines at centre scale"); one per core.
+    asr_threads: int = Field(default=1, ge=1, description="CPU threads per Whisper decode")
     asr_decode_workers: int = Field(
-        default=1, ge=1, description="Whisper decodes that run at once (each with asr_threads)"
+        default=2, ge=1, description="Whisper decodes that run at once (each with asr_threads)"
     )
     asr_beam_size: int = Field(
         default=5, ge=1, description="Whisper beam width (1: greedy, faster)"
