@@ -243,16 +243,19 @@ class ChatStack:
 
 
 @contextmanager
-def chat_stack(var: Path, ports: tuple[int, int, int] = CHAT_PORTS) -> Iterator[ChatStack]:
-    """Replicas A and B and one real Rasa server (its actions served by B) on a fresh
-    PostgreSQL database; yields once both replicas report every dependency healthy."""
+def chat_stack(
+    var: Path, ports: tuple[int, int, int] = CHAT_PORTS, actions_port: int | None = None
+) -> Iterator[ChatStack]:
+    """Replicas A and B and one real Rasa server (its actions served by B, or by whatever
+    listens on `actions_port`) on a fresh PostgreSQL database; yields once both replicas report
+    every dependency healthy."""
     with ExitStack() as stack:
         database = stack.enter_context(scratch_database())
         rasa_url = f"http://127.0.0.1:{ports[2]}"
         rasa_env = {"HOTLINE_VAR_DIR": str(var / "rasa"), "HOTLINE_DATABASE_URL": database,
                     "HOTLINE_MODEL_DIR": str(Settings().model_dir),  # the cached model
                     "HOTLINE_RASA_HOST": "127.0.0.1", "HOTLINE_RASA_PORT": str(ports[2]),
-                    "HOTLINE_HOST": "127.0.0.1", "HOTLINE_PORT": str(ports[1]),
+                    "HOTLINE_HOST": "127.0.0.1", "HOTLINE_PORT": str(actions_port or ports[1]),
                     "HOTLINE_REDIS_URL": "", "HOTLINE_RASA_URL": ""}  # fmt: skip
         (var / "rasa").mkdir(parents=True, exist_ok=True)
         started: list[subprocess.Popen[bytes]] = []

@@ -16,10 +16,16 @@ for it and then gets its answer; the tracker and the lock are shared by every Ra
 A message id the tracker holds with another text is not a retry but a client's bug: 409
 {"error": "message_id_reused", "message_id": str}, nothing handled or added to the tracker; the
 app answers it with the 409 of an id found in its own log (MessageIdReused, gateway/rasa_client.py).
+
+A custom action call that no app replica answered (the one running it was killed) is sent again,
+and if none answers it the turn is a 503 {"error": "action_unanswered", "action": str}, which
+the app answers with its triage fallback (below, _retry_unanswered_action_calls).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
@@ -28,6 +34,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
 
 # The tracker Rasa saved at the end of the turn being handled. handle_message runs in the
 # request's own task, so a value set while saving is visible here after it returns; this spares
@@ -131,6 +139,69 @@ def _validate_action_results_with_one_validator() -> None:
 _validate_action_results_with_one_validator()
 
 
+# A custom action call that got no answer (the app replica running it was killed: connection
+# refused or cut, or the balancer's 502) is sent again after these pauses, and the balancer
+# (nginx's internal door in `hotline cluster`, the Service elsewhere) gives it to a live
+# replica. Rasa alone would log the action as run with none of its events and go on: after 确认
+# the citizen was told nothing, the order stored but never told, or never stored, and the draft
+# left behind (tests/faults/test_action_replica_kill.py). Sending again is safe: the orders the
+# actions store are keyed (the submit: one per conversation and draft, triage/form_steps.submit;
+# a callback or an emergency likewise), a handoff is queued once per conversation, the other
+# actions only read; at worst the handoff log (record_handoff) gets a second row. Not the
+# rating, which would count twice. A timeout is not retried (the action may still be running).
+# About 2.5 s in all, well within the app's HOTLINE_RASA_TIMEOUT.
+ACTION_RETRY_DELAYS = (0.25, 0.75, 1.5)
+NOT_RETRIED = frozenset({"action_store_rating"})
+# the balancer's "the replica died"; not the app's own 503 (its database is away)
+UNANSWERED_STATUS = (502,)
+
+# The retried action that still got no answer in the turn being handled (set in the request's
+# task, read after handle_message, as _saved_tracker): the turn is answered 503 (below).
+_unanswered_action: ContextVar[Optional[Text]] = ContextVar(
+    "hotline_unanswered_action", default=None
+)
+
+
+def _unanswered(error: BaseException) -> bool:
+    """Whether Rasa's error for an action call means no replica answered it."""
+    import aiohttp
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return False
+    if isinstance(cause, aiohttp.ClientConnectionError):
+        return True
+    return getattr(cause, "status", None) in UNANSWERED_STATUS
+
+
+def _retry_unanswered_action_calls() -> None:
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.exceptions import RasaException
+
+    if getattr(RemoteAction, "_hotline_retries", False):
+        return
+    run_once = RemoteAction.run
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        for delay in (*ACTION_RETRY_DELAYS, None):
+            try:
+                return await run_once(self, *args, **kwargs)
+            except RasaException as error:
+                if self.name() in NOT_RETRIED or not _unanswered(error):
+                    raise
+                if delay is None:
+                    _unanswered_action.set(self.name())
+                    raise
+                logger.warning("action %s got no answer (%s): sent again", self.name(), error)
+            await asyncio.sleep(delay)
+
+    RemoteAction.run = run
+    RemoteAction._hotline_retries = True
+
+
+_retry_unanswered_action_calls()
+
+
 class HotlineInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -157,6 +228,7 @@ class HotlineInput(InputChannel):
             _remember_saved_trackers(agent.processor)
             _check_repeats(agent.processor)
             _saved_tracker.set(None)
+            _unanswered_action.set(None)
             _repeat_check.set((sender, message_id) if message_id else None)
             collector = CollectingOutputChannel()
             message = UserMessage(
@@ -186,6 +258,13 @@ class HotlineInput(InputChannel):
                         "form": _open_form(done.tracker),
                     }
                 )
+            if _unanswered_action.get():
+                # No replica ran the action: the turn's reply is missing what it would have
+                # said, the order number after 确认. The app answers the turn with its triage
+                # fallback instead, from the draft it stored with the read-back (the same order:
+                # same conversation and draft), and closes Rasa's form afterwards.
+                action = _unanswered_action.get()
+                return response.json({"error": "action_unanswered", "action": action}, 503)
             tracker = _saved_tracker.get()
             if tracker is None or tracker.sender_id != sender:
                 tracker = await agent.tracker_store.retrieve(sender)
