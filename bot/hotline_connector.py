@@ -50,6 +50,11 @@ def _remember_saved_trackers(processor: Any) -> None:
     save = processor.save_tracker
 
     async def save_and_remember(tracker: Any) -> None:
+        if _unanswered_action.get():
+            # The turn is answered 503 (below) and handled again when sent again: a tracker
+            # saved with the message and the action "run" without its events would make that
+            # retry look handled, and answer it with a reply missing the order number.
+            return
         await save(tracker)
         _saved_tracker.set(tracker)
 
@@ -183,7 +188,9 @@ def _retry_unanswered_action_calls() -> None:
     run_once = RemoteAction.run
 
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
-        for delay in (*ACTION_RETRY_DELAYS, None):
+        # once an action of this turn got no answer, the turn is lost anyway: no more waiting
+        delays = () if _unanswered_action.get() else ACTION_RETRY_DELAYS
+        for delay in (*delays, None):
             try:
                 return await run_once(self, *args, **kwargs)
             except RasaException as error:

@@ -14,6 +14,13 @@ class RasaUnavailable(Exception):
     """Rasa could not answer in time (down, slow or broken); the message says which."""
 
 
+class ActionUnanswered(RasaUnavailable):
+    """Rasa is up, but no app replica answered one of its custom action calls this turn (the
+    one running it was killed; the connector's 503 "action_unanswered"). This turn goes to the
+    fallback like any Rasa failure; the breaker stays closed, since the next turn's actions
+    reach a live replica."""
+
+
 class MessageIdReused(Exception):
     """A message id the conversation already used for another text: a client's bug, not a
     retry (a 409). Found in the app's log (gateway/chat_api.py) or, when the replica that
@@ -72,6 +79,8 @@ class RasaClient:
             raise RasaUnavailable(self._why)
         try:
             body = await self._post_turn(sender_id, text, channel, metadata, message_id)
+        except ActionUnanswered:
+            raise
         except RasaUnavailable as exc:
             raise self._down(str(exc)) from exc
         self._down_until = 0.0
@@ -111,6 +120,8 @@ class RasaClient:
             raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from exc
         if resp.status_code == 409 and message_id is not None:  # Rasa is fine: no breaker
             raise MessageIdReused(message_id)
+        if resp.status_code == 503 and _error_of(resp) == "action_unanswered":
+            raise ActionUnanswered("rasa: no app replica answered a custom action")
         if resp.status_code != 200:
             raise RasaUnavailable(f"rasa answered HTTP {resp.status_code}")
         body: dict[str, Any] = resp.json()
@@ -167,3 +178,12 @@ def _message(raw: dict[str, Any]) -> dict[str, Any]:
         for b in raw.get("buttons") or []
     ]
     return {"text": raw.get("text") or "", "buttons": buttons}
+
+
+def _error_of(resp: httpx.Response) -> str | None:
+    """The "error" of a JSON error body, else None."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -156,6 +157,8 @@ class WhisperEngine:
             max_batch if window == "utterance" else 1,
             observe=observe_decode,
             workers=decode_workers,
+            # more workers than cores can run at once only share them
+            parallel=(os.cpu_count() or 1) // max(1, cpu_threads),
         )
 
     @property

@@ -4,8 +4,9 @@ What limits a process is the recogniser: every caller's speech must be decoded b
 answer can start, and one queue does it for all calls (speech/decode_queue.py). A call costs
 ``speech_share`` (the part of a call the caller is talking: about a third, measured by
 bench.voice_latency) times the real-time factor (decode seconds per second of speech, measured
-by the queue on this machine, under its current load). The queue stays short while its worker
-is busy at most ``utilization`` of the time, so
+by the queue on this machine, under its current load, and shared by the decodes that run side
+by side). The queue stays short while its workers are busy at most ``utilization`` of the
+time, so
 
     capacity = utilization / (speech_share × real-time factor), within [1, max_calls].
 

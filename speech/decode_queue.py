@@ -53,7 +53,10 @@ class _Job(Generic[R]):
 class QueueStats:
     decodes: int = 0  # utterances decoded
     batches: int = 0
-    workers: int = 1  # decodes that run at once
+    workers: int = 1  # worker threads
+    # decodes that really run side by side: the workers, unless the cores are fewer (the RTFs
+    # below share a decode's seconds among them)
+    parallel: int = 1
     busy_seconds: float = 0.0  # time the workers spent decoding (summed over workers)
     audio_seconds: float = 0.0  # speech decoded
     greedy: int = 0  # utterances decoded with beam 1 because the queue was long
@@ -64,16 +67,17 @@ class QueueStats:
 
     @property
     def real_time_factor(self) -> float:
-        """The queue's time per second of speech so far (decode seconds over the workers)."""
-        return self.busy_seconds / self.workers / self.audio_seconds if self.audio_seconds else 0.0
+        """The queue's time per second of speech so far (decode seconds shared as above)."""
+        return self.busy_seconds / self.parallel / self.audio_seconds if self.audio_seconds else 0.0
 
     @property
     def recent_real_time_factor(self) -> float | None:
         """The queue's time per second of speech over the last batches (a worker's decode
         seconds shared by the workers running at once); None before any."""
-        speech = sum(a for _, a in self.recent_batches)
-        busy = sum(s for s, _ in self.recent_batches)
-        return busy / self.workers / speech if speech else None
+        batches = tuple(self.recent_batches)  # a copy: the workers append meanwhile
+        speech = sum(a for _, a in batches)
+        busy = sum(s for s, _ in batches)
+        return busy / self.parallel / speech if speech else None
 
 
 class DecodeQueue(Generic[R]):
@@ -88,13 +92,16 @@ class DecodeQueue(Generic[R]):
         name: str = "asr-decode",
         observe: Callable[[list[float], float], None] | None = None,
         workers: int = 1,
+        parallel: int | None = None,
     ) -> None:
         self._decode = decode
         self._observe = observe  # (each utterance's wait, the batch's seconds): the metrics
         self.beam_size = beam_size
         self.greedy_from = greedy_from
         self.max_batch = max(1, max_batch)
-        self.stats = QueueStats(workers=max(1, workers))
+        workers = max(1, workers)
+        parallel = min(workers, max(1, parallel or workers))
+        self.stats = QueueStats(workers=workers, parallel=parallel)
         self._jobs: list[_Job[R]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()

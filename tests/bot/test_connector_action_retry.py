@@ -30,7 +30,7 @@ MARK = getattr(connector, "_unanswered_action", None)  # None: a connector that 
 ANSWER = {"events": [{"event": "slot", "name": "last_order", "value": "20260101-0001"}],
           "responses": []}
 
-async def case(name, statuses):
+async def case(name, statuses, marked_before=None):
     left, calls = list(statuses), []
     async def handle(request):
         calls.append(1)
@@ -51,7 +51,7 @@ async def case(name, statuses):
     action = RemoteAction(name, EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
     tracker = DialogueStateTracker.from_events("s", [])
     if MARK:
-        MARK.set(None)
+        MARK.set(marked_before)
     try:
         events = await action.run(CollectingOutputChannel(),
                                   TemplatedNaturalLanguageGenerator({}), tracker, domain)
@@ -72,10 +72,25 @@ async def refused():
     except Exception as error:
         return {"outcome": type(error).__name__, "marked": MARK and MARK.get()}
 
+async def saves():
+    # how many of two saves reach the store: one in a plain turn, one in a marked turn
+    stored = []
+    class Processor:
+        async def save_tracker(self, tracker):
+            stored.append(tracker)
+    processor = Processor()
+    connector._remember_saved_trackers(processor)
+    tracker = DialogueStateTracker.from_events("s", [])
+    for mark in (None, "action_submit_work_order"):
+        MARK.set(mark)
+        await processor.save_tracker(tracker)
+    return len(stored)
+
 async def main():
     cases = json.loads(sys.stdin.read())
-    out = {name: await case(action, statuses) for name, (action, statuses) in cases.items()}
+    out = {name: await case(*spec) for name, spec in cases.items()}
     out["refused"] = await refused()
+    out["saves"] = await saves()
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -90,6 +105,8 @@ CASES = {
     "database away": (SUBMIT, [503]),
     "rejected": ("validate_work_order_form", [400]),
     "the rating": ("action_store_rating", [502]),
+    # the turn already lost an action: a later one (the form's next step) is not waited for
+    "after an unanswered one": ("action_triage", [502, 502], SUBMIT),
 }
 
 
@@ -111,3 +128,6 @@ def test_unanswered_action_calls_are_sent_again_and_others_are_not() -> None:
     assert out["rejected"] == {"calls": 1, "outcome": "ActionExecutionRejection", "marked": None}
     assert out["the rating"] == {"calls": 1, "outcome": "RasaException", "marked": None}
     assert out["refused"] == {"outcome": "RasaException", "marked": SUBMIT}
+    assert out["after an unanswered one"]["calls"] == 1
+    # a turn whose action was never answered is not stored: sent again, it is handled anew
+    assert out["saves"] == 1

@@ -175,3 +175,29 @@ def test_the_openapi_documents_message_id(tmp_path: Path, sqlite_url: str) -> No
     field = schema["properties"]["message_id"]
     assert "same when the client sends the message again" in field["description"]
     assert "message_id" not in schema.get("required", [])
+
+
+def test_an_action_no_replica_answered_falls_back_for_that_turn_only(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Rasa is up but no app replica answered its custom action (the connector's 503
+    "action_unanswered"): the fallback answers that turn, and Rasa is not taken for down, so the
+    next turn reaches it (a breaker tripped here would send every citizen of this replica to the
+    plainer fallback for HOTLINE_RASA_RETRY_SECONDS)."""
+    lost = {"c-1"}
+
+    def answer(body: dict[str, Any]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+        if body.get("message_id") in lost:
+            return 503, {"error": "action_unanswered", "action": "action_triage"}
+        return {"messages": [{"text": f"机器人：{body['message']}"}], "intent": None}
+
+    with (
+        stand_in_rasa(RASA_PORT, answer=answer) as rasa,
+        client_for(tmp_path, database_url, RASA_PORT) as client,
+    ):
+        fallback = turn(client, "公积金怎么提取", "c-1")
+        after = turn(client, "谢谢", "c-2")
+    assert fallback.status_code == 200
+    assert not fallback.json()["messages"][0]["text"].startswith("机器人")  # the fallback's
+    assert after.status_code == 200 and after.json()["messages"][0]["text"] == "机器人：谢谢"
+    assert rasa.turns == ["公积金怎么提取", "谢谢"]

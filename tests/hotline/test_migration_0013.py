@@ -6,12 +6,15 @@ long report's), and the test watches PostgreSQL say the build is waiting."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -132,3 +135,29 @@ def test_a_build_cut_short_is_finished_by_the_next_upgrade(postgres_url: str) ->
     with psycopg.connect(postgres_url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
         for _ in range(2):
             store_turn(conn, "web:after", "m-2")
+
+
+def test_replicas_starting_together_migrate_one_after_the_other(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Every replica upgrades on start; two at once on an empty database both come up, and
+    0013's index is built once, valid (not dropped by the second as a failed build's)."""
+    go = tmp_path / "go"
+    script = (
+        "import sys, time, pathlib\n"
+        "from hotline import db\n"
+        "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.01)\n"
+        "db.upgrade(sys.argv[1])\n"
+    )
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, postgres_url, str(go)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    time.sleep(3)  # both have imported hotline and wait for the start
+    go.touch()
+    errors = [r.communicate(timeout=120)[1] for r in replicas]
+    assert [r.returncode for r in replicas] == [0, 0], errors
+    assert db.current_revision(postgres_url) == db.head_revision()
+    assert index_state(postgres_url) == (True, True, ["conversation_id", "message_id"])

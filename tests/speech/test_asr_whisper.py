@@ -314,30 +314,18 @@ def test_a_damaged_join_is_rebuilt(joined: Path, tmp_path: Path) -> None:
     assert (joined / "model.bin").stat().st_size == size
 
 
-def test_calls_that_stop_talking_together_are_decoded_in_one_batch(engine: WhisperEngine) -> None:
-    """Four callers finish at once: each decode worker (two) takes one, and the two left
-    waiting are decoded together as one batch; each caller gets their own words."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
+def test_utterances_decoded_as_one_batch_each_get_their_own_words(engine: WhisperEngine) -> None:
+    """Callers who stop talking together are decoded as one batch (which utterances wait
+    together is the queue's business: tests/speech/test_decode_queue.py); each caller must
+    still get their own words, the short one without a repeat from the long ones' window."""
+    from speech.audio import pcm_to_float, resample
 
-    assert engine.queue.stats.workers == 2  # the product's default
-    audio = {u: silence(0.3, 8000) + recording(u, 8000) + silence(1.0, 8000) for u in RECORDED}
-    start = threading.Barrier(len(RECORDED))
-
-    def call(uid: str) -> str:
-        rec = engine.recognizer(8000)
-        start.wait(30)  # the audio goes in faster than real time: the callers end together
-        return "".join(r.text for r in feed(rec, audio[uid], 8000) if r.final)
-
-    batches = engine.queue.stats.batches
-    decodes = engine.queue.stats.decodes
-    with ThreadPoolExecutor(len(RECORDED)) as pool:
-        heard = dict(zip(RECORDED, pool.map(call, RECORDED), strict=True))
+    names = ["q02", "c08", "r04"]
+    audios = [resample(pcm_to_float(recording(u, 8000)), 8000, 16000) for u in names]
+    heard = dict(zip(names, (t for t, _ in engine._decode_batch(audios, engine.prompt, 5)),
+                     strict=True))  # fmt: skip
     assert "公积金" in heard["q02"] and "停水" in heard["c08"] and "投诉" in heard["r04"]
-    assert heard["p03"]  # 8 kHz digits are not reliable enough to compare here
-    assert heard["r04"].count("投诉") == 1  # no repeat of a short answer in its short window
-    assert engine.queue.stats.decodes - decodes >= len(RECORDED)
-    assert engine.queue.stats.batches - batches < engine.queue.stats.decodes - decodes
+    assert heard["r04"].count("投诉") == 1  # no repeat of a short answer in a longer window
 
 
 @pytest.mark.parametrize(

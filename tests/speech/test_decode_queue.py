@@ -134,9 +134,14 @@ def test_the_real_time_factor_is_the_queues_time_shared_by_its_workers() -> None
     def decode(audios: Sequence[np.ndarray], prompt: str, beam: int) -> list[str]:
         return ["" for _ in audios]
 
-    queue: DecodeQueue[str] = DecodeQueue(decode, workers=2)
-    queue.close()
-    queue.stats.recent_batches.extend([(0.4, 1.0), (0.4, 1.0)])  # 0.4 s per s on each worker
-    queue.stats.busy_seconds, queue.stats.audio_seconds = 0.8, 2.0
-    assert queue.stats.recent_real_time_factor == pytest.approx(0.2)
-    assert queue.stats.real_time_factor == pytest.approx(0.2)
+    def rtfs(workers: int, cores_allow: int | None) -> tuple[float | None, float]:
+        queue: DecodeQueue[str] = DecodeQueue(decode, workers=workers, parallel=cores_allow)
+        queue.close()
+        queue.stats.recent_batches.extend([(0.4, 1.0), (0.4, 1.0)])  # 0.4 s per s on each
+        queue.stats.busy_seconds, queue.stats.audio_seconds = 0.8, 2.0
+        return queue.stats.recent_real_time_factor, queue.stats.real_time_factor
+
+    assert rtfs(2, None) == pytest.approx((0.2, 0.2))  # two decodes side by side
+    # two workers on one core only take turns: admitting twice the calls would overload it
+    assert rtfs(2, 1) == pytest.approx((0.4, 0.4))
+    assert rtfs(1, 4) == pytest.approx((0.4, 0.4))  # spare cores do not make one worker two
