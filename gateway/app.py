@@ -40,6 +40,7 @@ from gateway import (
 )
 from gateway.body_limit import BodyLimit
 from gateway.db_unavailable import database_unavailable
+from gateway.draining import Drain, Draining
 from gateway.errors import validation_error
 from gateway.rasa_client import RasaClient
 from gateway.replica_header import ReplicaHeader
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.state.drain = Drain()  # requests in flight, finished before a stop closes the port
+    app.add_middleware(Draining, drain=app.state.drain)
     if settings.replica:
         app.add_middleware(ReplicaHeader, name=settings.replica)
     app.state.executor = action_webhook.make_executor()

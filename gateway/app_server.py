@@ -4,11 +4,12 @@ run it (instead of `uvicorn gateway.app:main_app --factory`, with the same optio
 Why not plain uvicorn: on SIGTERM uvicorn's `Server.shutdown` closes its port and then, at
 once, every websocket with 1012 (service restart); the app's lifespan shutdown runs only after
 every connection has gone. A phone call on WS /voice/ws was cut without a word and stored as a
-hang-up. `AppServer.shutdown` first does what uvicorn does to new work (the port and idle
-keep-alive connections are closed; a request in flight finishes), then hands the calls over
-(gateway/voice_ws.py `hand_over`: each caller hears the SHUTDOWN prompt and gets the `end` event
-and a normal close), and only then lets uvicorn go on, with what is left of the graceful
-timeout (HOTLINE_SHUTDOWN_SECONDS) for the requests still running.
+hang-up, and every turn in flight lost its Rasa custom action, which calls this app back.
+`AppServer.shutdown` first refuses new work with the port still open (gateway/draining.py: new
+requests get 503, Rasa's action calls still pass), hands the calls over (gateway/voice_ws.py
+`hand_over`: each caller hears the SHUTDOWN prompt and gets the `end` event and a normal close),
+waits for the requests in flight, and only then lets uvicorn close the port and go on, with
+what is left of the graceful timeout (HOTLINE_SHUTDOWN_SECONDS).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import math
 import socket
 import sys
 import time
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from gateway import voice_ws
 from gateway.app import main_app
+from gateway.draining import Drain
 
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the app does not start
 
@@ -38,27 +41,29 @@ class AppServer(uvicorn.Server):
         # uvicorn's own shutdown closes the websockets (1012) first and the lifespan last: the
         # calls are handed over here, before it (the module's docstring says more)
         if self.app is not None and not self.force_exit:
-            await self._hand_over_calls(self.app, sockets)
+            await self._hand_over_calls(self.app)
         await super().shutdown(sockets)
 
-    async def _hand_over_calls(self, app: FastAPI, sockets: list[socket.socket] | None) -> None:
+    async def _hand_over_calls(self, app: FastAPI) -> None:
+        # The port stays open meanwhile: the calls' last turns and the chat turns in flight
+        # need Rasa's custom actions, which call this app back (gateway/draining.py); new
+        # requests are refused with 503, new WS calls with the `end` event.
         began = time.monotonic()
-        for server in self.servers:  # no new connection (super().shutdown repeats it: harmless)
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        websocket = self.config.ws_protocol_class
-        for connection in list(self.server_state.connections):
-            if websocket is None or not isinstance(connection, websocket):
-                connection.shutdown()  # HTTP: closed when idle, else after its response
+        drain: Drain = app.state.drain
+        drain.stopping = True
         budget = self.config.timeout_graceful_shutdown
         handing = asyncio.ensure_future(voice_ws.hand_over(app, budget))
-        while not handing.done() and not self.force_exit:  # a second Ctrl-C: no more waiting
-            await asyncio.wait({handing}, timeout=0.1)
-        handing.cancel()
+        await self._unless_forced(handing)
+        left = None if budget is None else budget - (time.monotonic() - began)
+        await self._unless_forced(asyncio.ensure_future(drain.idle(left)))
         if budget is not None:  # the whole stop stays within the graceful timeout
             left = budget - (time.monotonic() - began)
             self.config.timeout_graceful_shutdown = max(1, math.ceil(left))
+
+    async def _unless_forced(self, task: asyncio.Future[Any]) -> None:
+        while not task.done() and not self.force_exit:  # a second Ctrl-C: no more waiting
+            await asyncio.wait({task}, timeout=0.1)
+        task.cancel()
 
 
 def run(host: str, port: int, forwarded_allow_ips: str, graceful_seconds: int) -> None:
