@@ -25,9 +25,12 @@ try:
         # Held by the session, across the migrations' own transactions. Tried, not waited for:
         # a waiting statement keeps a snapshot open, and 0013's concurrent index build (run by
         # the holder) waits for every open snapshot, so blocking here would deadlock.
-        while locked and not connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK}
-        ).scalar():
+        while (
+            locked
+            and not connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK}
+            ).scalar()
+        ):
             connection.commit()
             time.sleep(0.2)
         if locked:
