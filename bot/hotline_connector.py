@@ -152,7 +152,7 @@ _validate_action_results_with_one_validator()
 # left behind (tests/faults/test_action_replica_kill.py). Sending again is safe: the orders the
 # actions store are keyed (the submit: one per conversation and draft, triage/form_steps.submit;
 # a callback or an emergency likewise), a handoff is queued once per conversation, the other
-# actions only read; at worst the handoff log (record_handoff) gets a second row. Not the
+# actions only read; the handoff log skips a request still open (record_handoff). Not the
 # rating, which would count twice. A timeout is not retried (the action may still be running).
 # About 2.5 s in all, well within the app's HOTLINE_RASA_TIMEOUT.
 ACTION_RETRY_DELAYS = (0.25, 0.75, 1.5)

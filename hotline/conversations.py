@@ -265,7 +265,22 @@ def record_handoff(
     citizen_text: str | None,
     order_number: str | None,
 ) -> None:
+    """Log a request for a person; the same request still open is not logged again (Rasa sends
+    an action call again when the replica running it died, and it may have logged it)."""
     with session_scope(database_url) as session:
+        same = select(HandoffRequest.id).where(
+            HandoffRequest.conversation_id == conversation,
+            HandoffRequest.status == "open",
+            HandoffRequest.reason == reason,
+            HandoffRequest.citizen_text.is_(None)
+            if citizen_text is None
+            else HandoffRequest.citizen_text == citizen_text,
+            HandoffRequest.order_number.is_(None)
+            if order_number is None
+            else HandoffRequest.order_number == order_number,
+        )
+        if session.scalar(same.limit(1)) is not None:
+            return
         session.add(
             HandoffRequest(
                 conversation_id=conversation,

@@ -85,6 +85,18 @@ def test_fire_tells_to_call_119_and_stores_an_emergency_order_first() -> None:
     assert [h.reason for h in open_handoffs(url())] == ["emergency"]
 
 
+def test_an_emergency_action_sent_again_logs_one_order_and_one_handoff() -> None:
+    """Rasa sends an action call again when the replica running it died after doing the work
+    (bot/hotline_connector.py): the centre's records count the emergency once."""
+    first, _ = run(ActionTriage(), tracker("厨房着火了 在城东区东湖路"))
+    again, _ = run(ActionTriage(), tracker("厨房着火了 在城东区东湖路"))
+    numbers = {e["value"] for e in (*first, *again) if e["name"] == "last_order"}
+    assert len(numbers) == 1
+    assert [(h.reason, h.order_number) for h in open_handoffs(url())] == [
+        ("emergency", numbers.pop())
+    ]
+
+
 def test_on_the_phone_the_emergency_number_is_spoken_and_no_buttons_are_sent() -> None:
     t = tracker("有人晕倒了没有呼吸", channel="voice", metadata={"caller_number": "13912345678"})
     _, messages = run(ActionTriage(), t)
