@@ -50,7 +50,7 @@ class AppServer(uvicorn.Server):
         # requests are refused with 503, new WS calls with the `end` event.
         began = time.monotonic()
         drain: Drain = app.state.drain
-        drain.stopping = True
+        drain.stopping.set()
         budget = self.config.timeout_graceful_shutdown
         handing = asyncio.ensure_future(voice_ws.hand_over(app, budget))
         await self._unless_forced(handing)

@@ -22,10 +22,11 @@ ALWAYS_OPEN = ("/webhook", "/health")  # Rasa's action calls; the balancer's hea
 
 
 class Drain:
-    """The app's requests in flight, and whether it is stopping (`app.state.drain`)."""
+    """The app's requests in flight, and whether it is stopping (`app.state.drain`; the voice
+    WebSocket reads `stopping` too)."""
 
     def __init__(self) -> None:
-        self.stopping = False
+        self.stopping = asyncio.Event()
         self.busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -66,7 +67,7 @@ class Draining:
         if scope["type"] != "http" or not counted(scope):
             await self.app(scope, receive, send)
             return
-        if self.drain.stopping:
+        if self.drain.stopping.is_set():
             refuse = JSONResponse({"detail": STOPPING}, 503, headers={"Retry-After": "1"})
             await refuse(scope, receive, send)
             return

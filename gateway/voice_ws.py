@@ -106,12 +106,11 @@ def parse_start(message: Mapping[str, Any], settings: Settings) -> tuple[int, st
 
 
 class Lines:
-    """The WS calls of this process (their handlers' tasks) and whether it is stopping; one per
-    app (`app.state.voice_lines`)."""
+    """The WS calls of this process (their handlers' tasks); one per app
+    (`app.state.voice_lines`). Whether the app is stopping is `app.state.drain.stopping`."""
 
     def __init__(self) -> None:
         self.handlers: set[asyncio.Task[Any]] = set()
-        self.stopping = asyncio.Event()
 
 
 async def hand_over(app: Any, timeout: float | None) -> None:
@@ -119,7 +118,7 @@ async def hand_over(app: Any, timeout: float | None) -> None:
     too) is told and transferred (speech/calls.py), and this returns once every WS call has
     ended, or after `timeout` seconds."""
     lines: Lines = app.state.voice_lines
-    lines.stopping.set()
+    app.state.drain.stopping.set()  # (already set by gateway/app_server.py)
     center: CallCenter | None = getattr(app.state, "calls", None)
     if center is not None:
         center.shut_down()
@@ -137,19 +136,20 @@ async def voice_ws(ws: WebSocket) -> None:
     assert task is not None
     lines.handlers.add(task)
     try:
-        await _call(ws, lines)
+        await _call(ws)
     finally:
         lines.handlers.discard(task)
 
 
-async def _call(ws: WebSocket, lines: Lines) -> None:
+async def _call(ws: WebSocket) -> None:
     await ws.accept()
     settings: Settings = ws.app.state.settings
     center: CallCenter = ws.app.state.calls
+    stopping: asyncio.Event = ws.app.state.drain.stopping
     transport = WebSocketTransport(ws, 16000)
     call_id = str(uuid.uuid4())
     try:
-        first = await _first_message(ws, lines.stopping)
+        first = await _first_message(ws, stopping)
         if first is None:
             await _refuse_stopping(transport, call_id)
             return
@@ -163,7 +163,7 @@ async def _call(ws: WebSocket, lines: Lines) -> None:
         await _fail(transport, str(exc))
         return
     transport.sample_rate = rate
-    if lines.stopping.is_set():
+    if stopping.is_set():
         await _refuse_stopping(transport, call_id)
         return
     try:

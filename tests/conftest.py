@@ -62,6 +62,13 @@ def browser() -> Iterator[Browser]:
 def serving(app: Any, port: int) -> Iterator[str]:
     """`app` served by uvicorn in a thread on 127.0.0.1:`port`; yields its URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    with server_thread(server):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def server_thread(server: uvicorn.Server) -> Iterator[threading.Thread]:
+    """`server` run in a thread, yielded once it has started; told to exit and joined after."""
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -69,7 +76,7 @@ def serving(app: Any, port: int) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield thread
     finally:
         server.should_exit = True
         thread.join(30)

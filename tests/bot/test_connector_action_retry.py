@@ -8,11 +8,7 @@ small action server in Rasa's environment that answers each call with the status
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from hotline import bot
-from hotline.settings import Settings
+from tests.bot.rasa_env import run_in_rasa
 
 _SCRIPT = r"""
 import asyncio, json, sys
@@ -111,14 +107,7 @@ CASES = {
 
 
 def test_unanswered_action_calls_are_sent_again_and_others_are_not() -> None:
-    settings = Settings()
-    python = settings.rasa_env / "bin" / "python"
-    result = subprocess.run(
-        [str(python), "-c", _SCRIPT], input=json.dumps(CASES), capture_output=True, text=True,
-        env=bot.rasa_environ(), timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_in_rasa(_SCRIPT, CASES)
     assert out["502 then answered"] == {"calls": 2, "outcome": ["SlotSet"], "marked": None}
     assert out["502 twice, then answered"]["calls"] == 3
     assert out["502 twice, then answered"]["outcome"] == ["SlotSet"]

@@ -4,11 +4,7 @@ action server response must still stop the turn, not slip through faster."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from hotline import bot
-from hotline.settings import Settings
+from tests.bot.rasa_env import run_in_rasa
 
 # Runs inside Rasa's environment: import the connector as the server does, then check responses.
 _SCRIPT = r"""
@@ -50,14 +46,7 @@ CASES = [
 
 
 def test_responses_are_accepted_and_refused_as_rasa_does_with_its_message() -> None:
-    settings = Settings()
-    python = settings.rasa_env / "bin" / "python"
-    result = subprocess.run(
-        [str(python), "-c", _SCRIPT], input=json.dumps(CASES), capture_output=True, text=True,
-        env=bot.rasa_environ(), timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_in_rasa(_SCRIPT, CASES)
     assert out["patched"]
     verdicts = [(r["rasa"], r["ours"]) for r in out["results"]]
     assert verdicts == [(r["rasa"], r["rasa"]) for r in out["results"]]

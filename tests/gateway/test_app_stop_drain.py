@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.app_server import AppServer
 from gateway.draining import STOPPING
 from hotline.settings import Settings
+from tests.conftest import server_thread
 from tests.gateway.test_action_webhook import action_call
 from tests.standin_rasa import StandInRasa
 
@@ -47,14 +48,8 @@ def test_a_turn_in_flight_gets_its_action_while_the_app_stops(tmp_path: Path) ->
                             timeout_graceful_shutdown=10)  # fmt: skip
     server = AppServer(config)
     server.app = app
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        with ThreadPoolExecutor(1) as pool:
+        with server_thread(server) as thread, ThreadPoolExecutor(1) as pool:
             body = {"sender": "drain-1", "text": "你们几点上班", "channel": "web"}
             turn: Future[httpx.Response] = pool.submit(
                 httpx.post, f"{APP}/api/v1/chat", json=body, timeout=60
@@ -62,16 +57,14 @@ def test_a_turn_in_flight_gets_its_action_while_the_app_stops(tmp_path: Path) ->
             while not rasa.turns:  # the turn is with Rasa
                 time.sleep(0.01)
             server.should_exit = True  # what SIGTERM does
-            while not app.state.drain.stopping:
+            while not app.state.drain.stopping.is_set():
                 time.sleep(0.01)
             late = httpx.post(f"{APP}/api/v1/chat", json={**body, "sender": "drain-2"}, timeout=10)
             stopping.set()
             answered = turn.result(60)
-        thread.join(30)
-        assert not thread.is_alive()  # then the server stopped
+            thread.join(30)
+            assert not thread.is_alive()  # then the server stopped
     finally:
-        server.should_exit = True
-        thread.join(30)
         rasa.stop()
     assert answered.status_code == 200, answered.text
     assert answered.json()["messages"][0]["text"] == "action 200"  # not "action unreachable"

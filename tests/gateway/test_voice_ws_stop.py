@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from gateway.calls_api import make_call_center
 from hotline.settings import Settings
 from speech.outcomes import get_call
 from speech.prompts import GREETING, SHUTDOWN
+from tests.conftest import server_thread
 from tests.gateway.test_voice_ws import Caller
 from tests.speech.doubles import LengthTTS, ScriptedASR, tone
 from tests.standin_rasa import StandInRasa
@@ -59,17 +59,10 @@ def running(tmp_path: Path) -> Iterator[Running]:
                             timeout_graceful_shutdown=10)  # fmt: skip
     server = AppServer(config)
     server.app = app
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield Running(server, settings, rasa, asr, thread)
+        with server_thread(server) as thread:
+            yield Running(server, settings, rasa, asr, thread)
     finally:
-        server.should_exit = True
-        thread.join(30)
         rasa.stop()
 
 
