@@ -196,6 +196,21 @@ async def chat_outcomes(http: httpx.AsyncClient, base: str) -> dict[str, float]:
     return counts
 
 
+async def wait_until_loaded(base: str, limit: float = 900) -> None:
+    """Wait until the app has loaded its router (HOTLINE_KNOWLEDGE_PRELOAD, on in `hotline
+    serve`): on a fresh machine the first start trains it in the background (minutes of CPU),
+    which would be measured as load otherwise."""
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient(timeout=30) as http:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                deps = (await http.get(f"{base}/health")).json().get("dependencies", {})
+                if deps.get("router", {}).get("loaded"):
+                    return
+            await asyncio.sleep(2)
+    raise SystemExit(f"the app at {base} did not load its router within {limit:.0f} s")
+
+
 async def run_level(
     base: str, sessions: int, seconds: float, interval: float, pids: dict[str, int], seed: int
 ) -> Level:
@@ -281,6 +296,7 @@ def main() -> None:
         base, pids = stack.url, children(stack.proc.pid)
         print(f"isolated stack: app {stack.url}, rasa {stack.rasa_url}, pids {pids}")
     try:
+        asyncio.run(wait_until_loaded(base))
         asyncio.run(run_level(base, 5, 10, args.interval, {}, args.seed + 999))  # warm-up
         print(f"{args.seconds:.0f} s per level, a turn every {args.interval:.0f} s per session; "
               f"{os.cpu_count()} CPUs")  # fmt: skip

@@ -20,12 +20,19 @@ app answers it with the 409 of an id found in its own log (MessageIdReused, gate
 A custom action call that no app replica answered (the one running it was killed) is sent again,
 and if none answers it the turn is a 503 {"error": "action_unanswered", "action": str}, which
 the app answers with its triage fallback (below, _retry_unanswered_action_calls).
+
+Two memories spare the server's CPU under load (BENCHMARKS.md "Chat load", session 11): the
+tracker a turn saved is kept for the conversation's next turn while the store holds nothing
+newer (_keep_saved_trackers), and TED's prediction is kept per dialogue state
+(_remember_ted_predictions).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
@@ -67,6 +74,59 @@ def _remember_saved_trackers(processor: Any) -> None:
 _repeat_check: ContextVar[Optional[Tuple[Text, Text]]] = ContextVar(
     "hotline_repeat_check", default=None
 )
+
+
+# The tracker saved at the end of a conversation's turn is kept in memory for its next turn,
+# instead of reading and replaying all of the conversation's events from the tracker store
+# (a sixth of the Rasa server's CPU under chat load). Kept trackers are checked against the
+# store: events are only ever appended, so a kept tracker holding as many events as the store
+# has for the conversation's session is that conversation; any other count (another Rasa
+# server handled a turn, a new session began, a save fell back) reads the store as before.
+# A kept tracker is handed out once (the turn changes it) and kept again when saved, so one whose
+# turn failed half-way is never handed out again.
+TRACKERS_KEPT = 2000
+TRACKER_KEPT_SECONDS = 600.0
+
+
+def _keep_saved_trackers(store: Any) -> None:
+    """Wrap the tracker store's retrieve and save once (Rasa keeps one store for the server)."""
+    from collections import OrderedDict
+
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    if store is None or getattr(store, "_hotline_keeps_trackers", False):
+        return
+    store._hotline_keeps_trackers = True
+    sql = getattr(store, "_tracker_store", store)  # inside Rasa's FailSafeTrackerStore
+    if not isinstance(sql, SQLTrackerStore):
+        return  # in memory already
+    kept: "OrderedDict[Text, Tuple[float, Any, Any]]" = OrderedDict()
+    retrieve, save = store.retrieve, store.save
+
+    def stored_events(sender_id: Text) -> Optional[int]:
+        try:
+            with sql.session_scope() as session:
+                return sql._event_query(session, sender_id, False).count()
+        except Exception:  # the store's own read below reports it
+            return None
+
+    async def retrieve_kept(sender_id: Text) -> Any:
+        entry = kept.pop(sender_id, None)
+        if entry is not None:
+            when, domain, tracker = entry
+            fresh = time.monotonic() - when < TRACKER_KEPT_SECONDS and domain is sql.domain
+            if fresh and stored_events(sender_id) == len(tracker.events):
+                return tracker
+        return await retrieve(sender_id)
+
+    async def save_kept(tracker: Any) -> None:
+        await save(tracker)
+        kept.pop(tracker.sender_id, None)
+        kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker)
+        while len(kept) > TRACKERS_KEPT:
+            kept.popitem(last=False)
+
+    store.retrieve, store.save = retrieve_kept, save_kept
 
 
 class AlreadyHandled(Exception):
@@ -209,6 +269,73 @@ def _retry_unanswered_action_calls() -> None:
 _retry_unanswered_action_calls()
 
 
+# TED's prediction is a function of the conversation's last few dialogue states (intents, slots,
+# the active form, the previous action; max_history in config.yml), not of the citizen's words
+# unless TED was trained on texts (then the text is part of the states below). Those states
+# repeat across citizens: every consultation passes through the same few. Running TED's network
+# for each was about a quarter of the Rasa server's CPU under chat load (BENCHMARKS.md "Chat
+# load"), so its answer for states it has seen is kept. Bounded, per loaded model (a new model
+# brings new policy objects), and exact: the network's inference is deterministic.
+TED_REMEMBERED = 4096
+
+
+def _ted_states_key(policy: Any, tracker: Any, domain: Any, rule_only_data: Any) -> Text:
+    """The states TED featurizes for this prediction (TEDPolicy._featurize_tracker): the
+    intent-based ones, and the text-based ones when it also predicts from the last user text."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.nlu.constants import TEXT
+
+    states = [policy._prediction_states(tracker, domain, policy.only_e2e, rule_only_data)]
+    if (
+        tracker.latest_action_name == ACTION_LISTEN_NAME
+        and TEXT in policy.fake_features
+        and not policy.only_e2e
+    ):
+        states.append(policy._prediction_states(tracker, domain, True, rule_only_data))
+    return json.dumps(states, sort_keys=True, default=repr)
+
+
+def _remember_ted_predictions() -> None:
+    from collections import OrderedDict
+
+    from rasa.core.policies.ted_policy import TEDPolicy
+
+    if getattr(TEDPolicy, "_hotline_predict_unremembered", None):
+        return
+    predict = TEDPolicy.predict_action_probabilities
+
+    def predict_remembered(
+        self: TEDPolicy, tracker: Any, domain: Any, rule_only_data: Any = None, **kwargs: Any
+    ) -> Any:
+        if self.model is None:
+            return predict(self, tracker, domain, rule_only_data, **kwargs)
+        seen = self.__dict__.setdefault("_hotline_predictions", OrderedDict())
+        key = _ted_states_key(self, tracker, domain, rule_only_data)
+        if key in seen:
+            seen.move_to_end(key)
+            probabilities, e2e, diagnostic = seen[key]
+            # a fresh list: the ensemble zeroes a rejected action's probability in place
+            return self._prediction(
+                list(probabilities), is_end_to_end_prediction=e2e, diagnostic_data=diagnostic
+            )
+        prediction = predict(self, tracker, domain, rule_only_data, **kwargs)
+        if not prediction.optional_events:  # entities of one text: not a function of states
+            seen[key] = (
+                list(prediction.probabilities),
+                prediction.is_end_to_end_prediction,
+                prediction.diagnostic_data,
+            )
+            if len(seen) > TED_REMEMBERED:
+                seen.popitem(last=False)
+        return prediction
+
+    TEDPolicy.predict_action_probabilities = predict_remembered
+    TEDPolicy._hotline_predict_unremembered = predict
+
+
+_remember_ted_predictions()
+
+
 class HotlineInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -233,6 +360,7 @@ class HotlineInput(InputChannel):
                 return response.json({"error": "message_id must be a non-empty string"}, 400)
             agent = request.app.ctx.agent
             _remember_saved_trackers(agent.processor)
+            _keep_saved_trackers(agent.tracker_store)
             _check_repeats(agent.processor)
             _saved_tracker.set(None)
             _unanswered_action.set(None)

@@ -1,0 +1,78 @@
+"""Trackers kept between a conversation's turns (bot/hotline_connector.py, _keep_saved_trackers):
+two Rasa tracker stores on one database, as two Rasa servers on the cluster's PostgreSQL (here
+SQLite, as one `hotline serve`), in Rasa's environment. A conversation's next turn gets the
+tracker it saved without reading its events again; a turn another server handled meanwhile,
+and a turn that failed before saving, are never hidden by a kept tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotline.bot import BOT_DIR
+from tests.bot.rasa_env import run_in_rasa
+
+_SCRIPT = r"""
+import asyncio, json, sys
+import sqlalchemy as sa
+import hotline_connector as connector
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+
+args = json.load(sys.stdin)
+domain = Domain.load(args["domain"])
+reads = []
+
+def server():
+    sql = SQLTrackerStore(domain, dialect="sqlite", db=args["db"])
+    @sa.event.listens_for(sql.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, *rest):
+        # the events themselves, not the count of them (saving counts what is stored already)
+        head = statement.lstrip().upper()
+        if head.startswith("SELECT") and not head.startswith("SELECT COUNT") and "DATA" in head:
+            reads.append(statement)
+    store = FailSafeTrackerStore(sql)
+    connector._keep_saved_trackers(store)
+    return store
+
+def said(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+async def turn(store, sender, text):
+    tracker = await store.get_or_create_tracker(sender)
+    tracker.update(UserUttered(text, intent={"name": "consult", "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_listen"))
+    await store.save(tracker)
+    return tracker
+
+async def main():
+    a, b = server(), server()
+    out = {}
+    await turn(a, "c1", "你好")
+    await turn(a, "c1", "社保卡丢了怎么补")
+    reads.clear()
+    third = await turn(a, "c1", "要带什么")
+    out["reads_on_a_kept_turn"] = len(reads)
+    out["a_third"] = said(third)
+    # the next turn reaches the other server, then the first again
+    await turn(b, "c1", "去哪里办")
+    fifth = await turn(a, "c1", "谢谢")
+    out["a_after_b"] = said(fifth)
+    # a turn that fails before saving: its half-done tracker is not handed out again
+    broken = await a.get_or_create_tracker("c1")
+    broken.update(UserUttered("never saved", intent={"name": "consult", "confidence": 1.0}))
+    out["after_failed_turn"] = said(await a.retrieve("c1"))
+    print(json.dumps(out, ensure_ascii=False))
+
+asyncio.run(main())
+"""
+
+
+def test_a_kept_tracker_is_used_only_while_it_is_the_whole_conversation(tmp_path: Path) -> None:
+    out = run_in_rasa(
+        _SCRIPT, {"domain": str(BOT_DIR / "domain.yml"), "db": str(tmp_path / "rasa.db")}
+    )
+    assert out["reads_on_a_kept_turn"] == 0  # nothing of the conversation was read again
+    assert out["a_third"] == ["你好", "社保卡丢了怎么补", "要带什么"]
+    assert out["a_after_b"] == ["你好", "社保卡丢了怎么补", "要带什么", "去哪里办", "谢谢"]
+    assert out["after_failed_turn"] == out["a_after_b"]
