@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,17 @@ class BotTurn:
     # The work-order form Rasa is in after this turn ({"requested", "slots"}), None outside it:
     # kept with the turn so the fallback can finish the draft if Rasa goes away.
     form: dict[str, Any] | None = None
+
+
+# Requests about one conversation carry a key of it, so a balancer can send them all to the same
+# Rasa server (nginx in `hotline cluster` hashes it), whose memory of the conversation's tracker
+# then spares reading it again (bot/hotline_connector.py); any server may still take any turn.
+# A digest, not the id: conversation ids hold WeChat openids and callers' numbers.
+CONVERSATION_HEADER = "X-Hotline-Conversation"
+
+
+def conversation_key(sender_id: str) -> dict[str, str]:
+    return {CONVERSATION_HEADER: hashlib.sha256(sender_id.encode()).hexdigest()[:16]}
 
 
 class RasaClient:
@@ -113,7 +125,9 @@ class RasaClient:
         if message_id is not None:
             payload["message_id"] = message_id
         try:
-            resp = await self._http.post("/webhooks/hotline/webhook", json=payload)
+            resp = await self._http.post(
+                "/webhooks/hotline/webhook", json=payload, headers=conversation_key(sender_id)
+            )
         except httpx.TimeoutException as exc:
             raise RasaUnavailable(f"rasa timed out after {self._http.timeout.read}s") from exc
         except httpx.HTTPError as exc:
@@ -140,7 +154,7 @@ class RasaClient:
         path = f"/conversations/{quote(sender_id, safe=':')}/tracker/events"
         names = ",".join(str(e.get("event")) for e in events)
         try:
-            resp = await self._http.post(path, json=events)
+            resp = await self._http.post(path, json=events, headers=conversation_key(sender_id))
         except httpx.TimeoutException as exc:
             raise self._down(f"rasa timed out after {self._http.timeout.read}s") from exc
         except httpx.HTTPError as exc:

@@ -151,12 +151,21 @@ def test_a_complaint_form_continues_whichever_replica_takes_the_turn(cluster: Cl
         ("差不多半个月了", "怎么称呼"),
     ]
     served = []
+    access_log = cluster.log.parent / "cluster" / "nginx" / "log" / "access.log"
+    logged = access_log.stat().st_size
     for said, asked in steps:
         resp = chat(sender, said)
         assert asked in text_of(resp), (said, resp.json())
         served.append(replica(resp))
     # the form's state lives in Rasa's PostgreSQL tracker, not in a replica
     assert set(served) == {"app-1", "app-2"}, served
+    # while both Rasa servers are up, the conversation's turns all went to one of them (nginx
+    # hashes the app's conversation key), which kept its tracker between them
+    with access_log.open() as log:
+        log.seek(logged)
+        turns = [line.split() for line in log if '"POST /webhooks/hotline/webhook"' in line]
+    assert len(turns) == len(steps)
+    assert len({fields[-2] for fields in turns}) == 1, turns  # $upstream_addr
 
 
 def test_a_handoff_queued_on_one_replica_is_served_from_the_other(cluster: Cluster) -> None:
