@@ -33,6 +33,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
@@ -90,8 +91,6 @@ TRACKER_KEPT_SECONDS = 600.0
 
 def _keep_saved_trackers(store: Any) -> None:
     """Wrap the tracker store's retrieve and save once (Rasa keeps one store for the server)."""
-    from collections import OrderedDict
-
     from rasa.core.tracker_store import SQLTrackerStore
 
     if store is None or getattr(store, "_hotline_keeps_trackers", False):
@@ -121,8 +120,8 @@ def _keep_saved_trackers(store: Any) -> None:
 
     async def save_kept(tracker: Any) -> None:
         await save(tracker)
-        kept.pop(tracker.sender_id, None)
         kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker)
+        kept.move_to_end(tracker.sender_id)
         while len(kept) > TRACKERS_KEPT:
             kept.popitem(last=False)
 
@@ -296,8 +295,6 @@ def _ted_states_key(policy: Any, tracker: Any, domain: Any, rule_only_data: Any)
 
 
 def _remember_ted_predictions() -> None:
-    from collections import OrderedDict
-
     from rasa.core.policies.ted_policy import TEDPolicy
 
     if getattr(TEDPolicy, "_hotline_predict_unremembered", None):
