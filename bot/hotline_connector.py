@@ -30,6 +30,7 @@ newer (_keep_saved_trackers), and TED's prediction is kept per dialogue state
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -37,8 +38,9 @@ from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
+import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -80,13 +82,20 @@ _repeat_check: ContextVar[Optional[Tuple[Text, Text]]] = ContextVar(
 # The tracker saved at the end of a conversation's turn is kept in memory for its next turn,
 # instead of reading and replaying all of the conversation's events from the tracker store
 # (a sixth of the Rasa server's CPU under chat load). Kept trackers are checked against the
-# store: events are only ever appended, so a kept tracker holding as many events as the store
-# has for the conversation's session is that conversation; any other count (another Rasa
-# server handled a turn, a new session began, a save fell back) reads the store as before.
-# A kept tracker is handed out once (the turn changes it) and kept again when saved, so one whose
-# turn failed half-way is never handed out again.
+# store: events are only ever appended, so a kept tracker is the conversation while the newest
+# event the store holds for it is still the one this server saved last; anything newer (another
+# Rasa server handled a turn) reads the store as before. A kept tracker is handed out once (the
+# turn changes it) and kept again when its save succeeded, so one whose turn failed half-way, or
+# whose save fell back, is never handed out again. A tracker that began a new session during its
+# turn is not kept (the store gives only the new session's events).
+#
+# Saving a tracker counts how many of its events are stored already: the kept tracker knows
+# (how many it had when last saved), so the count is asked only for trackers read from the
+# store. The check and that count were each about 1.3 ms of CPU as ORM queries; the check is
+# one indexed query built once (about 0.2 ms, BENCHMARKS.md "Chat load", session 12).
 TRACKERS_KEPT = 2000
 TRACKER_KEPT_SECONDS = 600.0
+_STORED = "_hotline_events_stored"  # on a tracker: how many of its events the store holds
 
 
 def _keep_saved_trackers(store: Any) -> None:
@@ -99,33 +108,50 @@ def _keep_saved_trackers(store: Any) -> None:
     sql = getattr(store, "_tracker_store", store)  # inside Rasa's FailSafeTrackerStore
     if not isinstance(sql, SQLTrackerStore):
         return  # in memory already
-    kept: "OrderedDict[Text, Tuple[float, Any, Any]]" = OrderedDict()
-    retrieve, save = store.retrieve, store.save
+    # conversation -> (kept at, domain, tracker, id of the newest event stored for it)
+    kept: "OrderedDict[Text, Tuple[float, Any, Any, int]]" = OrderedDict()
+    events = sql.SQLEvent.__table__
+    newest_query = sa.select(sa.func.max(events.c.id)).where(
+        events.c.sender_id == sa.bindparam("sender")
+    )
+    retrieve, save, count_stored = store.retrieve, sql.save, sql._additional_events
 
-    def stored_events(sender_id: Text) -> Optional[int]:
+    def newest_event(sender_id: Text) -> Optional[int]:
         try:
-            with sql.session_scope() as session:
-                return sql._event_query(session, sender_id, False).count()
-        except Exception:  # the store's own read below reports it
+            with sql.engine.connect() as connection:
+                return connection.execute(newest_query, {"sender": sender_id}).scalar()
+        except Exception:  # the store's own read or save reports it
             return None
 
     async def retrieve_kept(sender_id: Text) -> Any:
         entry = kept.pop(sender_id, None)
         if entry is not None:
-            when, domain, tracker = entry
+            when, domain, tracker, newest = entry
             fresh = time.monotonic() - when < TRACKER_KEPT_SECONDS and domain is sql.domain
-            if fresh and stored_events(sender_id) == len(tracker.events):
+            if fresh and newest_event(sender_id) == newest:
                 return tracker
         return await retrieve(sender_id)
 
-    async def save_kept(tracker: Any) -> None:
-        await save(tracker)
-        kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker)
+    def additional_events(session: Any, tracker: Any) -> Any:
+        stored = getattr(tracker, _STORED, None)
+        if stored is not None and stored <= len(tracker.events):
+            return itertools.islice(tracker.events, stored, len(tracker.events))
+        return count_stored(session, tracker)
+
+    async def save_and_keep(tracker: Any) -> None:
+        await save(tracker)  # raises if it failed: Rasa's fail-safe store falls back
+        setattr(tracker, _STORED, len(tracker.events))
+        newest = newest_event(tracker.sender_id)
+        sessions = sum(isinstance(e, SessionStarted) for e in tracker.events)
+        if newest is None or sessions > 1:
+            return
+        kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker, newest)
         kept.move_to_end(tracker.sender_id)
         while len(kept) > TRACKERS_KEPT:
             kept.popitem(last=False)
 
-    store.retrieve, store.save = retrieve_kept, save_kept
+    store.retrieve = retrieve_kept
+    sql.save, sql._additional_events = save_and_keep, additional_events
 
 
 class AlreadyHandled(Exception):

@@ -1,8 +1,9 @@
 """Trackers kept between a conversation's turns (bot/hotline_connector.py, _keep_saved_trackers):
 two Rasa tracker stores on one database, as two Rasa servers on the cluster's PostgreSQL (here
 SQLite, as one `hotline serve`), in Rasa's environment. A conversation's next turn gets the
-tracker it saved without reading its events again; a turn another server handled meanwhile,
-and a turn that failed before saving, are never hidden by a kept tracker."""
+tracker it saved without reading or counting its events again; a turn another server handled
+meanwhile, a turn that failed before saving and a save that failed are never hidden by a kept
+tracker."""
 
 from __future__ import annotations
 
@@ -21,16 +22,20 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 
 args = json.load(sys.stdin)
 domain = Domain.load(args["domain"])
-reads = []
+reads, counts, failing = [], [], []
 
 def server():
     sql = SQLTrackerStore(domain, dialect="sqlite", db=args["db"])
     @sa.event.listens_for(sql.engine, "before_cursor_execute")
-    def count(conn, cursor, statement, *rest):
-        # the events themselves, not the count of them (saving counts what is stored already)
+    def watch(conn, cursor, statement, *rest):
         head = statement.lstrip().upper()
-        if head.startswith("SELECT") and not head.startswith("SELECT COUNT") and "DATA" in head:
-            reads.append(statement)
+        if head.startswith("SELECT COUNT"):
+            counts.append(statement)  # saving Rasa's way counts what is stored already
+        elif head.startswith("SELECT") and "DATA" in head:
+            reads.append(statement)  # the events themselves
+        elif head.startswith("INSERT") and failing:
+            failing.pop()
+            raise RuntimeError("the database went away")
     store = FailSafeTrackerStore(sql)
     connector._keep_saved_trackers(store)
     return store
@@ -51,8 +56,10 @@ async def main():
     await turn(a, "c1", "你好")
     await turn(a, "c1", "社保卡丢了怎么补")
     reads.clear()
+    counts.clear()
     third = await turn(a, "c1", "要带什么")
     out["reads_on_a_kept_turn"] = len(reads)
+    out["counts_on_a_kept_turn"] = len(counts)
     out["a_third"] = said(third)
     # the next turn reaches the other server, then the first again
     await turn(b, "c1", "去哪里办")
@@ -62,6 +69,13 @@ async def main():
     broken = await a.get_or_create_tracker("c1")
     broken.update(UserUttered("never saved", intent={"name": "consult", "confidence": 1.0}))
     out["after_failed_turn"] = said(await a.retrieve("c1"))
+    # a save that fails falls back to memory (Rasa's fail-safe store): the next turn reads
+    # the database, as without kept trackers, and saves onto what the database holds
+    await turn(a, "c2", "你好")
+    failing.append(True)
+    await turn(a, "c2", "公积金怎么取")  # its save fails
+    await turn(a, "c2", "谢谢")
+    out["c2_stored"] = said(await server().retrieve("c2"))
     print(json.dumps(out, ensure_ascii=False))
 
 asyncio.run(main())
@@ -73,6 +87,9 @@ def test_a_kept_tracker_is_used_only_while_it_is_the_whole_conversation(tmp_path
         _SCRIPT, {"domain": str(BOT_DIR / "domain.yml"), "db": str(tmp_path / "rasa.db")}
     )
     assert out["reads_on_a_kept_turn"] == 0  # nothing of the conversation was read again
+    assert out["counts_on_a_kept_turn"] == 0  # nor counted to save it
     assert out["a_third"] == ["你好", "社保卡丢了怎么补", "要带什么"]
     assert out["a_after_b"] == ["你好", "社保卡丢了怎么补", "要带什么", "去哪里办", "谢谢"]
     assert out["after_failed_turn"] == out["a_after_b"]
+    # Rasa's own outcome: the turn whose save failed is not in the database
+    assert out["c2_stored"] == ["你好", "谢谢"]
