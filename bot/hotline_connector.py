@@ -81,21 +81,22 @@ _repeat_check: ContextVar[Optional[Tuple[Text, Text]]] = ContextVar(
 
 # The tracker saved at the end of a conversation's turn is kept in memory for its next turn,
 # instead of reading and replaying all of the conversation's events from the tracker store
-# (a sixth of the Rasa server's CPU under chat load). Kept trackers are checked against the
-# store: events are only ever appended, so a kept tracker is the conversation while the newest
-# event the store holds for it is still the one this server saved last; anything newer (another
-# Rasa server handled a turn) reads the store as before. A kept tracker is handed out once (the
-# turn changes it) and kept again when its save succeeded, so one whose turn failed half-way, or
-# whose save fell back, is never handed out again. A tracker that began a new session during its
-# turn is not kept (the store gives only the new session's events).
-#
-# Saving a tracker counts how many of its events are stored already: the kept tracker knows
-# (how many it had when last saved), so the count is asked only for trackers read from the
-# store. The check and that count were each about 1.3 ms of CPU as ORM queries; the check is
-# one indexed query built once (about 0.2 ms, BENCHMARKS.md "Chat load", session 12).
+# (a sixth of the Rasa server's CPU under chat load). Each tracker handed out for a turn notes
+# how many events it holds and the id of the newest event stored for the conversation then.
+# Events are only ever appended, so when its turn saves it and the store's newest event is
+# still that one, nothing else wrote to the conversation meanwhile: the tracker is the whole
+# conversation, its new events are inserted without counting the stored ones first (Rasa's
+# own save counts them), and it is kept. Kept again only after its save succeeded, and handed
+# out only while the store's newest event is still the one its save wrote and it holds the
+# events it was saved with; anything else (another Rasa server or an overlapping retry wrote,
+# the save fell back, the turn was not saved, a second session began) reads the store as before.
+# The checks are one indexed query built once, about 0.2 ms of CPU each; the ORM counts they
+# replace were about 1.3 ms each (BENCHMARKS.md "Chat load", session 12).
 TRACKERS_KEPT = 2000
 TRACKER_KEPT_SECONDS = 600.0
-_STORED = "_hotline_events_stored"  # on a tracker: how many of its events the store holds
+# On a tracker: (its number of events, the newest stored event id) when handed out or saved.
+_HANDED_OUT = "_hotline_handed_out"
+_UNSHARED = "_hotline_unshared"  # on a tracker being saved: nothing else wrote since
 
 
 def _keep_saved_trackers(store: Any) -> None:
@@ -108,8 +109,7 @@ def _keep_saved_trackers(store: Any) -> None:
     sql = getattr(store, "_tracker_store", store)  # inside Rasa's FailSafeTrackerStore
     if not isinstance(sql, SQLTrackerStore):
         return  # in memory already
-    # conversation -> (kept at, domain, tracker, id of the newest event stored for it)
-    kept: "OrderedDict[Text, Tuple[float, Any, Any, int]]" = OrderedDict()
+    kept: "OrderedDict[Text, Tuple[float, Any, Any]]" = OrderedDict()  # (when, domain, tracker)
     events = sql.SQLEvent.__table__
     newest_query = sa.select(sa.func.max(events.c.id)).where(
         events.c.sender_id == sa.bindparam("sender")
@@ -123,30 +123,47 @@ def _keep_saved_trackers(store: Any) -> None:
         except Exception:  # the store's own read or save reports it
             return None
 
+    def note(tracker: Any, newest: Optional[int]) -> None:
+        setattr(tracker, _HANDED_OUT, None if newest is None else (len(tracker.events), newest))
+
     async def retrieve_kept(sender_id: Text) -> Any:
         entry = kept.pop(sender_id, None)
         if entry is not None:
-            when, domain, tracker, newest = entry
+            when, domain, tracker = entry
             fresh = time.monotonic() - when < TRACKER_KEPT_SECONDS and domain is sql.domain
-            if fresh and newest_event(sender_id) == newest:
+            handed = getattr(tracker, _HANDED_OUT, None)
+            if fresh and handed and handed == (len(tracker.events), newest_event(sender_id)):
                 return tracker
-        return await retrieve(sender_id)
+        tracker = await retrieve(sender_id)
+        if tracker is not None:
+            note(tracker, newest_event(sender_id))
+        return tracker
 
     def additional_events(session: Any, tracker: Any) -> Any:
-        stored = getattr(tracker, _STORED, None)
-        if stored is not None and stored <= len(tracker.events):
-            return itertools.islice(tracker.events, stored, len(tracker.events))
+        handed = getattr(tracker, _HANDED_OUT, None)
+        if handed is not None and handed[0] <= len(tracker.events):
+            newest = session.execute(newest_query, {"sender": tracker.sender_id}).scalar()
+            if newest == handed[1]:
+                setattr(tracker, _UNSHARED, True)
+                return itertools.islice(tracker.events, handed[0], len(tracker.events))
         return count_stored(session, tracker)
 
     async def save_and_keep(tracker: Any) -> None:
-        await save(tracker)  # raises if it failed: Rasa's fail-safe store falls back
-        setattr(tracker, _STORED, len(tracker.events))
-        newest = newest_event(tracker.sender_id)
-        sessions = sum(isinstance(e, SessionStarted) for e in tracker.events)
-        if newest is None or sessions > 1:
+        kept.pop(tracker.sender_id, None)  # whatever was kept is older than this save
+        setattr(tracker, _UNSHARED, False)
+        try:
+            await save(tracker)  # raises if it failed: Rasa's fail-safe store falls back
+        except Exception:
+            setattr(tracker, _HANDED_OUT, None)
+            raise
+        if not getattr(tracker, _UNSHARED):
+            setattr(tracker, _HANDED_OUT, None)
             return
-        kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker, newest)
-        kept.move_to_end(tracker.sender_id)
+        note(tracker, newest_event(tracker.sender_id))
+        sessions = sum(isinstance(e, SessionStarted) for e in tracker.events)
+        if getattr(tracker, _HANDED_OUT) is None or sessions > 1:
+            return
+        kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker)
         while len(kept) > TRACKERS_KEPT:
             kept.popitem(last=False)
 

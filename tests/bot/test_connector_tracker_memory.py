@@ -93,3 +93,77 @@ def test_a_kept_tracker_is_used_only_while_it_is_the_whole_conversation(tmp_path
     assert out["after_failed_turn"] == out["a_after_b"]
     # Rasa's own outcome: the turn whose save failed is not in the database
     assert out["c2_stored"] == ["你好", "谢谢"]
+
+
+_OVERLAPS = r"""
+import asyncio, json, sys
+import hotline_connector as connector
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+
+args = json.load(sys.stdin)
+domain = Domain.load(args["domain"])
+
+def server():
+    store = FailSafeTrackerStore(SQLTrackerStore(domain, dialect="sqlite", db=args["db"]))
+    connector._keep_saved_trackers(store)
+    return store
+
+def said(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)] if tracker else []
+
+def user(text):
+    return UserUttered(text, intent={"name": "consult", "confidence": 1.0})
+
+async def stored(sender):
+    return said(await SQLTrackerStore(domain, dialect="sqlite", db=args["db"]).retrieve(sender))
+
+async def main():
+    out = {}
+    a = server()
+    sql = a._tracker_store
+    # The store cannot be read once: Rasa starts a new tracker, saves it, and the turn is then
+    # not saved (answered 503); the tracker with the unsaved message is not handed out later.
+    for text in ("你好", "社保卡丢了怎么补"):
+        tracker = await a.get_or_create_tracker("c1")
+        tracker.update(user(text))
+        await a.save(tracker)
+    read = sql.retrieve
+    async def unreadable(sender):
+        raise RuntimeError("the connection went stale")
+    sql.retrieve = unreadable
+    lost = await a.get_or_create_tracker("c1")
+    sql.retrieve = read
+    lost.update(user("never saved"))
+    out["after_unreadable"] = said(await a.retrieve("c1"))
+    out["c1_stored"] = await stored("c1")
+    # Two turns of one conversation overlap (a retry after the lock expired): whichever
+    # saves last, the next turn gets everything the store holds.
+    for text in ("你好", "公积金怎么取"):
+        tracker = await a.get_or_create_tracker("c2")
+        tracker.update(user(text))
+        await a.save(tracker)
+    slow = await a.retrieve("c2")  # the kept tracker
+    retry = await a.retrieve("c2")  # read from the store
+    retry.update(user("要带什么（重发）"))
+    await a.save(retry)
+    slow.update(user("要带什么"))
+    await a.save(slow)
+    out["after_overlap"] = said(await a.retrieve("c2"))
+    out["c2_stored"] = await stored("c2")
+    print(json.dumps(out, ensure_ascii=False))
+
+asyncio.run(main())
+"""
+
+
+def test_a_tracker_is_not_kept_past_an_unsaved_turn_or_an_overlapping_one(tmp_path: Path) -> None:
+    out = run_in_rasa(
+        _OVERLAPS, {"domain": str(BOT_DIR / "domain.yml"), "db": str(tmp_path / "rasa.db")}
+    )
+    assert out["c1_stored"] == ["你好", "社保卡丢了怎么补"]
+    assert out["after_unreadable"] == out["c1_stored"]  # not the unsaved "never saved"
+    # the later save is Rasa's own (it counts what is stored and adds only what is beyond)
+    assert out["c2_stored"] == ["你好", "公积金怎么取", "要带什么（重发）"]
+    assert out["after_overlap"] == out["c2_stored"]  # not the later saver's own view
