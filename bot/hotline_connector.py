@@ -151,17 +151,13 @@ def _keep_saved_trackers(store: Any) -> None:
     async def save_and_keep(tracker: Any) -> None:
         kept.pop(tracker.sender_id, None)  # whatever was kept is older than this save
         setattr(tracker, _UNSHARED, False)
-        try:
-            await save(tracker)  # raises if it failed: Rasa's fail-safe store falls back
-        except Exception:
-            setattr(tracker, _HANDED_OUT, None)
-            raise
+        await save(tracker)  # raises if it failed: Rasa's fail-safe store falls back
         if not getattr(tracker, _UNSHARED):
-            setattr(tracker, _HANDED_OUT, None)
-            return
-        note(tracker, newest_event(tracker.sender_id))
+            return  # saved Rasa's way; a later save of it checks the store again
+        newest = newest_event(tracker.sender_id)
+        note(tracker, newest)
         sessions = sum(isinstance(e, SessionStarted) for e in tracker.events)
-        if getattr(tracker, _HANDED_OUT) is None or sessions > 1:
+        if newest is None or sessions > 1:
             return
         kept[tracker.sender_id] = (time.monotonic(), sql.domain, tracker)
         while len(kept) > TRACKERS_KEPT:
