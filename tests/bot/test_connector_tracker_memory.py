@@ -22,10 +22,15 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 
 args = json.load(sys.stdin)
 domain = Domain.load(args["domain"])
-reads, counts, failing = [], [], []
+reads, counts, failing, connects = [], [], [], []
 
 def server():
     sql = SQLTrackerStore(domain, dialect="sqlite", db=args["db"])
+    store = FailSafeTrackerStore(sql)
+    connector._keep_saved_trackers(store)  # pools the connections: a new engine to watch
+    @sa.event.listens_for(sql.engine, "connect")
+    def opened(*_):
+        connects.append(1)
     @sa.event.listens_for(sql.engine, "before_cursor_execute")
     def watch(conn, cursor, statement, *rest):
         head = statement.lstrip().upper()
@@ -36,8 +41,6 @@ def server():
         elif head.startswith("INSERT") and failing:
             failing.pop()
             raise RuntimeError("the database went away")
-    store = FailSafeTrackerStore(sql)
-    connector._keep_saved_trackers(store)
     return store
 
 def said(tracker):
@@ -56,10 +59,14 @@ async def main():
     await turn(a, "c1", "你好")
     await turn(a, "c1", "社保卡丢了怎么补")
     reads.clear()
+    connects.clear()
     counts.clear()
     third = await turn(a, "c1", "要带什么")
     out["reads_on_a_kept_turn"] = len(reads)
     out["counts_on_a_kept_turn"] = len(counts)
+    out["connections_opened_on_a_kept_turn"] = len(connects)
+    with sa.create_engine("sqlite:///" + args["db"]).connect() as plain:
+        out["journal_mode"] = plain.exec_driver_sql("PRAGMA journal_mode").scalar()
     out["a_third"] = said(third)
     # the next turn reaches the other server, then the first again
     await turn(b, "c1", "去哪里办")
@@ -88,6 +95,10 @@ def test_a_kept_tracker_is_used_only_while_it_is_the_whole_conversation(tmp_path
     )
     assert out["reads_on_a_kept_turn"] == 0  # nothing of the conversation was read again
     assert out["counts_on_a_kept_turn"] == 0  # nor counted to save it
+    # Rasa's SQLite store opened a connection for every query and synced every commit in full
+    # with the server's loop blocked: its connections are pooled and its commits written ahead
+    assert out["connections_opened_on_a_kept_turn"] == 0
+    assert out["journal_mode"] == "wal"
     assert out["a_third"] == ["你好", "社保卡丢了怎么补", "要带什么"]
     assert out["a_after_b"] == ["你好", "社保卡丢了怎么补", "要带什么", "去哪里办", "谢谢"]
     assert out["after_failed_turn"] == out["a_after_b"]

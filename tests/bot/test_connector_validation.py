@@ -44,6 +44,31 @@ CASES = [
     {"events": [{"event": "no_such_event"}]},
 ]
 
+# Each event is checked against its own type's schema only: these must get Rasa's verdicts too.
+BY_TYPE = [
+    {
+        "events": [
+            {
+                "event": "user",
+                "text": "你好",
+                "parse_data": {"intent": {"name": "greet", "confidence": 1.0}},
+            },
+            {
+                "event": "bot",
+                "text": "请选择",
+                "data": {"buttons": [{"title": "是", "payload": "/affirm"}]},
+            },
+            {"event": "followup", "name": "action_listen", "timestamp": None},
+            {"event": "slot", "name": "wo_phone", "value": {"nested": [1, 2]}},
+        ],
+        "responses": [{"text": "好的", "buttons": []}],
+    },
+    {"events": ["not an object"], "responses": []},
+    {"events": [{"event": "slot", "name": 3, "value": "x"}], "responses": []},
+    {"events": [{"event": "user", "parse_data": {"intent": {"confidence": "high"}}}]},
+    {"events": [{"event": "slot", "name": "a", "value": 1}, {"event": "user", "text": 5}]},
+]
+
 
 def test_responses_are_accepted_and_refused_as_rasa_does_with_its_message() -> None:
     out = run_in_rasa(_SCRIPT, CASES)
@@ -53,3 +78,11 @@ def test_responses_are_accepted_and_refused_as_rasa_does_with_its_message() -> N
     assert [r["ours"] for r in out["results"]] == [True, True, True, False, False, False, False]
     for r in out["results"][3:]:
         assert "Failed to validate Action server response" in r["message"]
+
+
+def test_events_checked_by_their_own_type_get_rasas_verdicts() -> None:
+    out = run_in_rasa(_SCRIPT, BY_TYPE)
+    verdicts = [(r["rasa"], r["ours"]) for r in out["results"]]
+    assert verdicts == [(r["rasa"], r["rasa"]) for r in out["results"]]
+    assert out["results"][0]["ours"] is True
+    assert not any(r["ours"] for r in out["results"][1:])  # each has one bad event
