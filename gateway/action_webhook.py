@@ -5,16 +5,17 @@ Status codes follow rasa_sdk's action server, which Rasa understands. Only Rasa 
 (gateway.auth.rasa_only: loopback or the shared HOTLINE_ACTION_SECRET): the actions store work
 orders and read citizens' orders.
 
-The actions run on a thread of their own (ActionThread): their work is synchronous (the KB
-search's embeddings, the router, repeat detection, database writes) and on the app's event loop
-it held up every other request, the chat turns waiting for Rasa included (BENCHMARKS.md, "Chat
-load").
+The actions run on a few threads of their own (ActionThreads): their work is synchronous (the
+KB search's embeddings, the router, repeat detection, database writes) and on the app's event
+loop it held up every other request, the chat turns waiting for Rasa included (BENCHMARKS.md,
+"Chat load").
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,28 +33,30 @@ from gateway.metrics import ACTION_CALLS
 router = APIRouter(tags=["rasa actions"], dependencies=[Depends(rasa_only)])
 
 
-class ActionThread:
-    """One daemon thread with its own event loop that runs every action call off the app's
-    loop, one at a time as before (no action ever races another one)."""
+class ActionThreads:
+    """`workers` daemon threads, each with its own event loop, that run the action calls off the
+    app's loop. With one thread the calls queued behind each other: at 120 chat sessions an
+    action waited 366 ms at p95 before it began, most of the turn's latency, while the cores were
+    half idle (the embedding model releases the GIL, so one call's search overlaps another's
+    Python). Two calls running at once always belong to different conversations (Rasa holds a
+    conversation's lock for its whole turn), and what they share is safe to share: the models
+    and caches load under locks, the stores write in transactions, the action objects keep no
+    state between calls (BENCHMARKS.md "Chat load", session 13)."""
 
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rasa-actions")
+        self._local = threading.local()
 
-    def _started(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="rasa-actions", daemon=True).start()
-                self._loop = loop
-            return self._loop
+    def _run(self, executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
+        loop = getattr(self._local, "loop", None)
+        if loop is None:  # one loop per thread, kept: the actions' clients may be bound to it
+            loop = self._local.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(executor.run(action_call))
 
     async def run(self, executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
-        future = asyncio.run_coroutine_threadsafe(executor.run(action_call), self._started())
-        return await asyncio.wrap_future(future)
-
-
-ACTIONS = ActionThread()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._run, executor, action_call
+        )
 
 
 def make_executor() -> ActionExecutor:
@@ -71,7 +74,7 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "request body is not valid JSON"}, status_code=400)
     name = str(action_call.get("next_action"))
     try:
-        result = await ACTIONS.run(executor, action_call)
+        result = await request.app.state.actions.run(executor, action_call)
     except ActionExecutionRejection as exc:
         ACTION_CALLS.labels(name, "rejected").inc()
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 400)

@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.replica:
         app.add_middleware(ReplicaHeader, name=settings.replica)
     app.state.executor = action_webhook.make_executor()
+    app.state.actions = action_webhook.ActionThreads(settings.action_workers)
     app.state.voice_lines = voice_ws.Lines()  # the WS calls, handed over when stopping
     for unavailable in (DBAPIError, PoolTimeout):  # 503 + Retry-After
         app.add_exception_handler(unavailable, database_unavailable)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # After a failed turn, chat turns are answered by the triage layer without asking Rasa for
     # this long (or until /health finds it up): no citizen waits rasa_timeout on every message.
     rasa_retry_seconds: float = Field(default=5.0, ge=0)
+    # Threads that run Rasa's custom action calls in the app (gateway/action_webhook.py): about
+    # one per core; 3 held no more chat sessions than 2 on a 2-core machine.
+    action_workers: int = Field(default=2, ge=1, le=32)
 
     # Knowledge: the embedding model (any sentence-transformers id or path; None = the offline
     # multilingual-e5-small rebuilt from PyPI packages) and where models/embeddings are cached.

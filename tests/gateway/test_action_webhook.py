@@ -125,3 +125,34 @@ def test_the_app_answers_other_requests_while_an_action_is_busy(tmp_path: Path) 
     listed, done, text = asyncio.run(scenario())
     assert (listed, done, text) == (200, 200, "好了")
     assert busy.released  # the other request was served before the action finished
+
+
+def test_another_conversations_action_runs_while_one_is_busy(tmp_path: Path) -> None:
+    """Two citizens' actions run side by side: one busy with the KB search or a database write
+    does not hold up the other's (one action thread queued them: BENCHMARKS.md "Chat load")."""
+    app = create_app(Settings(var_dir=tmp_path, knowledge_preload=False, action_workers=2))
+    busy = BusyAction()
+    app.state.executor.register_action(busy)
+
+    async def scenario() -> tuple[int, str, int]:
+        transport = httpx.ASGITransport(app=app, client=RASA)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            call = asyncio.create_task(client.post("/webhook", json=action_call("action_busy")))
+            await asyncio.to_thread(busy.started.wait, 30)
+            other = await client.post("/webhook", json=action_call("action_triage"))
+            busy.release.set()
+            done = await call
+        return other.status_code, other.json()["responses"][0]["text"], done.status_code
+
+    status, text, done = asyncio.run(scenario())
+    assert (status, done) == (200, 200)
+    assert "今天是" in text  # the hours, answered while the other action still held its call
+    assert busy.released
+
+
+def test_action_workers_must_be_at_least_one(tmp_path: Path) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="action_workers"):
+        Settings(var_dir=tmp_path, action_workers=0)
