@@ -34,8 +34,8 @@ router = APIRouter(tags=["rasa actions"], dependencies=[Depends(rasa_only)])
 
 
 class ActionThreads:
-    """`workers` daemon threads, each with its own event loop, that run the action calls off the
-    app's loop. With one thread the calls queued behind each other: at 120 chat sessions an
+    """A pool of `workers` threads, each with its own event loop, that run the action calls off
+    the app's loop. With one thread the calls queued behind each other: at 120 chat sessions an
     action waited 366 ms at p95 before it began, most of the turn's latency, while the cores were
     half idle (the embedding model releases the GIL, so one call's search overlaps another's
     Python). Two calls running at once always belong to different conversations (Rasa holds a

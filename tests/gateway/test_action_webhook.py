@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,47 +107,48 @@ class BusyAction(Action):
         return []
 
 
-def test_the_app_answers_other_requests_while_an_action_is_busy(tmp_path: Path) -> None:
-    """A citizen's turn, or Rasa's next call, is not held up by another conversation's action."""
-    app = create_app(Settings(var_dir=tmp_path, knowledge_preload=False))
+def while_busy(
+    settings: Settings, other: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+) -> tuple[httpx.Response, httpx.Response, BusyAction]:
+    """(the `other` request's response, the busy action's response, the action): `other` is
+    sent while the busy action holds its call, which is released once `other` is answered."""
+    app = create_app(settings)
     busy = BusyAction()
     app.state.executor.register_action(busy)
 
-    async def scenario() -> tuple[int, int, str]:
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app, client=RASA)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
             call = asyncio.create_task(client.post("/webhook", json=action_call("action_busy")))
             await asyncio.to_thread(busy.started.wait, 30)
-            listing = await client.get("/actions")  # answered while the action still runs
+            answered = await other(client)
             busy.release.set()
-            done = await call
-        return listing.status_code, done.status_code, done.json()["responses"][0]["text"]
+            return answered, await call
 
-    listed, done, text = asyncio.run(scenario())
-    assert (listed, done, text) == (200, 200, "好了")
+    answered, done = asyncio.run(scenario())
+    return answered, done, busy
+
+
+def test_the_app_answers_other_requests_while_an_action_is_busy(tmp_path: Path) -> None:
+    """A citizen's turn, or Rasa's next call, is not held up by another conversation's action."""
+    listing, done, busy = while_busy(
+        Settings(var_dir=tmp_path, knowledge_preload=False),
+        lambda client: client.get("/actions"),  # answered while the action still runs
+    )
+    listed, text = listing.status_code, done.json()["responses"][0]["text"]
+    assert (listed, done.status_code, text) == (200, 200, "好了")
     assert busy.released  # the other request was served before the action finished
 
 
 def test_another_conversations_action_runs_while_one_is_busy(tmp_path: Path) -> None:
     """Two citizens' actions run side by side: one busy with the KB search or a database write
     does not hold up the other's (one action thread queued them: BENCHMARKS.md "Chat load")."""
-    app = create_app(Settings(var_dir=tmp_path, knowledge_preload=False, action_workers=2))
-    busy = BusyAction()
-    app.state.executor.register_action(busy)
-
-    async def scenario() -> tuple[int, str, int]:
-        transport = httpx.ASGITransport(app=app, client=RASA)
-        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-            call = asyncio.create_task(client.post("/webhook", json=action_call("action_busy")))
-            await asyncio.to_thread(busy.started.wait, 30)
-            other = await client.post("/webhook", json=action_call("action_triage"))
-            busy.release.set()
-            done = await call
-        return other.status_code, other.json()["responses"][0]["text"], done.status_code
-
-    status, text, done = asyncio.run(scenario())
-    assert (status, done) == (200, 200)
-    assert "今天是" in text  # the hours, answered while the other action still held its call
+    other, done, busy = while_busy(
+        Settings(var_dir=tmp_path, knowledge_preload=False, action_workers=2),
+        lambda client: client.post("/webhook", json=action_call("action_triage")),
+    )
+    assert (other.status_code, done.status_code) == (200, 200)
+    assert "今天是" in other.json()["responses"][0]["text"]  # the hours, while the other held
     assert busy.released
 
 
