@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from gateway import voice_ws
 from gateway.app import main_app
 from gateway.draining import Drain
+from hotline.settings import KEEP_ALIVE_SECONDS
 
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the app does not start
 
@@ -82,6 +83,7 @@ def run(host: str, port: int, forwarded_allow_ips: str, graceful_seconds: int) -
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=graceful_seconds,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = AppServer(config)
     server.run()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -231,3 +234,39 @@ def test_two_misunderstandings_offer_buttons_then_a_person(chat) -> None:
     assert any(b["payload"] == "/request_human" for b in first["buttons"])
     second = chat("fb-2", "体验个人水电费测试")["messages"][0]
     assert "话务员" in second["text"] and second["text"] != first["text"]
+
+
+def _request_on(sock: socket.socket, path: str) -> bytes:
+    """One HTTP/1.1 request on an open keep-alive connection; the head of the response."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    return sock.recv(65536)
+
+
+def _still_open_after(url: str, path: str, idle: float) -> tuple[bytes, bytes, bool]:
+    """Two requests on one connection `idle` seconds apart: the two response heads, and whether
+    the server had closed the connection during the pause."""
+    parsed = urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as sock:
+        first = _request_on(sock, path)
+        time.sleep(idle)
+        sock.setblocking(False)
+        try:
+            closed = sock.recv(1) == b""  # the server's FIN has arrived
+        except BlockingIOError:
+            closed = False  # nothing to read: still open
+        sock.setblocking(True)
+        second = b"" if closed else _request_on(sock, path)
+    return first, second, closed
+
+
+def test_an_idle_connection_outlives_a_turn_interval(stack: Isolated) -> None:
+    """A citizen's client (or nginx) that sends every ~5 s reuses its connection: the app and
+    Rasa must not close it at 5 s idle (their defaults), or the next turn fails as it goes out."""
+    with ThreadPoolExecutor(2) as pool:
+        app = pool.submit(_still_open_after, stack.url, "/health", 6.5)
+        rasa = pool.submit(_still_open_after, stack.rasa_url, "/", 6.5)
+        results = {"app": app.result(), "rasa": rasa.result()}
+    for name, (first, second, closed) in results.items():
+        assert first.startswith(b"HTTP/1.1 200"), (name, first[:80])
+        assert not closed, f"{name} closed an idle keep-alive connection within 6.5 s"
+        assert second.startswith(b"HTTP/1.1 200"), (name, second[:80])
