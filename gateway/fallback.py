@@ -44,10 +44,11 @@ from triage import (
     form_steps,
     get_triage,
 )
+from triage.wording import REPORT_PAYLOAD
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.store import InvalidField
 
-ORDER_BUTTON = {"title": "登记工单", "payload": "/report_problem"}
+ORDER_BUTTON = {"title": "登记工单", "payload": REPORT_PAYLOAD}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 _CHOSEN = re.compile(r"^/choose_entry(\{.*\})$")
 STATUS_LATER = "工单进度查询暂时不可用，请稍后再试，或拨打12345热线查询。"
@@ -134,14 +135,10 @@ def answer(
     if found := _CHOSEN.match(text):
         chosen = str(json.loads(found.group(1)).get("entry_id") or "")
     said = {"/request_human": "转人工", "/affirm": "好的", "/deny": "不是"}.get(text, text)
-    triage = get_triage(settings)
-    if text == "/report_problem":
-        decision: Decision = triage.draft(last_text or "", says_what=False)
-    else:
-        context = Context(channel=channel, topic=state.get("topic"),
-                          misses=int(state.get("misses") or 0), chosen_entry=chosen,
-                          previous=last_text)  # fmt: skip
-        decision = triage.decide(said, context)
+    context = Context(channel=channel, topic=state.get("topic"),
+                      misses=int(state.get("misses") or 0), chosen_entry=chosen,
+                      previous=last_text)  # fmt: skip
+    decision = get_triage(settings).decide(said, context)
     reply.decision = decision.public()
     _render(settings, channel, conversation, said, decision, reply)
     return reply

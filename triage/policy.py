@@ -91,6 +91,10 @@ class Triage:
             return Answer(entry, 1.0, entry.question)
         if ctx.dtmf == "0" or (ctx.channel == "voice" and text in ("0", "零")):
             return Handoff("dtmf_0", "来电按0要求人工服务")
+        if text == wording.REPORT_PAYLOAD:
+            # Offered after a miss or beside suggestions: an order, whose form asks what
+            # happened (the message before was not understood, so it is not taken as the what).
+            return self.draft(normalise_text(ctx.previous or ""), says_what=False)
         if situation := recognise_emergency(text):
             return Emergency(situation.kind, situation.number, text)
         if mood := wording.upset(text):

@@ -22,6 +22,10 @@ def asks_question(text: str) -> bool:
     return bool(_ASKS.search(text))
 
 
+# The 登记工单 button's payload (chat): the citizen asks for an order; the form asks what about.
+REPORT_PAYLOAD = "/report_problem"
+
+
 # A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that
 # asks for a person, the citizen saying the bot does not understand, or the button's payload.
 _ASKS_FOR_PERSON = re.compile(

@@ -46,6 +46,21 @@ def test_two_misses_in_a_row_never_loop(chat) -> None:
     assert "话务员" in second  # the second miss offers a person
 
 
+def test_the_order_button_offered_after_a_miss_opens_the_form(chat) -> None:
+    """登记工单, offered after the first and after the second miss, starts an order whose form
+    asks what happened; it is not one more message the bot fails to understand."""
+    for misses in (1, 2):
+        sender = f"order-button-{misses}"
+        for said in ["体验个人水电费测试", "卡了个巴子随便打的"][:misses]:
+            offer = chat(sender, said)["messages"]
+        assert {"title": "登记工单", "payload": "/report_problem"} in offer[-1]["buttons"]
+        reply = chat(sender, "/report_problem")
+        texts = [m["text"] for m in reply["messages"]]
+        assert texts[0].startswith("好的，我来帮您登记"), texts
+        assert texts[-1] == "请您说一下具体是什么问题？", texts
+        assert reply["decision"]["kind"] == "order_draft"
+
+
 def test_every_turn_is_in_the_conversation_log(stack: Isolated, chat) -> None:
     chat("log-1", "你好")
     chat("log-1", "谢谢")
