@@ -8,7 +8,9 @@ app served without Rasa (its /metrics "fallback" count: Rasa too slow), achieved
 peak resident memory of the app and Rasa, the CPU time each of them spent per turn (what sets
 the ceiling on a given number of cores, and less disturbed by other work on a shared machine
 than the latencies), and the machine's load average (the machine may be shared: compare levels
-run back to back).
+run back to back). After the levels, a table per level splits the latencies by what the citizen
+sent (a greeting, a question, a form answer, a button, the confirmation that stores an order)
+and gives each kind's share of the turns slower than the level's p95: where the tail comes from.
 
   .venv/bin/python -m bench.chat_load --sessions 60            # one level, own isolated stack
   .venv/bin/python -m bench.chat_load --ramp 20,40,60,80,120   # up to the first p95 > --slo
@@ -78,6 +80,8 @@ class Script:
     phone: str = "13800000000"
     answers: Answers = field(default_factory=lambda: Answers({}))
     form_turns: int = 0
+    queue_kinds: list[str] = field(default_factory=list)
+    kind: str = ""  # of the text last returned by next(): where the latency tables split turns
 
     def next(self, last: list[dict[str, Any]]) -> str:
         reply = self._answer(last)
@@ -87,22 +91,30 @@ class Script:
         if not self.queue:
             self.form_turns = 0
             kind = self.rng.choices(["consult", "complaint", "chat"], weights=[5, 3, 2])[0]
-            self.queue = [self.rng.choice(GREETINGS)]
+            self.queue, self.queue_kinds = [self.rng.choice(GREETINGS)], ["greeting"]
             if kind == "consult":
                 self.queue += [*self.rng.sample(self.questions, 2), "谢谢"]
+                self.queue_kinds += ["question", "question", "small talk"]
             elif kind == "complaint":
                 self.queue += [self.rng.choice(self.complaints)]
+                self.queue_kinds += ["complaint"]
             else:
                 self.queue += self.rng.sample(SMALL_TALK, 3)
+                self.queue_kinds += ["small talk"] * 3
+        self.kind = self.queue_kinds.pop(0)
         return self.queue.pop(0)
 
     def _answer(self, last: list[dict[str, Any]]) -> str | None:
         what = asked(last, self.answers)
+        self.kind = f"answer: {what}"
         if what == "clarify":
             return clarify_options(last)[0][1]
         if what == "intents":
-            return button(last, "complaint") or intent_buttons(last)[0]["payload"]
+            pressed = button(last, "complaint") or intent_buttons(last)[0]["payload"]
+            self.kind = f"button: {pressed}"
+            return pressed
         if what == "confirm" and (payload := button(last, "affirm")):
+            self.kind = "confirm: store the order"
             return payload
         return self.phone if what == "phone" else FORM_ANSWERS.get(what or "")
 
@@ -111,6 +123,7 @@ class Script:
 class Level:
     sessions: int
     latencies: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # Script.kind -> latencies
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     started: float = 0.0
@@ -150,6 +163,7 @@ async def session(
                 last = []
             else:
                 level.latencies.append(elapsed)
+                level.by_kind.setdefault(script.kind, []).append(elapsed)
                 last = resp.json().get("messages") or []
         except httpx.TimeoutException:
             level.errors["timeout"] += 1
@@ -258,6 +272,23 @@ def row(level: Level) -> str:
     )
 
 
+def kinds_table(level: Level) -> str:
+    """Latency per kind of turn, and each kind's share of the turns slower than the level's
+    p95: which turns make the tail (a confirmation that stores an order, a button...)."""
+    slow = level.p(0.95)
+    tail = sum(x > slow for x in level.latencies) or 1
+    lines = [
+        "| turn | n | p50 ms | p95 ms | share of the tail |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, times in sorted(level.by_kind.items(), key=lambda kv: -len(kv[1])):
+        lines.append(
+            f"| {kind} | {len(times)} | {1000 * percentile(times, 0.5):.0f} | "
+            f"{1000 * percentile(times, 0.95):.0f} | {sum(x > slow for x in times) / tail:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 HEADER = (
     "| sessions | turns | p50 ms | p95 ms | p99 ms | errors | fallback | turns/s | "
     "peak RSS MB | CPU ms per turn | load 1/5/15 |\n"
@@ -303,11 +334,12 @@ def main() -> None:
         print(f"{args.seconds:.0f} s per level, a turn every {args.interval:.0f} s per session; "
               f"{os.cpu_count()} CPUs")  # fmt: skip
         print(HEADER, flush=True)
-        held = 0
+        held, ran = 0, []
         for sessions in levels:
             level = asyncio.run(
                 run_level(base, sessions, args.seconds, args.interval, pids, args.seed)
             )
+            ran.append(level)
             print(row(level), flush=True)
             if level.errors:
                 print(f"  errors: {dict(level.errors)}", flush=True)
@@ -316,6 +348,8 @@ def main() -> None:
             held = sessions
         if args.ramp:
             print(f"most sessions with p95 <= {args.slo:.1f} s: {held or 'none of the levels'}")
+        for level in ran:
+            print(f"\n{level.sessions} sessions, by what the citizen sent:\n{kinds_table(level)}")
     finally:
         if stack is not None:
             stack.stop()
