@@ -42,7 +42,7 @@ from triage import (
     StatusQuery,
 )
 from triage.form import check_field, precise_address
-from triage.wording import REPORT_PAYLOAD
+from triage.wording import ORDER_BUTTON, PERSON_BUTTON
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.model import WorkOrder
@@ -58,8 +58,6 @@ ASK_PHONE_VOICE = "为保护您的隐私，请说出工单号和登记时留的�
 TOPIC_SLOT = "kb_topic"  # the id of the entry last answered: context for short follow-ups
 MISSES_SLOT = "misses"  # misunderstandings in a row (the triage context of the next turn)
 FAILURES_SLOT = "wo_failures"
-ORDER_BUTTON = {"title": "登记工单", "payload": REPORT_PAYLOAD}
-PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 SERVICES = {"110": "报警电话", "119": "消防救援电话", "120": "急救电话"}
 OPERATOR_CHANNELS = ("web", "wechat")  # where an operator can write to the citizen
 SORRY = {"misunderstood": "抱歉，我还是没能理解您的问题。", "anger": "非常理解您的心情。",

@@ -76,11 +76,10 @@ class Script:
     rng: random.Random
     questions: list[str]
     complaints: list[str]
-    queue: list[str] = field(default_factory=list)
+    queue: list[tuple[str, str]] = field(default_factory=list)  # (text, kind) still to say
     phone: str = "13800000000"
     answers: Answers = field(default_factory=lambda: Answers({}))
     form_turns: int = 0
-    queue_kinds: list[str] = field(default_factory=list)
     kind: str = ""  # of the text last returned by next(): where the latency tables split turns
 
     def next(self, last: list[dict[str, Any]]) -> str:
@@ -91,18 +90,16 @@ class Script:
         if not self.queue:
             self.form_turns = 0
             kind = self.rng.choices(["consult", "complaint", "chat"], weights=[5, 3, 2])[0]
-            self.queue, self.queue_kinds = [self.rng.choice(GREETINGS)], ["greeting"]
+            self.queue = [(self.rng.choice(GREETINGS), "greeting")]
             if kind == "consult":
-                self.queue += [*self.rng.sample(self.questions, 2), "谢谢"]
-                self.queue_kinds += ["question", "question", "small talk"]
+                asked = self.rng.sample(self.questions, 2)
+                self.queue += [(q, "question") for q in asked] + [("谢谢", "small talk")]
             elif kind == "complaint":
-                self.queue += [self.rng.choice(self.complaints)]
-                self.queue_kinds += ["complaint"]
+                self.queue += [(self.rng.choice(self.complaints), "complaint")]
             else:
-                self.queue += self.rng.sample(SMALL_TALK, 3)
-                self.queue_kinds += ["small talk"] * 3
-        self.kind = self.queue_kinds.pop(0)
-        return self.queue.pop(0)
+                self.queue += [(t, "small talk") for t in self.rng.sample(SMALL_TALK, 3)]
+        text, self.kind = self.queue.pop(0)
+        return text
 
     def _answer(self, last: list[dict[str, Any]]) -> str | None:
         what = asked(last, self.answers)

@@ -44,12 +44,10 @@ from triage import (
     form_steps,
     get_triage,
 )
-from triage.wording import REPORT_PAYLOAD
+from triage.wording import ORDER_BUTTON, PERSON_BUTTON
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.store import InvalidField
 
-ORDER_BUTTON = {"title": "登记工单", "payload": REPORT_PAYLOAD}
-PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 _CHOSEN = re.compile(r"^/choose_entry(\{.*\})$")
 STATUS_LATER = "工单进度查询暂时不可用，请稍后再试，或拨打12345热线查询。"
 NO_OPERATOR = "抱歉，现在没有话务员可以马上接待。您可以拨打12345热线，或者把问题登记成工单。"

@@ -16,7 +16,7 @@ from string import Template
 
 from sqlalchemy.engine import make_url
 
-from hotline.settings import KEEP_ALIVE_SECONDS, PROJECT_ROOT, Settings
+from hotline.settings import PROJECT_ROOT, Settings
 
 BOT_DIR = PROJECT_ROOT / "bot"
 CONFIG = PROJECT_ROOT / "config.yml"
@@ -64,7 +64,6 @@ def rasa_environ() -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONWARNINGS="ignore",
-        SANIC_KEEP_ALIVE_TIMEOUT=str(KEEP_ALIVE_SECONDS),  # Sanic reads its SANIC_* settings
     )
     return env
 

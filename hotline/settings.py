@@ -15,11 +15,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# How long the app (uvicorn) and Rasa (Sanic) keep an idle keep-alive connection open. Both
-# default to 5 s, the very interval at which a chatting citizen's client or nginx reuses one:
-# the server closed the connection just as the next request went out on it, and the request
-# failed (17 of 300 at an idle of 4.95-5.05 s). A server must wait longer than its clients do:
-# nginx's upstream keepalive_timeout (60 s, deploy/nginx) and the app's Rasa client (5 s).
+# How long the app (uvicorn) keeps an idle keep-alive connection open. uvicorn's default, 5 s,
+# is the very interval at which a chatting citizen's client reuses one: the app closed the
+# connection just as the next request went out on it, and the request failed (17 of 300 at an
+# idle of 4.95-5.05 s). A server must wait longer than its clients do: nginx's upstream
+# keepalive_timeout is 60 s (deploy/nginx). Rasa 3.6 keeps its own idle connections 120 s
+# (rasa/core/run.py, DEFAULT_KEEP_ALIVE_TIMEOUT), longer than the app's Rasa client (5 s).
 KEEP_ALIVE_SECONDS = 75
 
 Channel = Literal["web", "wechat", "voice", "api"]

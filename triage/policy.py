@@ -3,7 +3,8 @@
 `Triage.decide(text, context)` returns one typed decision (triage/decisions.py). The rules
 apply in this order, each for a reason a citizen would notice:
 
-1. a clarification button or option picked: that entry's answer;
+1. a clarification button or option picked: that entry's answer; the 登记工单 button: an order
+   draft whose form asks what happened;
 2. an emergency (what is happening, triage/emergency.py): the number to call comes first;
 3. anger or abuse again (an earlier message of the conversation was angry or abusive), or
    once with a request for a person: a handoff (reason anger or abuse); insults with nothing

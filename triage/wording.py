@@ -24,6 +24,9 @@ def asks_question(text: str) -> bool:
 
 # The 登记工单 button's payload (chat): the citizen asks for an order; the form asks what about.
 REPORT_PAYLOAD = "/report_problem"
+# The chat buttons that offer an order or a person (after a miss, beside suggestions).
+ORDER_BUTTON = {"title": "登记工单", "payload": REPORT_PAYLOAD}
+PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
 
 
 # A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that

@@ -42,3 +42,15 @@ def test_mid_form_the_next_question_is_the_first_field_still_missing(tmp_path: P
     assert reply.state["form"]["fields"]["wo_where"] == "江北区幸福路8号"
     assert not fallback.rasa_form_closed(reply.state)  # the form is still open here
     assert store.list_orders(settings.database_url, OrderFilter()) == []
+
+
+def test_without_rasa_the_order_button_starts_the_form_asking_what_happened(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path)
+    missed = ("体验个人水电费测试", {"misses": 1})  # the turn the bot did not understand
+    reply = fallback.answer(settings, "web", "web:r4", "/report_problem", missed, {})
+    texts = [m["text"] for m in reply.messages]
+    assert texts[0].startswith("好的，我来帮您登记"), texts
+    assert "什么问题" in texts[-1]  # the form's first question, not "抱歉，我还是没能理解"
+    assert reply.state["form"]["fields"].get("wo_what") is None

@@ -76,6 +76,16 @@ def test_none_of_these_makes_an_order_about_the_earlier_question(triage: Triage)
     assert isinstance(alone, OrderDraft) and alone.what is None  # the form asks what
 
 
+def test_the_order_button_is_an_order_whose_form_asks_what_happened(triage: Triage) -> None:
+    missed = "我们楼道的灯坏了好几个月"
+    decision = triage.decide("/report_problem", Context(misses=1, previous=missed))
+    # the message the bot did not understand is not taken as the order's what: the form asks
+    assert isinstance(decision, OrderDraft) and decision.what is None
+    assert decision.request_text == missed
+    alone = triage.decide("/report_problem", Context())
+    assert isinstance(alone, OrderDraft) and alone.what is None
+
+
 def test_an_order_number_is_a_status_query(triage: Triage) -> None:
     assert triage.decide("帮我查下20261122-0042") == StatusQuery("20261122-0042")
     assert triage.decide("我上个月反映的路灯修好了没") == StatusQuery()
