@@ -15,9 +15,10 @@ and 基金, yet the texts write the sound only as 公积金), (2) for two charac
 of jieba's dictionary (意思 is not 遗失) and the replacement is a frequent KB word, (3) the
 replacement is several times more frequent in the texts than the stretch, and (4) the stretch
 starts and ends where jieba cuts the question (就|一直 holds no misspelt 就医) and holds no
-grammatical character (的, 了, 在, 个…) unless the replacement has that same character there and
-two other characters sound alike (个体互 → 个体户, but never 锁在 → 所在).
-Nothing is learned from questions.
+grammatical character (的, 了, 在, 个, the modal verbs 会, 能…) unless the replacement has
+that same character there and two other characters sound alike (个体互 → 个体户, but never
+锁在 → 所在), and the replacement is not itself grammatical (不要). Nothing is learned from
+questions.
 
 Phone transcripts (``fuzzy=True``, speech only) may also be a near sound off: a narrowband line
 blurs the hissing initials (驾驶证 heard as 下时正: j as x), n and l, f and h, and the nasal
@@ -44,8 +45,13 @@ MIN_COUNT = 3  # a replacement appears at least this often in the texts
 MIN_COUNT_SHORT = 6  # ... and a two-character one this often
 DOMINANCE = 3  # the replacement is at least this many times more frequent than the stretch
 # Grammatical characters: where a stretch holds one, that character is not the misheard part
-# (锁在, 加个 are phrases; 个体互 keeps its 个), see replacement().
-FUNCTION_CHARS = frozenset("的了是在个有吗呢吧就都也还把被给着过")
+# (锁在, 加个 are phrases; 个体互 keeps its 个), see replacement(). The modal verbs 会 能 可 想 该
+# count too: a caller's 贷公积金会算二套吗 and 情况很急能不能 became 汇算 and 技能 (the consult
+# tune split read aloud, BENCHMARKS.md). Not 要, which a phone line also makes of 药 (要房 → 药房).
+FUNCTION_CHARS = frozenset("的了是在个有吗呢吧就都也还把被给着过会能可想该")
+# A word of grammatical characters only (不要, 没有) is no KB term to correct towards:
+# 上哪补要带啥 became 上哪不要带啥.
+GRAMMAR_CHARS = FUNCTION_CHARS | frozenset("不要没")
 FUZZY_MIN_CHARS = 3  # a near sound is trusted only in a word this long
 # What an 8 kHz line blurs: initials mapped to one class, endings to the -ng form.
 _BLURRED_INITIAL = {
@@ -158,7 +164,10 @@ class HomophoneCorrector:
         candidates = [
             w
             for w in alike
-            if w != stretch and self.counts[w] >= floor and all(w[i] == stretch[i] for i in kept)
+            if w != stretch
+            and self.counts[w] >= floor
+            and all(w[i] == stretch[i] for i in kept)
+            and not GRAMMAR_CHARS.issuperset(w)
         ]
         if not candidates:
             return None

@@ -121,8 +121,12 @@ _NOT_DIGIT = re.compile(r"\D")
 def cut_repeats(text: str) -> str:
     """ "ABCABCAB" → "ABC": a transcript that only repeats its own beginning is said once.
 
-    The repeated piece must hold something besides digits: "1212121212" may be a number.
+    The repeated piece must hold something besides digits: "1212121212" may be a number. The
+    token cap may cut the last copy inside a character (its UTF-8 bytes half there): that
+    half character (U+FFFD) goes first, else the repeat stayed with a "�" at its end (4 of
+    the consult tune split's 166 questions read aloud, BENCHMARKS.md).
     """
+    text = text.rstrip("\ufffd")
     n = len(text)
     for k in range(2, n - 1):
         if text[k:] == text[: n - k] and _NOT_DIGIT.search(text[:k]):

@@ -100,3 +100,19 @@ def test_a_longer_stretch_is_judged_whole_not_by_its_pairs() -> None:
     corrector = HomophoneCorrector(texts)
     assert corrector.correct("租房提取工基金每个月能取多少") == "租房提取公积金每个月能取多少"
     assert corrector.correct("职工基本养老保险怎么交") == "职工基本养老保险怎么交"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "在城区贷公积金会算二套吗",  # 会算 is not 汇算
+        "结婚证弄没了上哪补要带啥",  # 补要 is not 不要
+        "情况很急能不能先救助",  # 急能 is not 技能
+    ],
+)
+def test_a_modal_verb_is_not_the_misheard_part(said: str) -> None:
+    """Callers' correct words, read aloud from the consult tune split: a stretch whose other
+    character is a modal verb has one sound of its own, too little to replace it on."""
+    texts = [*TEXTS, *["个税汇算要在哪里办", "不要带原件", "学个技能有补贴"] * 8]
+    phone = HomophoneCorrector(texts, fuzzy=True)
+    assert phone.correct(said) == said

@@ -337,6 +337,12 @@ def test_utterances_decoded_as_one_batch_each_get_their_own_words(engine: Whispe
         ("谢谢谢谢", "谢谢"),
         ("电话1212121212", "电话1212121212"),  # no piece repeats the whole
         ("1212121212", "1212121212"),  # digits only: may be a number
+        # the cap cut the last copy inside a character
+        ("门口井盖被压碎了报哪里修。门口井盖被压\ufffd", "门口井盖被压碎了报哪里修。"),
+        (
+            "驾图车撒得满路都是怎么投诉。驾图车撒得满路都是怎么投诉。\ufffd",
+            "驾图车撒得满路都是怎么投诉。",
+        ),
     ],
 )
 def test_a_transcript_that_repeats_itself_is_said_once(text: str, said: str) -> None:
