@@ -19,7 +19,8 @@ same path, so `tune` can guide the phone-transcript correction and `test` stays 
    and decided by `Triage.decide` on the voice channel; the typed text on the web channel.
 
 Reported: of the answerable questions the typed text gets right, the share the spoken one gets
-with the same entry ("answered as typed", issue 14's target ≥ 0.9); the spoken outcomes as
+with the same entry, as the answer or as a draft's guidance ("answered as typed", issue 14's
+target ≥ 0.9); the spoken outcomes as
 bench.triage_consult counts them (right / wrong / clarify / abstain / other); and the
 unanswerable questions a caller is abstained on.
 """
@@ -40,9 +41,18 @@ from hotline import db
 from hotline.settings import Settings
 from knowledge.service import import_sample_if_empty
 from speech.normalize import to_spoken
-from triage import Answer, Context, get_triage
+from triage import Answer, Context, Decision, OrderDraft, get_triage
 
 RATE = 8000
+
+
+def given(decision: Decision) -> str | None:
+    """The entry whose answer the citizen is given: the answer's, or a draft's guidance."""
+    if isinstance(decision, Answer):
+        return decision.entry.id
+    if isinstance(decision, OrderDraft) and decision.guidance is not None:
+        return decision.guidance.id
+    return None
 
 
 def question_id(q: Question) -> str:
@@ -112,11 +122,8 @@ def main() -> None:
         rows.append((q, heard, typed, said))
     answerable = [r for r in rows if r[0].gold]
     typed_right = [r for r in answerable if outcome(r[2], r[0].gold) == "right"]
-    as_typed = sum(
-        isinstance(r[2], Answer) and isinstance(r[3], Answer) and r[2].entry.id == r[3].entry.id
-        for r in typed_right
-    )
-    spoken = Counter(outcome(r[3], r[0].gold) for r in answerable)
+    as_typed = sum(given(r[3]) == given(r[2]) for r in typed_right)
+    said_how = Counter(outcome(r[3], r[0].gold) for r in answerable)
     unanswerable = [r for r in rows if not r[0].gold]
     abstained = sum(outcome(r[3], ()) == "abstain" for r in unanswerable)
     wrong = sum(outcome(r[3], r[0].gold) == "wrong" for r in rows)
@@ -125,7 +132,7 @@ def main() -> None:
     print(f"| answered as typed from 8 kHz speech | {as_typed} "
           f"({as_typed / max(len(typed_right), 1):.3f}) |")  # fmt: skip
     for kind in ("right", "clarify", "abstain", "other"):
-        print(f"| spoken {kind} (answerable) | {spoken[kind] / len(answerable):.3f} |")
+        print(f"| spoken {kind} (answerable) | {said_how[kind] / len(answerable):.3f} |")
     print(f"| spoken wrong (of all) | {wrong / len(rows):.3f} ({wrong}) |")
     print(f"| spoken abstain (unanswerable) | {abstained / max(len(unanswerable), 1):.3f} |")
     if args.verbose:
