@@ -46,12 +46,21 @@ class ActionThreads:
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rasa-actions")
         self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []  # closed by close()
 
     def _run(self, executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
         loop = getattr(self._local, "loop", None)
         if loop is None:  # one loop per thread, kept: the actions' clients may be bound to it
             loop = self._local.loop = asyncio.new_event_loop()
+            self._loops.append(loop)
         return loop.run_until_complete(executor.run(action_call))
+
+    def close(self) -> None:
+        """After the calls in flight: the threads end and their loops are closed."""
+        self._pool.shutdown(wait=True)
+        for loop in self._loops:
+            loop.close()
+        self._loops.clear()
 
     async def run(self, executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(

@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if scanner:
             scanner.cancel()
         await app.state.rasa.close()
+        await asyncio.to_thread(app.state.actions.close)
 
     app = FastAPI(
         title="12345 政务服务便民热线 front door",
@@ -142,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, action_limit=settings.max_action_body_bytes
+    )
     app.state.drain = Drain()  # requests in flight, finished before a stop closes the port
     app.add_middleware(Draining, drain=app.state.drain)
     if settings.replica:

@@ -223,6 +223,9 @@ class Settings(BaseSettings):
     # body any route reads (413 above it); uploads and /wechat have their own limits.
     max_text_chars: int = 1000
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Rasa's action calls carry the whole tracker (gateway/body_limit.py); nginx's internal
+    # door lets 16 MB through to the webhook.
+    max_action_body_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     timezone: str = "Asia/Shanghai"
     service_hours: str = "12345热线全天24小时为您服务，节假日不休息。"
 

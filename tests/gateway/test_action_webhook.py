@@ -75,6 +75,25 @@ def test_only_the_bot_may_call_it(tmp_path: Path) -> None:
         assert client.post("/webhook", json=action_call("action_triage")).status_code == 403
 
 
+def test_a_long_conversations_tracker_is_taken_from_rasa_only(tmp_path: Path) -> None:
+    """An action call carries the whole tracker (hundreds of KB in a long conversation): Rasa
+    may send it; anyone else keeps the 64 KB limit of every JSON body, on the webhook too."""
+    settings = Settings(var_dir=tmp_path, knowledge_preload=False, action_secret="s3cret-x")
+    call = action_call("action_triage")
+    filler = {"event": "bot", "text": "请核对您要登记的内容：" + "某" * 500}
+    call["tracker"]["events"] = [*call["tracker"]["events"], *[filler] * 200]  # ~300 KB
+    with TestClient(create_app(settings), client=RASA) as client:
+        from_rasa = client.post("/webhook", json=call)
+        chat = client.post("/api/v1/chat", json={"sender": "u1", "text": "你好" * 100_000})
+    with TestClient(create_app(settings), client=("203.0.113.7", 5555)) as client:
+        stranger = client.post("/webhook", json=call)
+        with_secret = client.post("/webhook", json=call,
+                                  headers={"X-Hotline-Action-Secret": "s3cret-x"})  # fmt: skip
+    assert from_rasa.status_code == 200 and "今天是" in from_rasa.json()["responses"][0]["text"]
+    assert with_secret.status_code == 200
+    assert (stranger.status_code, chat.status_code) == (413, 413)
+
+
 def test_hotline_serve_gives_rasa_the_secret(tmp_path: Path) -> None:
     from hotline.bot import render_endpoints
 
@@ -126,6 +145,7 @@ def while_busy(
             return answered, await call
 
     answered, done = asyncio.run(scenario())
+    app.state.actions.close()  # no lifespan here: the action threads' loops are closed by hand
     return answered, done, busy
 
 

@@ -182,6 +182,23 @@ def test_a_field_can_be_corrected_before_submitting(chat) -> None:
     assert "13900002222" in readback and "13900001111" not in readback
 
 
+def test_a_long_form_conversation_still_stores_the_order(stack: Isolated, chat) -> None:
+    """Every action call carries the whole tracker: after a dozen corrections it passed the
+    64 KB body limit, each later call was refused, and 确认 (or 救命) got no reply at all."""
+    sender = "wo-long"
+    for text in ("楼上天天半夜蹦迪一样 咚咚咚的 吵得我神经衰弱了 我要投诉",
+                 "咸安区温泉路88号桂花园小区5栋", "每天晚上", "刘先生", "13800138127"):  # fmt: skip
+        chat(sender, text)
+    for _ in range(6):  # the citizen changes the time and the name back and forth
+        chat(sender, "时间不对 是每天晚上十二点以后")
+        chat(sender, "称呼改成刘女士")
+        chat(sender, "称呼改成刘先生")
+    done = chat(sender, "确认")["messages"]
+    assert done and "工单号" in done[0]["text"]
+    number = re.search(r"工单号是(\d{8}-\d{4})", done[0]["text"])[1]
+    assert [o["number"] for o in _orders_of(stack, sender)] == [number]
+
+
 def test_the_form_can_be_cancelled(chat) -> None:
     sender = "wo-3"
     chat(sender, "我要举报")
