@@ -47,7 +47,10 @@ _BODY_STATE = (
     "叫不醒|喊不醒|叫不应|抽搐|抽过去|口吐白沫|喘不(上|过)气|透不过气|上不来气|呼吸困难|憋气憋得|"
     "(脸|嘴唇|嘴)(都)?(发紫|发青)|休克|噎住|卡住了?(喉咙|嗓子)|心脏病(发作|犯)|心梗|突然中风|"
     "大出血|流了?(很多|好多|一地|一身)血|血流不止|满(脸|身|头)是血|止不住血|重伤|"
-    "中毒|喝了?(农药|敌敌畏|百草枯)|吞了?(药|安眠药)|割腕|触电|被电(到|了|击)"
+    "中毒|喝了?(农药|敌敌畏|百草枯)|吞了?(药|安眠药)|割腕|触电|被电(到|了|击)|"
+    # a stroke's signs; no answer when called; a bleeding head
+    "突然.{0,6}说不出话|嘴(也|都)?歪了|口眼歪斜|半边(身子|身体)?(动不了|不能动|麻了)|"
+    "叫(她|他|人)?(也|都)?不答应|喊(她|他|人)?(也|都)?不答应|(头|头上|脑袋)(上)?.{0,2}(在)?(流血|出血)"
 )
 _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("gas_leak", "119", (
@@ -64,7 +67,8 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "(又|动手|还)打(我|人)|打了我|打我(了|一顿|耳光)",
         "被(他|她|人|老公|丈夫|男人)?打(了|伤|得|成)",
         "抢劫|抢钱|抢包|绑架|强奸|性侵|非礼|扬言|恐吓|闹事", "威胁(我|他|她|我们|说)",
-        "(要|说要)报复", "砸(门|车|店|东西)", "(要|想|准备)跳楼|跳楼了|自杀|轻生|不想活",
+        "(要|说要)报复", "砸(门|车|店|东西)",
+        "(要|想|准备)跳楼|跳楼了|(要|想|准备)跳(下去|下来|河|江|湖)|自杀|轻生|不想活",
         "有人.{0,4}(撬门|撬锁|闯进|进我家)",
     )),
     ("child_missing", "110", (
@@ -77,16 +81,18 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("child_trapped", "119", (
         rf"{_CHILD}.{{0,8}}(被(锁|困|卡)|(锁|困|卡)(在|住)|关在.{{0,3}}(车|屋|房))",  # not 困难
-        rf"{_CHILD}.{{0,8}}(掉(进|到|下)|落水|溺水|坠楼|爬(到|上|出).{{0,4}}(窗|阳台|楼))",
+        rf"{_CHILD}.{{0,8}}(掉(进|到|下)|掉(水|河|湖|塘|池塘|江|井)里|落水|溺水|坠楼|"
+        r"爬(到|上|出).{0,4}(窗|阳台|楼))",
     )),
     ("trapped", "119", (
         "困在电梯|电梯里?(困|关)(了|着)?(人|住)|有人被困|被困|困住了|(卡|困|关)在.{0,6}(里面|里头|下面)出不来",
+        "电梯.{0,12}(卡|停)(在|住).{0,12}(里面|里头)(有人|还有人)",
         rf"{_SOMEONE}.{{0,6}}(被)?(压在|埋在|卡在).{{0,8}}(下面|底下|里)",
         "(塌|倒塌|塌方).{0,10}(压|埋)(住|了)?(人|他|她)",
     )),
     ("flood", "119", (
         "(水|洪水|河水|大水).{0,6}(淹|漫|灌|冲).{0,6}(屋|家|房|车|人|楼|进来)",
-        "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)(河|水|湖|塘|江)|溺水",
+        "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)?(河|水|湖|塘|池塘|江|井)里?|溺水",
         # someone went where the water is and is not back: a flooded garage, a river bank
         "(淹|进水|灌水|积水|涨水|发大水|水漫|水很深|洪水).{0,24}"
         "(没(有)?(上|出|回)来|找不到|联系不上|失联|不见了|人还在|困在|出不来)",
@@ -100,10 +106,13 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("hurt", "120", (
         _BODY_STATE,
         "摔(伤|倒|下来).{0,6}(起不来|动不了|不能动|昏)",
-        rf"{_SOMEONE}.{{0,3}}快?不行了", rf"{_SOMEONE}.{{0,4}}(没气了|倒在地上)",
+        rf"{_SOMEONE}.{{0,3}}快?不行了",
+        rf"{_SOMEONE}.{{0,4}}(没气了|倒在(地上|路边|路上|地下|马路上))",
+        rf"{_SOMEONE}.{{0,10}}一动不动",
         # 没反应 only of someone: a gas meter or a card "没反应" is a complaint
         rf"{_SOMEONE}.{{0,6}}没有?(了)?反应",
         rf"{_SOMEONE}.{{0,6}}(被车撞|被撞|撞伤|撞倒|撞飞)",
+        rf"{_CHILD}.{{0,6}}(吃|吞|喝)了.{{0,6}}(药片|药丸|安眠药|洗衣液|消毒液|农药|纽扣电池|电池)",
     )),
     # a cry for help with nothing else said: the police come first and bring what is needed
     ("help", "110", ("救命|快来人|来人啊|救救我|快救",)),
@@ -114,7 +123,12 @@ _COMPILED = tuple((kind, number, re.compile("|".join(alts))) for kind, number, a
 _CUE_BEFORE = re.compile(
     r"防|避免|万一|担心|如果|一旦|假如|要是|怕|容易|会不会|以前|去年|上次|会|可能|听说|差点|险些|差一点"
 )
-_CUE_AFTER = re.compile(r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话")
+_CUE_AFTER = re.compile(
+    r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话|会战|专项|排查|整治行动"
+)
+# The citizen asks to learn about a danger (家里闻到燃气味应该怎么办 想提前了解一下; 小孩溺水了
+# 怎么急救 学校让我们学习一下): a question for the knowledge base, whatever it names.
+_LEARNING = re.compile(r"提前了解|了解一下|学习一下|想了解|科普|怎么急救|急救知识")
 _CUE_WINDOW = 5
 _CUE_INSIDE = re.compile(r"差点|险些|差一点|万一|会不会")  # 小孩差点掉下去: it did not happen
 # A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening; so
@@ -184,6 +198,8 @@ def recognise(text: str | None) -> Situation | None:
     windows = [(c, 0) for c, n in zip(clauses, now, strict=True) if n]
     pairs = zip(itertools.pairwise(clauses), now[1:], strict=True)
     windows += [(f"{a}，{b}", len(a) + 1) for (a, b), n in pairs if n]
+    if _LEARNING.search(clean):
+        return None
     for kind, number, pattern in _COMPILED:
         if kind in _CALM and _CALM[kind].search(clean):
             continue

@@ -63,6 +63,14 @@ def test_an_earlier_order_of_the_citizen(text: str, own: bool) -> None:
         ("我不会用手机 能不能打个电话给你们就把残疾证给我代办了", False),
         ("一到晚上隔壁饭店就排油烟 你们派人过来看看", False),  # a grievance, asks nothing
         ("半夜楼上还在装修 你们管一管", False),
+        (
+            "我家楼下的路灯坏了一个多礼拜了 晚上黑黢黢的 老人小孩出门都不方便 你们能不能派人修一下",
+            False,
+        ),
+        ("楼下路灯坏了 晚上出门不方便 你们能派人修吗", False),
+        ("请问一下 你们晚上有人接电话吗", True),
+        ("晚上 你们有人吗", True),
+        ("你们这个热线过年放假不", True),
     ],
 )
 def test_the_hotlines_own_hours(text: str, ours: bool) -> None:

@@ -30,6 +30,14 @@ from workorders.emergency import recognise
         ("昨晚下了一夜雨 车库进水了 现在我老公还在下面没上来", "flood", "119"),
         ("他天天打我 现在又拿着刀在门口", "violence", "110"),
         ("我爷爷躺在床上叫他也没反应", "hurt", "120"),
+        # told by citizens in an exploratory test, and missed
+        ("河边有个小孩掉水里了 在扑腾 我不会游泳", "child_trapped", "119"),
+        ("我爸刚吃着饭突然说不出话 嘴也歪了 手抬不起来", "hurt", "120"),
+        ("我们楼顶有个人坐在边上 好像要跳下去", "violence", "110"),
+        ("我奶奶在厨房摔倒了 叫她也不答应 头上流血了", "hurt", "120"),
+        ("我家孩子吃了一大把药片 现在一直吐", "hurt", "120"),
+        ("有个老人倒在路边 一动不动", "hurt", "120"),
+        ("电梯卡在两层中间了 里面有人 一直在喊", "trapped", "119"),
     ],
 )
 def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number: str) -> None:
@@ -43,6 +51,9 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "小区燃气管道老化有泄漏隐患 希望安排检查",  # a hazard: a complaint
         "万一着火了 楼道堆的东西会不会很危险",  # a hypothesis
         "学校什么时候搞防溺水宣传",  # prevention
+        "荆州那个冬季火灾百日会战主要查什么",  # a campaign against fires
+        "家里闻到燃气味应该怎么办 想提前了解一下",  # learning what to do
+        "小孩溺水了怎么急救 学校让我们学习一下",
         "刚才倒车跟别人蹭了一下 两边都没人受伤 这种要报警吗",  # nobody hurt
         "去年我家着火 保险怎么赔",  # the past
         "公司困难 工资发不出来",  # 困难 is not 困住
