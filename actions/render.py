@@ -45,7 +45,10 @@ from triage.form import check_field, precise_address
 from triage.wording import ORDER_BUTTON, PERSON_BUTTON
 from workorders import intake, store
 from workorders.citizen_view import status_line
+from workorders.edits import add_place
+from workorders.emergency import is_emergency
 from workorders.model import WorkOrder
+from workorders.states import Actor
 from workorders.store import Draft, InvalidField
 
 Events = list[dict[str, Any]]
@@ -241,10 +244,37 @@ def _emergency(
         said = f"情况紧急！请立即拨打{decision.number}（{service}）求助，并保持电话畅通。"
         if order:
             said += f"\n我们已登记紧急工单{order.number}，话务员会马上跟进。"
-        dispatcher.utter_message(
-            text=said + "\n如果方便，请告诉我具体地点。", buttons=[PERSON_BUTTON]
-        )
+        dispatcher.utter_message(text=f"{said}\n{ASK_PLACE}", buttons=[PERSON_BUTTON])
     return [SlotSet("last_order", number)] if number else []
+
+
+ASK_PLACE = "如果方便，请告诉我具体地点。"  # after an emergency's number, on chat
+
+
+def emergency_awaiting_place(tracker: Tracker) -> str | None:
+    """The emergency order whose place the bot asked for in its turn before this message, or
+    None: the message is that place (a citizen asked for it is answering, not asking the
+    knowledge base or filling a form's field)."""
+    number = tracker.get_slot("last_order")
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if not number or len(users) < 2:
+        return None
+    last_turn = tracker.events[users[-2] + 1 : users[-1]]
+    asked = any(e.get("event") == "bot" and ASK_PLACE in (e.get("text") or "") for e in last_turn)
+    return str(number) if asked else None
+
+
+def take_place(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> None:
+    """The place told after an emergency goes on its order (for the operator and the
+    responders) and the number to call is said again."""
+    place = (tracker.latest_message.get("text") or "").strip()
+    settings = get_settings()
+    order = add_place(settings.database_url, number, place, Actor.citizen(channel_of(tracker)))
+    call = is_emergency(order.request_text) if order else None
+    said = f"好的，地点已补充到紧急工单{number}，话务员会马上跟进。" if order else "好的，已记下。"
+    if call:
+        said += f"如果还没有拨打{call}，请立即拨打。"
+    dispatcher.utter_message(text=said, buttons=[PERSON_BUTTON])
 
 
 def _status(

@@ -10,7 +10,13 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen import channel_of, form_in_progress, resume_form
-from actions.render import MISSES_SLOT, TOPIC_SLOT, render
+from actions.render import (
+    MISSES_SLOT,
+    TOPIC_SLOT,
+    emergency_awaiting_place,
+    render,
+    take_place,
+)
 from hotline.settings import get_settings
 from hotline.zh import normalise_text
 from triage import Context, Emergency, Handoff, get_triage, wording
@@ -70,11 +76,20 @@ class ActionTriage(Action):
             dispatcher.utter_message(response="utter_ask_question")
             return []
         decision = get_triage(get_settings()).decide(text, context_of(tracker))
+        if not isinstance(decision, Handoff) and (number := emergency_awaiting_place(tracker)):
+            take_place(dispatcher, tracker, number)  # the place the bot asked for
+            # an open form carries on and asks its field again (the place is not its answer)
+            form = FollowupAction("work_order_form")
+            return [form] if form_in_progress(tracker) else [action_listen()]
         if form_in_progress(tracker) and not isinstance(decision, Emergency | Handoff):
             return resume_form(tracker)  # the NLU took an answer to the form for an interruption
         events = render(decision, dispatcher, tracker)
         if not any(e.get("event") == "followup" for e in events):
             # The decision is complete: listen, whatever the rule for the NLU's intent would
             # have run next (report_problem's rule opens the form; an answer must not).
-            events.append(FollowupAction("action_listen"))
+            events.append(action_listen())
         return events
+
+
+def action_listen() -> dict[str, Any]:
+    return FollowupAction("action_listen")

@@ -16,7 +16,13 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen import channel_of, form_in_progress, resume_form, wechat_openid
-from actions.render import FAILURES_SLOT, is_voice, render
+from actions.render import (
+    FAILURES_SLOT,
+    emergency_awaiting_place,
+    is_voice,
+    render,
+    take_place,
+)
 from hotline.settings import get_settings
 from triage import Abstain, Context, OrderDraft, ServiceHours, StatusQuery, form_steps, get_triage
 from triage.form import (
@@ -63,6 +69,9 @@ class ValidateWorkOrderForm(FormValidationAction):
     ) -> Events:
         asked = tracker.get_slot("requested_slot")
         text = tracker.latest_message.get("text") or ""
+        if asked in FIELDS and (number := emergency_awaiting_place(tracker)):
+            take_place(dispatcher, tracker, number)  # an emergency came mid-form: its place
+            return [SlotSet(asked, None)]  # then the form asks its field again
         if asked in FIELDS and asked != "wo_what" and _aside(dispatcher, tracker, text):
             return [SlotSet(asked, None)]
         if asked in FIELDS and (

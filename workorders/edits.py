@@ -203,3 +203,36 @@ def _shown(field: str, value: str | None) -> str | None:
 
 def _summary(text: str, cfg: WorkOrderConfig) -> str:
     return summarise(text, cfg.limits.summary)
+
+
+def add_place(
+    url: str, number: str, place: str, actor: Actor, *, now: datetime | None = None
+) -> WorkOrder | None:
+    """The place of an order stored without one, told afterwards by the citizen (an emergency:
+    the number to call came first, then "请告诉我具体地点"). Set once: an address already on
+    the order (an operator's) is kept and None returned; so is a closed order's."""
+    cfg = default_config()
+    place = text_field("address", place.strip()[: cfg.limits.address], cfg.limits.address) or ""
+    if not place:
+        return None
+    now = utc(now)
+    with write_session(url) as s:
+        order = lock_order(s, number=canonical_number(number))
+        if order is None or order.address or order.status in LOCKED:
+            return None
+        order.address = place
+        order.updated_at = now
+        append_event(
+            s,
+            order,
+            at=now,
+            actor=actor.label,
+            actor_role=actor.role.value,
+            action=EDIT,
+            from_status=order.status,
+            to_status=order.status,
+            note="市民补充的地点",
+            data={"changes": described({"address": (None, _shown("address", place))})},
+        )
+    log.info("work order %s: the citizen told its place", order.number)
+    return order

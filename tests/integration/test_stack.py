@@ -230,6 +230,22 @@ def test_an_emergency_typed_as_a_complaint_still_gets_the_emergency_path(
     assert _orders_of(stack, "em-2")[0]["priority"] == "emergency"
 
 
+def test_the_place_told_after_an_emergency_goes_on_its_order(stack: Isolated, chat) -> None:
+    """The bot asks where; the answer was searched in the knowledge base (a miss while the fire
+    grew) or taken as an open form's field, and the emergency order kept no address."""
+    chat("em-3", "楼道里电动车烧起来了 好大的烟")
+    reply = chat("em-3", "城东区东湖路40号3单元 火越来越大了")["messages"][0]["text"]
+    assert "地点已补充" in reply and "119" in reply
+    (order,) = _orders_of(stack, "em-3")
+    assert order["address"].startswith("城东区东湖路40号3单元")
+    for text in ("我们小区停车位被外面的车占了 我要投诉", "城东区东湖路50号", "楼下冒烟了 着火了"):
+        chat("em-4", text)
+    replies = chat("em-4", "就在东湖路50号3栋楼下")["messages"]
+    assert "地点已补充" in replies[0]["text"] and "什么时候" in replies[-1]["text"]
+    emergency = [o for o in _orders_of(stack, "em-4") if o["priority"] == "emergency"]
+    assert [o["address"] for o in emergency] == ["就在东湖路50号3栋楼下"]
+
+
 def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, chat) -> None:
     first = chat("hu-1", "我要转人工")["messages"]
     assert "不能直接接通" in first[0]["text"] and "电话" in first[-1]["text"]
