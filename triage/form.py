@@ -27,7 +27,14 @@ MAX_FAILURES = 2  # the second failed answer to a field moves on; never a third 
 NOT_SAID = "未说明"
 NO_PHONE = "未留"
 
-_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人)")
+_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人|姓)")
+_NAME_SUFFIX = re.compile(r"(就行|就可以|就好|就行了|吧)$")
+# The citizen would rather not give a name (我不想留名字 可以匿名吗): the order says 市民.
+_NO_NAME = re.compile(r"不想留|不留名|匿名|不想说|不告诉|保密")
+# What follows a corrected value: the correction itself (周女士 名字改一下).
+_CORRECTION_TAIL = re.compile(
+    r"[\s，,。]*(名字|称呼|地址|地点|电话|时间)?(改一下|要改|说错了|写错了|错了|不对)[了吧啊。！!]*$"
+)
 _ROAD = re.compile(r"路|街|大道|巷|号")
 
 
@@ -47,7 +54,10 @@ def check_field(slot: str, value: object) -> str | None:
     if slot == "wo_when":
         return text or NOT_SAID
     if slot == "wo_name":
-        name = _NAME_PREFIX.sub("", text).strip(" 。，,.")
+        if _NO_NAME.search(text):
+            return "市民"
+        name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", text)).strip(" 。，,.")
+        name = name.split()[-1] if name else name  # 周 周女士: the last one said
         return name if 1 <= len(name) <= 20 else None
     if slot == "wo_phone":
         try:
@@ -109,15 +119,39 @@ def new_value(field: str, text: str, old: str | None, said: str | None = None) -
     if value and "不是" in value:
         value = value[: value.index("不是")]
     cue = _SAID_AFTER.match(text)
-    if cue and (not value or field == "wo_name"):  # a name: the last one said (…叫我谢女士)
-        value = cue.group(1).strip(" 。，,！!")
+    dictated = _CORRECTION_TAIL.sub("", cue.group(1)).strip(" 。，,！!") if cue else None
+    # A name: the last one said (…叫我谢女士). An address: all the citizen dictated after the
+    # cue, of which the NLU may have picked a part (改成咸安区温泉路88号桂花园小区5栋 kept
+    # only 桂花园小区, and lost the district the order is routed by).
+    if dictated and (
+        not value or field == "wo_name" or (field == "wo_where" and value in dictated)
+    ):
+        value = dictated
     if not value:
         return None
-    if field == "wo_phone":
-        return check_field("wo_phone", value)
+    if field in ("wo_phone", "wo_name"):
+        return check_field(field, value)
     if wrong and old and wrong in old:
         value = _splice(old, wrong, value)
+    elif field == "wo_where" and old:
+        value = _same_road(old, value)
     return value if len(value) >= (1 if field == "wo_name" else 2) else None
+
+
+_ROAD_NUMBER = re.compile(r"^([\u4e00-\u9fff]{1,8}?(?:路|街|大道|巷))(\d+号)$")
+
+
+def _same_road(old: str, new: str) -> str:
+    """A new house number on the road the old address names changes only that part:
+    ("城西区西山路88号 万达工地", "西山路98号") -> "城西区西山路98号 万达工地"."""
+    m = _ROAD_NUMBER.match(new)
+    if not m or m.group(1) not in old:
+        return new
+    at = old.index(m.group(1))
+    rest = re.match(r"\d+号", old[at + len(m.group(1)) :])
+    if not rest:
+        return new
+    return old[:at] + new + old[at + len(m.group(1)) + rest.end() :]
 
 
 def _splice(old: str, wrong: str, new: str) -> str:

@@ -47,6 +47,50 @@ def test_a_correction_of_part_of_an_address_keeps_the_rest() -> None:
     assert new_value("wo_phone", "电话说错了", "13812345678") is None  # asked again
 
 
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("姓刘", "刘"),
+        ("叫我邓女士就行", "邓女士"),
+        ("我不想留名字 可以匿名吗", "市民"),
+        ("王先生", "王先生"),
+    ],
+)
+def test_a_name_is_stored_as_a_name(said: str, name: str) -> None:
+    assert check_field("wo_name", said) == name
+
+
+def test_a_corrected_name_leaves_the_correction_out() -> None:
+    assert new_value("wo_name", "我姓周 周女士 名字改一下", "周") == "周女士"
+    assert new_value("wo_name", "称呼改成刘先生", "刘") == "刘先生"
+
+
+@pytest.mark.parametrize(
+    ("said", "entity", "old", "new"),
+    [  # the NLU's address entity is a part of what was dictated: the whole is kept
+        (
+            "地址改成咸安区温泉路88号桂花园小区5栋2单元",
+            "桂花园小区",
+            "你们到底管不管啊",
+            "咸安区温泉路88号桂花园小区5栋2单元",
+        ),
+        (
+            "地址改成城南区南湖路18号锦绣小区门口",
+            "锦绣小区",
+            "小区门口",
+            "城南区南湖路18号锦绣小区门口",
+        ),
+        # a new number on the road already given changes only the number
+        ("地址写错了 是西山路98号", None, "城西区西山路88号 万达工地", "城西区西山路98号 万达工地"),
+        ("地址写错了 是东风路9号", None, "城西区西山路88号", "东风路9号"),  # another road
+    ],
+)
+def test_an_address_correction_keeps_what_was_dictated(
+    said: str, entity: str | None, old: str, new: str
+) -> None:
+    assert new_value("wo_where", said, old, entity) == new
+
+
 @pytest.mark.parametrize("said", ["确认", "对的没问题", "是的，没问题", "没错 提交吧", "/affirm"])
 def test_yes_at_the_read_back(said: str) -> None:
     assert confirmation(said, FILLED).answer == "yes"
