@@ -15,6 +15,7 @@ from handoffs import intake as handoff_intake
 from handoffs.summary import build
 from hotline.conversations import record_handoff
 from hotline.settings import get_settings
+from triage.form import NO_PHONE
 from triage.wording import asks_for_person
 from workorders import intake
 from workorders.citizen_view import local_time
@@ -109,9 +110,10 @@ class ActionSubmitCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         phone = tracker.get_slot("wo_phone")
-        if not phone:
+        if not phone or phone == NO_PHONE:
             dispatcher.utter_message(
-                text="没有留下电话，回电请求未登记。您可以直接拨打12345热线找话务员。"
+                text="没有电话号码，话务员没法给您回电，回电请求就先不登记了。"
+                "您可以直接拨打12345热线找话务员，也可以在这里接着说您的问题。"
             )
-            return []
+            return [SlotSet("wo_phone", None)]
         return open_callback(dispatcher, tracker, phone)

@@ -9,6 +9,7 @@ the draft is dropped only when the citizen cancels, and stored only once they co
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -27,6 +28,7 @@ from hotline.settings import get_settings
 from triage import Abstain, Context, OrderDraft, ServiceHours, StatusQuery, form_steps, get_triage
 from triage.form import (
     FIELDS,
+    NO_PHONE,
     cancels,
     check_field,
     named_field,
@@ -115,14 +117,29 @@ class ValidateWorkOrderForm(FormValidationAction):
         return _confirm(str(value), dispatcher, tracker)
 
 
+_REFUSES_PHONE = re.compile(r"不想留|不留|不给|不想给|不方便|就不|没有电话|没电话")
+
+
 class ValidateCallbackForm(FormValidationAction):
+    """A callback needs a number: no number (refused, or wrong twice) is no callback order,
+    never an order that cannot be called back (the citizen is told so: ActionSubmitCallback)."""
+
     def name(self) -> str:
         return "validate_callback_form"
 
     def validate_wo_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return _checked("wo_phone", _said(tracker).get("wo_phone") or value, dispatcher, tracker)
+        said = _said(tracker).get("wo_phone") or value
+        failures = int(tracker.get_slot(FAILURES_SLOT) or 0)
+        answer = form_steps.answer_field("wo_phone", said, failures)
+        if answer.value is None and _REFUSES_PHONE.search(str(value or "")):
+            return {"wo_phone": NO_PHONE, FAILURES_SLOT: 0}
+        if answer.say == "utter_wo_give_up":
+            return {"wo_phone": NO_PHONE, FAILURES_SLOT: 0}
+        if answer.say:
+            dispatcher.utter_message(response=answer.say)
+        return {"wo_phone": answer.value, FAILURES_SLOT: answer.failures}
 
 
 def _checked(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict:

@@ -255,6 +255,16 @@ def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, cha
     assert order["citizen_phone"] == "139****5555"
 
 
+def test_a_callback_without_a_number_is_not_promised(stack: Isolated, chat) -> None:
+    """A refused number used to get 我先按您说的登记, then a validator's message in English."""
+    chat("hu-2", "帮我转人工")
+    said = " ".join(m["text"] for m in chat("hu-2", "不想留电话")["messages"])
+    assert "没法给您回电" in said and "先按您说的登记" not in said and "not a" not in said
+    assert _orders_of(stack, "hu-2") == []
+    after = chat("hu-2", "菜市场有个摊主缺斤少两 一斤只给八两")["messages"]
+    assert "号码好像不对" not in after[0]["text"]  # the conversation goes on
+
+
 def test_a_question_in_the_middle_of_the_form_is_answered_then_the_form_resumes(chat) -> None:
     sender = "wo-4"
     chat(sender, "我要反映 小区里的垃圾好几天没人清运了")
