@@ -30,6 +30,7 @@ from hotline.zh import format_date
 from knowledge.schema import Entry
 from knowledge.service import get_service
 from triage import (
+    AboutBot,
     Abstain,
     Answer,
     Calm,
@@ -42,7 +43,7 @@ from triage import (
     StatusQuery,
 )
 from triage.form import check_field, precise_address
-from triage.wording import ORDER_BUTTON, PERSON_BUTTON
+from triage.wording import ABOUT_BOT, ABOUT_BOT_VOICE, ORDER_BUTTON, PERSON_BUTTON
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.edits import add_place
@@ -92,6 +93,10 @@ def render(decision: Decision, dispatcher: CollectingDispatcher, tracker: Tracke
             events = _status(dispatcher, tracker, decision, voice)
         case Calm():
             dispatcher.utter_message(response="utter_abuse")
+            events = []
+        case AboutBot():
+            dispatcher.utter_message(text=ABOUT_BOT_VOICE if voice else ABOUT_BOT,
+                                     buttons=[] if voice else [PERSON_BUTTON])  # fmt: skip
             events = []
         case ServiceHours():
             settings = get_settings()

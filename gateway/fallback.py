@@ -30,6 +30,7 @@ from handoffs.summary import build
 from hotline.bot import BOT_DIR
 from hotline.settings import Settings
 from triage import (
+    AboutBot,
     Abstain,
     Answer,
     Calm,
@@ -44,7 +45,7 @@ from triage import (
     form_steps,
     get_triage,
 )
-from triage.wording import ORDER_BUTTON, PERSON_BUTTON
+from triage.wording import ABOUT_BOT, ORDER_BUTTON, PERSON_BUTTON
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.store import InvalidField
 
@@ -174,6 +175,8 @@ def _render(
             r.add(STATUS_LATER)
         case ServiceHours():
             r.add(settings.service_hours)
+        case AboutBot():
+            r.add(ABOUT_BOT)
         case Calm():
             r.add(CALM)
 

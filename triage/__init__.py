@@ -12,6 +12,7 @@ import threading
 
 from hotline.settings import Settings
 from triage.decisions import (
+    AboutBot,
     Abstain,
     Answer,
     Calm,
@@ -27,6 +28,7 @@ from triage.policy import Context, Triage
 from workorders.routing import Routing
 
 __all__ = [
+    "AboutBot",
     "Abstain",
     "Answer",
     "Calm",

@@ -175,6 +175,18 @@ class ServiceHours:
         return {"kind": self.kind, "handoff": False}
 
 
+@dataclass(frozen=True)
+class AboutBot:
+    """The citizen asks whether they talk to a machine (你是机器人吗): said plainly, with the way
+    to a person; not itself a request for one."""
+
+    kind: Literal["about_bot"] = "about_bot"
+    handoff: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {"kind": self.kind, "handoff": False}
+
+
 Decision = (
     Answer
     | Clarify
@@ -184,5 +196,6 @@ Decision = (
     | Emergency
     | StatusQuery
     | ServiceHours
+    | AboutBot
     | Calm
 )

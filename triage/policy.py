@@ -36,6 +36,7 @@ from hotline.zh import normalise_text
 from knowledge.service import KnowledgeService, SearchOutcome
 from triage import wording
 from triage.decisions import (
+    AboutBot,
     Abstain,
     AbstainReason,
     Answer,
@@ -104,6 +105,8 @@ class Triage:
                 return Handoff(reason, f"市民情绪激动，转人工：{text}")
             if mood == "abuse" and wording.only_abuse(text):
                 return Calm()
+        if wording.asks_if_bot(text):
+            return AboutBot()  # 你是真人吗 asks, it does not ask for a person
         if wording.asks_for_person(text):
             return Handoff("asked", f"市民要求人工服务：{text}")
         if wording.rejects_offer(text):

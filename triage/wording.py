@@ -27,6 +27,9 @@ REPORT_PAYLOAD = "/report_problem"
 # The chat buttons that offer an order or a person (after a miss, beside suggestions).
 ORDER_BUTTON = {"title": "登记工单", "payload": REPORT_PAYLOAD}
 PERSON_BUTTON = {"title": "转人工", "payload": "/request_human"}
+# The answer to 你是机器人吗, on chat and on the phone.
+ABOUT_BOT = "我是12345热线的智能客服，可以解答政策问题、帮您登记工单。需要人工服务请说“转人工”。"
+ABOUT_BOT_VOICE = "我是12345热线的智能语音客服。需要人工服务，请说转人工，或者按0。"
 
 
 # A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that
@@ -84,6 +87,18 @@ _OTHER = re.compile(
 _CLAUSE_BREAK = re.compile(r"[，。！？,.!?；;\s]+")
 # The question asks for something to be done, not when someone is there (你们能不能派人修一下).
 _ASKS_ACTION = re.compile(r"派人|派个人|来人|过来|来看|来查|修|处理|解决|管一管|管管|整治|查处")
+
+
+# 你是机器人吗, 你是机器人还是真人啊: a question about the bot itself, the whole message.
+_ASKS_IF_BOT = re.compile(
+    r"^(请问)?(你|您)?(到底)?(是|是不是|还是)(个)?(机器人|真人|人工|智能客服|AI|ai|人)"
+    r"(还是(真人|人|机器人|机器)(啊|呀)?)?(吗|啊|呀|吧|呢)?[？?。!！]*$"
+)
+
+
+def asks_if_bot(text: str) -> bool:
+    """Whether the message only asks if the citizen talks to a machine."""
+    return bool(_ASKS_IF_BOT.match(text.strip()))
 
 
 def about_service_hours(text: str) -> bool:

@@ -20,6 +20,7 @@ TABLE = [
     ("你们晚上几点下班", "service_hours"),
     ("我要投诉楼下烧烤店天天半夜吵得睡不着", "order_draft"),
     ("给我讲个笑话吧", "abstain"),
+    ("你是机器人还是真人啊", "about_bot"),
 ]
 
 

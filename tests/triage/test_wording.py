@@ -134,3 +134,18 @@ def test_anger_and_abuse(text: str, mood: str | None) -> None:
 def test_insults_alone_and_insults_with_a_matter() -> None:
     assert wording.only_abuse("你个破机器 废物")
     assert not wording.only_abuse("废物 楼下油烟天天熏得受不了")
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("你是机器人还是真人啊", True),
+        ("你是机器人吗", True),
+        ("是真人吗？", True),
+        ("你是不是机器人", True),
+        ("不跟机器人说了 转人工", False),  # a request for a person
+        ("我要找真人", False),
+    ],
+)
+def test_asking_whether_the_bot_is_a_machine(text: str, asks: bool) -> None:
+    assert wording.asks_if_bot(text) is asks
