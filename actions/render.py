@@ -43,7 +43,13 @@ from triage import (
     StatusQuery,
 )
 from triage.form import check_field, precise_address
-from triage.wording import ABOUT_BOT, ABOUT_BOT_VOICE, ORDER_BUTTON, PERSON_BUTTON
+from triage.wording import (
+    ABOUT_BOT,
+    ABOUT_BOT_VOICE,
+    ORDER_BUTTON,
+    PERSON_BUTTON,
+    other_city_text,
+)
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.edits import add_place
@@ -135,7 +141,10 @@ def _clarify(dispatcher: CollectingDispatcher, options: list[Entry], voice: bool
 
 def _abstain(dispatcher: CollectingDispatcher, decision: Abstain, voice: bool) -> Events:
     near = list(decision.suggestions)
-    if near and voice:
+    if decision.reason == "other_city":
+        said = other_city_text(decision.city or "")
+        dispatcher.utter_message(text=said, buttons=[] if voice else [ORDER_BUTTON, PERSON_BUTTON])
+    elif near and voice:
         dispatcher.utter_message(
             text=f"抱歉，没有找到完全对应的答复。您是不是想问：{_options(near)}。"
             "请说第几个；都不是的话，可以说登记工单，或者说转人工。"

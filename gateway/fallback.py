@@ -45,7 +45,7 @@ from triage import (
     form_steps,
     get_triage,
 )
-from triage.wording import ABOUT_BOT, ORDER_BUTTON, PERSON_BUTTON
+from triage.wording import ABOUT_BOT, ORDER_BUTTON, PERSON_BUTTON, other_city_text
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.store import InvalidField
 
@@ -156,6 +156,9 @@ def _render(
                        for e in decision.candidates]  # fmt: skip
             r.add(_say("utter_kb_clarify"), buttons)
             state["misses"] = 0
+        case Abstain() if decision.reason == "other_city":
+            r.add(other_city_text(decision.city or ""), [ORDER_BUTTON, PERSON_BUTTON])
+            state["misses"] = decision.misses
         case Abstain():
             r.add(_say("utter_kb_abstain"), [ORDER_BUTTON, PERSON_BUTTON])
             state["misses"] = decision.misses

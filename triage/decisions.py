@@ -47,7 +47,7 @@ class Clarify:
                 "candidates": [_entry(e) for e in self.candidates]}  # fmt: skip
 
 
-AbstainReason = Literal["no_answer", "figure_missing", "out_of_scope"]
+AbstainReason = Literal["no_answer", "figure_missing", "out_of_scope", "other_city"]
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,12 @@ class Abstain:
     misses: int = 1  # misunderstandings in a row, this one included
     kind: Literal["abstain"] = "abstain"
     handoff: bool = False
+    city: str | None = None  # other_city: the city asked about (the KB holds another's rule)
 
     def public(self) -> dict[str, Any]:
         return {"kind": self.kind, "handoff": False, "reason": self.reason,
                 "suggestions": [_entry(e) for e in self.suggestions],
-                "misses": self.misses}  # fmt: skip
+                "misses": self.misses, "city": self.city}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from hotline.numbers import canonical_order_number
 from hotline.zh import normalise_text
+from knowledge.regions import answers_for, city_named
 from knowledge.service import KnowledgeService, SearchOutcome
 from triage import wording
 from triage.decisions import (
@@ -128,6 +129,14 @@ class Triage:
             return StatusQuery()
         if self.is_grievance(text):
             return self.draft(text, outcome)
+        if outcome.decision in ("answer", "clarify") and (city := city_named(text)):
+            # Another city's rule is no answer for this city: said so, never given as its own.
+            top = outcome.results[: 1 if outcome.decision == "answer" else CANDIDATES]
+            fits = tuple(r.entry for r in top if answers_for(r.entry.region, text))
+            if not fits:
+                return Abstain("other_city", (), ctx.misses + 1, city=city)
+            if outcome.decision == "clarify":
+                return Clarify(fits)
         if outcome.decision == "answer":
             return self._answer(outcome)
         if outcome.decision == "clarify":

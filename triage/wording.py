@@ -32,6 +32,14 @@ ABOUT_BOT = "我是12345热线的智能客服，可以解答政策问题、帮�
 ABOUT_BOT_VOICE = "我是12345热线的智能语音客服。需要人工服务，请说转人工，或者按0。"
 
 
+def other_city_text(city: str) -> str:
+    """Abstain "other_city": the KB holds another city's rule, not this one's."""
+    return (
+        f"抱歉，我这里没有{city}的具体规定，不想拿别的城市的政策答复您。"
+        f"请以{city}当地的规定为准，可以咨询当地相关部门，也可以登记工单或转人工。"
+    )
+
+
 # A request for a person, not a mention of one ("平台客服也不理", "接线员说的政策"): a verb that
 # asks for a person, the citizen saying the bot does not understand, or the button's payload.
 _ASKS_FOR_PERSON = re.compile(

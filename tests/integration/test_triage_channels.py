@@ -21,6 +21,7 @@ TABLE = [
     ("我要投诉楼下烧烤店天天半夜吵得睡不着", "order_draft"),
     ("给我讲个笑话吧", "abstain"),
     ("你是机器人还是真人啊", "about_bot"),
+    ("我在武汉上班 公积金贷款最多能贷多少钱", "abstain"),  # the KB has 咸宁's ceiling only
 ]
 
 
@@ -50,3 +51,13 @@ def test_chat_rest_and_voice_get_the_same_decision(
     assert len({d["handoff"] for d in decisions.values()}) == 1
     if kind == "answer":
         assert len({d["entry"]["id"] for d in decisions.values()}) == 1
+
+
+def test_another_citys_rule_is_not_given_as_the_citizens_own(stack: Isolated) -> None:
+    """武汉's citizen got 咸宁's ceiling as the answer ("有。根据咸宁…"); 咸宁's is answered."""
+    asked = {"text": "我在武汉上班 灵活就业交公积金政府有补贴吗"}
+    other = httpx.post(f"{stack.url}/api/v1/triage", json=asked, timeout=60).json()
+    assert (other["kind"], other["reason"], other["city"]) == ("abstain", "other_city", "武汉")
+    own = {"text": "咸宁灵活就业人员缴存公积金有补贴吗"}
+    assert httpx.post(f"{stack.url}/api/v1/triage", json=own, timeout=60).json()["kind"] in (
+        "answer", "clarify")  # fmt: skip
