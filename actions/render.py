@@ -46,6 +46,8 @@ from triage.form import check_field, precise_address
 from triage.wording import (
     ABOUT_BOT,
     ABOUT_BOT_VOICE,
+    BEFORE_CALLING,
+    BEFORE_CALLING_VOICE,
     ORDER_BUTTON,
     PERSON_BUTTON,
     other_city_text,
@@ -249,13 +251,15 @@ def _emergency(
     if channel in OPERATOR_CHANNELS:  # a call is transferred by the session (the handoff next)
         queue_for_person(tracker, "emergency", order_number=number)
     if voice:
-        said = f"情况紧急，请马上挂断电话，拨打{digits_aloud(decision.number)}。"
+        first = BEFORE_CALLING_VOICE.get(decision.situation, "")
+        said = f"情况紧急，{first}请马上挂断电话，拨打{digits_aloud(decision.number)}。"
         if order:
             said += f"我们已登记紧急工单，号码是{number_aloud(order.number)}，话务员会马上跟进。"
         dispatcher.utter_message(text=said)
     else:
         service = SERVICES[decision.number]
-        said = f"情况紧急！请立即拨打{decision.number}（{service}）求助，并保持电话畅通。"
+        first = BEFORE_CALLING.get(decision.situation, "")
+        said = f"情况紧急！{first}请立即拨打{decision.number}（{service}）求助，并保持电话畅通。"
         if order:
             said += f"\n我们已登记紧急工单{order.number}，话务员会马上跟进。"
         dispatcher.utter_message(text=f"{said}\n{ASK_PLACE}", buttons=[PERSON_BUTTON])

@@ -45,7 +45,13 @@ from triage import (
     form_steps,
     get_triage,
 )
-from triage.wording import ABOUT_BOT, ORDER_BUTTON, PERSON_BUTTON, other_city_text
+from triage.wording import (
+    ABOUT_BOT,
+    BEFORE_CALLING,
+    ORDER_BUTTON,
+    PERSON_BUTTON,
+    other_city_text,
+)
 from workorders.citizen_view import confirmation as confirmation_text
 from workorders.store import InvalidField
 
@@ -170,7 +176,8 @@ def _render(
             state.update(misses=0, form=form)
             _say_all(r, [first])
         case Emergency():
-            r.add(f"情况紧急，请立即拨打{decision.number}！")
+            first = BEFORE_CALLING.get(decision.situation, "")
+            r.add(f"情况紧急，{first}请立即拨打{decision.number}！")
             _to_person(settings, channel, conversation, text, "emergency", r, always=True)
         case Handoff():
             _to_person(settings, channel, conversation, text, decision.reason, r)

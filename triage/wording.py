@@ -32,6 +32,16 @@ ABOUT_BOT = "我是12345热线的智能客服，可以解答政策问题、帮�
 ABOUT_BOT_VOICE = "我是12345热线的智能语音客服。需要人工服务，请说转人工，或者按0。"
 
 
+# What to do before calling, where calling first is itself the danger: a phone used in a room
+# full of gas can set it off (the KB's own guidance, sdq-004: leave, then call).
+BEFORE_CALLING = {
+    "gas_leak": "请马上离开到室外：不要开关电灯电器，不要在室内打电话，能顺手关阀门、开窗就做。",
+}
+BEFORE_CALLING_VOICE = {
+    "gas_leak": "请马上离开房间到室外，不要开关电器，到了室外再打电话。",
+}
+
+
 def other_city_text(city: str) -> str:
     """Abstain "other_city": the KB holds another city's rule, not this one's."""
     return (

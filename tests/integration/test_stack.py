@@ -227,6 +227,8 @@ def test_an_emergency_typed_as_a_complaint_still_gets_the_emergency_path(
 ) -> None:
     text = chat("em-2", "我要反映 我们楼道里一股煤气味 好像漏气了")["messages"][0]["text"]
     assert "119" in text
+    # a phone used in the gas can set it off: leave first, then call
+    assert text.index("离开到室外") < text.index("119") and "不要在室内打电话" in text
     assert _orders_of(stack, "em-2")[0]["priority"] == "emergency"
 
 
