@@ -77,7 +77,11 @@ def open_callback(
     """Store a callback order for `phone`, record the handoff, then tell the citizen."""
     settings = get_settings()
     channel = channel_of(tracker)
-    said = "；".join(t for t in recent_user_texts(tracker) if t) or "（未说明）"
+    texts = [t for t in recent_user_texts(tracker) if t]
+    what = tracker.get_slot("wo_what")  # a complaint the form had when a person was asked for
+    if what and what not in texts:
+        texts.insert(0, what)
+    said = "；".join(texts) or "（未说明）"
     draft = Draft(
         channel=channel,
         request_text=f"市民要求人工服务，请回电。市民所说：{said}",

@@ -257,6 +257,15 @@ def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, cha
     assert order["citizen_phone"] == "139****5555"
 
 
+def test_a_callback_asked_for_mid_form_keeps_the_complaint(stack: Isolated, chat) -> None:
+    for text in ("我们单位拖欠工资半年了 我要投诉", "城北区北环路55号 宏达物流公司"):
+        chat("hu-3", text)
+    chat("hu-3", "转人工吧 跟你说不清楚")
+    chat("hu-3", "13907165555")
+    (order,) = _orders_of(stack, "hu-3")
+    assert "拖欠工资" in order["request_text"]
+
+
 def test_a_callback_without_a_number_is_not_promised(stack: Isolated, chat) -> None:
     """A refused number used to get 我先按您说的登记, then a validator's message in English."""
     chat("hu-2", "帮我转人工")
