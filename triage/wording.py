@@ -155,8 +155,18 @@ _OPENING_ONLY = re.compile(
 )
 
 
+# What is left of 哎 还是帮我登记吧 想了想还是要投诉 without its fillers and the words that
+# announce a report: nothing, so it says no more than 我要投诉 (it became an order's text).
+_ANNOUNCING = re.compile(
+    r"哎|唉|嗯|那个?|算了|还是|想了想|我想|我要|要|帮我|给我|麻烦|你们|一下|吧|啊|呀|了|的|我|再|"
+    r"就|个|件|事|问题|工单|登记|投诉|举报|反映|求助|[\s。！!，,？?]"
+)
+
+
 def announces_report_only(text: str) -> bool:
-    return bool(_OPENING_ONLY.match(text))
+    if _OPENING_ONLY.match(text):
+        return True
+    return not _ANNOUNCING.sub("", text) and bool(re.search(r"登记|投诉|举报|反映", text))
 
 
 # ------------------------------------------------------------------------------------------

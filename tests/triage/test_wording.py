@@ -149,3 +149,17 @@ def test_insults_alone_and_insults_with_a_matter() -> None:
 )
 def test_asking_whether_the_bot_is_a_machine(text: str, asks: bool) -> None:
     assert wording.asks_if_bot(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("我要投诉", True),
+        ("哎 还是帮我登记吧 想了想还是要投诉", True),
+        ("那还是帮我登记一下吧", True),
+        ("我要投诉物业乱收费", False),
+        ("还是帮我登记吧 快递丢了", False),
+    ],
+)
+def test_a_message_that_only_announces_a_report(text: str, only: bool) -> None:
+    assert wording.announces_report_only(text) is only
