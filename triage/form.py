@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hotline.numbers import InvalidPhone, canonical_phone, digits_aloud
+from triage.wording import asks_question
 from workorders.config import default_config
 from workorders.routing import resolve_district
 
@@ -36,6 +37,11 @@ _CORRECTION_TAIL = re.compile(
     r"[\s，,。]*(名字|称呼|地址|地点|电话|时间)?(改一下|要改|说错了|写错了|错了|不对)[了吧啊。！!]*$"
 )
 _ROAD = re.compile(r"路|街|大道|巷|号")
+# Words of a place, or of a purchase with no place (网上买的).
+_PLACE = re.compile(
+    r"路|街|道|巷|号|区|县|镇|乡|村|小区|花园|广场|公园|楼|栋|幢|单元|室|门口|附近|对面|旁边|"
+    r"市场|商场|超市|医院|学校|公司|店|站|厂|工地|网上|网购|淘宝|京东|拼多多|抖音|线上|家里|家"
+)
 
 
 def precise_address(value: str) -> bool:
@@ -50,6 +56,10 @@ def check_field(slot: str, value: object) -> str | None:
     if slot == "wo_what":
         return text if len(text) >= 4 else None
     if slot == "wo_where":
+        # 你们到底管不管啊 / 这种事归哪个部门管啊 said when the place was asked is no place: asked
+        # again (it became the order's 地点, and each later answer slid one field down).
+        if asks_question(text) and not _PLACE.search(text):
+            return None
         return text if len(text) >= 2 else None
     if slot == "wo_when":
         return text or NOT_SAID
@@ -225,7 +235,7 @@ def confirmation(
 
 
 _CANCELS = re.compile(
-    r"算了|不办了|不登记|不用了|不要了|取消|不弄了|不反映了|不投诉了|撤销|先不|以后再说|^/cancel"
+    r"算了|不办了|不登记|不要登记|不想登记|不用登记|不用了|不要了|取消|不弄了|不反映了|不投诉了|撤销|先不|以后再说|^/cancel"
 )
 
 

@@ -123,3 +123,24 @@ def test_the_read_back_lists_every_field_and_spells_the_phone_on_the_phone() -> 
     text = summary(FILLED)
     assert all(v in text for v in FILLED.values())
     assert "幺三八幺二三四五六七八" in summary(FILLED, spell=True)
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("你们到底管不管啊", False),
+        ("这种事归哪个部门管啊", False),
+        ("城南区南湖路66号 菜鸟驿站", True),
+        ("网上买的 哪有什么地址", True),  # an online purchase: its place is 网上
+        ("就在小区门口", True),
+        ("请问是东湖路吗", True),  # a place said as a question
+    ],
+)
+def test_a_question_or_a_protest_is_no_place(said: str, kept: bool) -> None:
+    assert (check_field("wo_where", said) is not None) is kept
+
+
+def test_not_wanting_an_order_cancels_it() -> None:
+    from triage.form import cancels
+
+    assert cancels("我不要登记 我就问问") and cancels("算了不弄了")
