@@ -28,7 +28,7 @@ MAX_FAILURES = 2  # the second failed answer to a field moves on; never a third 
 NOT_SAID = "未说明"
 NO_PHONE = "未留"
 
-_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人|姓)")
+_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人|姓|叫)")
 _NAME_SUFFIX = re.compile(r"(就行|就可以|就好|就行了|吧)$")
 # The citizen would rather not give a name (我不想留名字 可以匿名吗): the order says 市民.
 _NO_NAME = re.compile(r"不想留|不留名|匿名|不想说|不告诉|保密")
@@ -67,7 +67,9 @@ def check_field(slot: str, value: object) -> str | None:
         if _NO_NAME.search(text):
             return "市民"
         name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", text)).strip(" 。，,.")
-        name = name.split()[-1] if name else name  # 周 周女士: the last one said
+        # 周 周女士 / 李，叫李建国: the last one said
+        parts = [_NAME_PREFIX.sub("", p) for p in re.split(r"[\s，,、]+", name) if p]
+        name = parts[-1] if parts else ""
         return name if 1 <= len(name) <= 20 else None
     if slot == "wo_phone":
         try:

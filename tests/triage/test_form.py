@@ -54,6 +54,7 @@ def test_a_correction_of_part_of_an_address_keeps_the_rest() -> None:
         ("叫我邓女士就行", "邓女士"),
         ("我不想留名字 可以匿名吗", "市民"),
         ("王先生", "王先生"),
+        ("我姓李，叫李建国", "李建国"),
     ],
 )
 def test_a_name_is_stored_as_a_name(said: str, name: str) -> None:
