@@ -355,6 +355,11 @@ def _merge(c: _Ctx) -> dict[str, Any]:
     assert target is not None
     if target.status == Status.MERGED:
         raise InvalidField("into", f"工单 {target.number} 已被归并", "the target is itself merged")
+    if target.status in (Status.CLOSED, Status.VISITED):
+        # No one handles a closed order: the merged complaint would never be answered.
+        raise InvalidField(
+            "into", f"工单 {target.number} 已办结，不能并入", "the target is already closed"
+        )
     c.order.merged_into = target.number
     return {"into": target.number}
 

@@ -315,3 +315,13 @@ def test_unknown_orders_and_actions(url: str) -> None:
         store.transition(url, "not-a-number", "签收", DEPT, now=T0)
     with pytest.raises(ValueError, match="未知操作"):
         store.transition(url, new_order(url), "撤销", CENTRE, now=T0)
+
+
+def test_an_open_order_is_never_merged_into_a_closed_one(url: str) -> None:
+    """Merged into an answered order, an open complaint left every list and no unit had it."""
+    closed = new_order(url, kind="咨询", request_text="公积金怎么提取？")
+    store.transition(url, closed, "办结", CENTRE, "已按知识库答复提取条件", now=T0)
+    open_one = new_order(url, request_text="共享单车堵了盲道")
+    with pytest.raises(InvalidField, match="已办结"):
+        store.transition(url, open_one, "归并", CENTRE, now=T0, into=closed)
+    assert store.get(url, open_one).status == "待派单"
