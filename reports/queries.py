@@ -52,7 +52,7 @@ class UnitFigures:
     overdue: int = 0  # 超时量: replied late, or unreplied past the deadline at `as_of`
     visited: int = 0  # 回访量
     satisfied: int = 0  # 满意 (incl. 基本满意)
-    unsatisfied: int = 0  # 不满意 (incl. reopened orders not yet visited again)
+    unsatisfied: int = 0  # 不满意 (incl. every reopened order, whatever its later rating)
     redone: int = 0  # 重办
     returned: int = 0  # 退单 by this unit in the month
     sign_due: int = 0  # orders whose 签收 deadline has come, or signed
@@ -117,9 +117,10 @@ def unit_figures(url: str, month: Month, as_of: datetime) -> dict[str, UnitFigur
     )
     # 未回访 (never rated, closed by the scan) is no 回访: out of 回访量 and the 满意率 denominator.
     visited = or_(and_(W.satisfaction.is_not(None), W.satisfaction != UNRATED), W.redo_count > 0)
-    unsatisfied = or_(
-        W.satisfaction == UNSATISFIED, and_(W.redo_count > 0, W.satisfaction.is_(None))
-    )
+    # A reopened order (重办) counts once, as 不满意, whatever it is rated after the redo: the
+    # unit first failed the citizen (a later 满意 used to replace the first 不满意).
+    unsatisfied = or_(W.satisfaction == UNSATISFIED, W.redo_count > 0)
+    satisfied = and_(W.satisfaction.in_(SATISFIED), W.redo_count == 0)
     overdue = or_(
         late_feedback,
         and_(W.replied_at.is_not(None), W.replied_at > W.reply_due),
@@ -134,7 +135,7 @@ def unit_figures(url: str, month: Month, as_of: datetime) -> dict[str, UnitFigur
             _sum(W.status.in_(DONE)),
             _sum(overdue),
             _sum(visited),
-            _sum(W.satisfaction.in_(SATISFIED)),
+            _sum(satisfied),
             _sum(unsatisfied),
             _sum(W.redo_count > 0),
             _sum(sign_counted),

@@ -120,3 +120,27 @@ def test_hot_topics_count_every_request_or_a_scaled_sample(
     assert sum(t.previous for t in report.topics) == 1  # October's last order
     sampled = build_report(month_db[0], NOV, as_of=AS_OF, exact_limit=4)
     assert abs(sum(t.count for t in sampled.topics) - 8) <= len(sampled.topics)
+
+
+def test_a_reopened_order_counts_as_unsatisfied_after_a_later_rating(tmp_path) -> None:
+    """重办 counts once, as 不满意: a 满意 after the redo replaced the first 不满意 and gave the
+    unit a perfect 满意率 for a complaint it first failed (found by an exploratory test)."""
+    from datetime import timedelta
+
+    from hotline import db
+    from tests.reports.fixture import CENTRE, _do, _lifecycle, _new, at
+    from workorders.states import Actor
+
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    db.upgrade(url)
+    number = _new(url, "东湖路烧烤摊油烟太大", at(11, 2, 9))
+    _lifecycle(url, number, A, at(11, 2, 9, 10), at(11, 2, 9, 30), at(11, 3, 10), "不满意")
+    _do(url, number, "redo", CENTRE, at(11, 5, 9), "市民不满意，重新办理")
+    dept = Actor.of_department(A)
+    _do(url, number, "sign", dept, at(11, 5, 10))
+    _do(url, number, "feedback", dept, at(11, 6, 10), "已再次处理")
+    _do(url, number, "close", CENTRE, at(11, 6, 11))
+    _do(url, number, "visit", CENTRE, at(11, 6, 11) + timedelta(days=1), satisfaction="满意")
+    (unit,) = build_report(url, NOV, as_of=AS_OF).units
+    figures = unit.now
+    assert (figures.visited, figures.satisfied, figures.unsatisfied) == (1, 0, 1)
