@@ -24,6 +24,7 @@ from accounts.roles import ROLE_LABELS, Role
 from gateway.auth import audit_of, settings_of
 from handoffs import live
 from hotline.conversations import record_to_citizen
+from hotline.privacy import mask_numbers
 from hotline.settings import Settings
 from wechat.api import WechatApi, WechatApiError
 from workorders import followup, store
@@ -156,12 +157,19 @@ async def followups_page(request: Request) -> Response:
     for item in items:
         o = item.order
         answer_text = await asyncio.to_thread(_answer_of, o.number, url)
+        shown = o.to_dict(reveal=True, now=datetime.now(UTC))
+        # The phone to call is its own field; numbers inside the text (an ID number the citizen
+        # gave) stay masked: the script is read aloud to the citizen.
+        summary = mask_numbers(o.summary or "")
+        shown["summary"] = summary
+        by = (o.department or "有关部门") if o.dispatched_at else "12345热线"  # 当即办结
         rows.append({
-            "order": o.to_dict(reveal=True, now=datetime.now(UTC)), "reason": item.reason,
+            "order": shown, "reason": item.reason,
             "closed": o.closed_at.astimezone(zone).strftime("%m-%d %H:%M") if o.closed_at else "",
-            "script": CALL_SCRIPT.format(operator=user.name, summary=o.summary,
-                                         number=o.number, department=o.department or "有关部门",
-                                         answer=answer_text or "（见工单）"),
+            "script": CALL_SCRIPT.format(operator=user.name, summary=summary, number=o.number,
+                                         department=by,
+                                         answer=mask_numbers(answer_text).rstrip("。")
+                                         or "（见工单）"),
         })  # fmt: skip
     context = {"user": user, "role_label": ROLE_LABELS[user.role], "csrf": csrf, "rows": rows,
                "satisfaction": SATISFACTION, "hours": settings.followup_hours}  # fmt: skip

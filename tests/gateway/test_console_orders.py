@@ -199,6 +199,21 @@ def test_an_undelivered_followup_lands_on_the_call_list(app: TestClient) -> None
     assert number in page and "消息未送达，请电话回访" in page and "13812345678" in page
 
 
+def test_the_call_list_keeps_an_id_number_in_the_text_masked(app: TestClient) -> None:
+    """The script is read aloud: an ID number the citizen gave stays masked (it was shown and
+    scripted in full), the phone to call is shown; the centre's own answer names the centre."""
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    draft = {**DRAFT, "kind": "咨询", "channel": "api", "conversation_id": None,
+             "request_text": "居住证要带什么材料 来电人身份证号320102198003151234"}  # fmt: skip
+    number = store.create(url, draft).number
+    store.transition(url, number, "办结", Actor.centre("op"), "携带身份证到街道便民服务中心办理。")
+    as_user(app, "op")
+    page = app.get("/console/followups").text
+    assert number in page and "13812345678" in page
+    assert "320102198003151234" not in page and "320102********1234" in page
+    assert "已由12345热线办结" in page and "。。" not in page
+
+
 def test_closing_through_the_api_starts_the_followup_too(app: TestClient) -> None:
     url = app.app.state.settings.database_url  # type: ignore[attr-defined]
     number = dispatched(app)
