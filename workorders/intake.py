@@ -92,7 +92,7 @@ def submit(
         routing = _propose(draft, router, settings, cfg)
     chosen = bool(draft.category or draft.department)
     emergency = (routing.emergency if routing else None) or is_emergency(draft.request_text)
-    update, record = _apply(draft, routing, emergency)
+    update, record = _apply(draft, routing, emergency, cfg)
     order, created = store.get_or_create(
         url, draft.model_copy(update=update), key, now=now, config=cfg, routing=record
     )
@@ -108,6 +108,16 @@ def submit(
     return order
 
 
+def _category_of(department: str, routing: Routing, cfg: WorkOrderConfig) -> str | None:
+    by_name = {c.name: c for c in cfg.categories}
+    for name in [routing.category, *(c for c, _ in routing.top3)]:
+        cat = by_name.get(name or "")
+        district_unit = cat is not None and cat.level == "区县" and department.endswith("人民政府")
+        if cat is not None and (cat.department == department or district_unit):
+            return cat.name
+    return None
+
+
 def _propose(
     draft: Draft, router: Router | None, settings: Settings | None, cfg: WorkOrderConfig
 ) -> Routing | None:
@@ -120,7 +130,7 @@ def _propose(
 
 
 def _apply(
-    draft: Draft, routing: Routing | None, emergency: str | None
+    draft: Draft, routing: Routing | None, emergency: str | None, cfg: WorkOrderConfig
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The draft's fields the routing fills (never one the caller gave), the emergency
     priority, and the record of the proposal kept in the order's first event."""
@@ -131,6 +141,10 @@ def _apply(
         return update, {"emergency": emergency} if emergency else None
     if routing.department and not (draft.category or draft.department):
         update.update(category=routing.category, department=routing.department)
+    elif draft.department and not draft.category:
+        # The caller chose the unit: the router's likeliest type that unit handles, so the
+        # order can be dispatched (派单前须确定工单类型); none of them, and an operator picks.
+        update["category"] = _category_of(draft.department, routing, cfg)
     if routing.district and not draft.district:
         update["district"] = routing.district
     record = {

@@ -18,6 +18,7 @@ from workorders.config import default_config
 from workorders.router_model import Router
 from workorders.router_source import table_router
 from workorders.routing import Routing
+from workorders.states import Actor
 from workorders.store import Draft
 
 
@@ -95,6 +96,26 @@ def test_the_callers_category_is_kept_and_left_to_an_operator(module_sqlite: str
     sure = Routing("城市管理", "城东区人民政府", "城东区", "auto", 0.99, (), None)
     order = intake.submit(module_sqlite, draft("井盖丢了", category="市容环卫"), routing=sure)
     assert (order.category, order.department, order.status) == ("市容环卫", None, "待派单")
+
+
+def test_a_chosen_unit_gets_the_likeliest_type_it_handles(module_sqlite: str) -> None:
+    """A unit given without a type stayed untyped and could not be dispatched (派单前须确定工单
+    类型); the router's type is used when that unit handles it, else the next of its top 3."""
+    sure = Routing("市容环卫", "城东区人民政府", "城东区", "auto", 0.99,
+                   (("市容环卫", 0.99), ("城市管理", 0.01)), None)  # fmt: skip
+    given = draft("渣土车夜间抛洒渣土", department="市城市管理局")
+    order = intake.submit(module_sqlite, given, routing=sure)
+    assert (order.category, order.department, order.status) == (
+        "市容环卫",
+        "市城市管理局",
+        "待派单",
+    )
+    other = Routing("物业管理", "城东区人民政府", "城东区", "auto", 0.7,
+                    (("物业管理", 0.7), ("城市管理", 0.2)), None)  # fmt: skip
+    order = intake.submit(module_sqlite, draft("小区门口占道", department="市城市管理局"),
+                          routing=other)  # fmt: skip
+    assert order.category == "城市管理"  # 物业管理 is 住建's
+    store.transition(module_sqlite, order.number, "派单", Actor.centre("op"))  # dispatchable
 
 
 def test_routing_failure_never_loses_the_order(module_sqlite: str) -> None:
