@@ -201,7 +201,10 @@ async def console(
     )
     url = settings.database_url
     orders, total = await asyncio.to_thread(
-        lambda: (store.list_orders(url, where, limit=PAGE_SIZE), store.count_orders(url, where))
+        lambda: (
+            store.list_orders(url, where, limit=PAGE_SIZE, urgent_first=True),
+            store.count_orders(url, where),
+        )
     )
     zone = ZoneInfo(settings.timezone)
     labels = dict(WARNINGS)

@@ -176,8 +176,8 @@ def _render(
             state.update(misses=0, form=form)
             _say_all(r, [first])
         case Emergency():
-            first = BEFORE_CALLING.get(decision.situation, "")
-            r.add(f"情况紧急，{first}请立即拨打{decision.number}！")
+            before = BEFORE_CALLING.get(decision.situation, "")
+            r.add(f"情况紧急，{before}请立即拨打{decision.number}！")
             _to_person(settings, channel, conversation, text, "emergency", r, always=True)
         case Handoff():
             _to_person(settings, channel, conversation, text, decision.reason, r)

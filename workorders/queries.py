@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from hotline.db import session_scope
 from workorders import sla
@@ -90,9 +90,11 @@ def list_orders(
     limit: int = 50,
     offset: int = 0,
     config: WorkOrderConfig | None = None,
+    urgent_first: bool = False,
     **fields: Any,
 ) -> list[WorkOrder]:
-    """One page of the orders matching `where`, newest first.
+    """One page of the orders matching `where`, newest first; with `urgent_first` the open
+    emergencies come before everything else (the console: an operator sees them first).
 
     The filter's fields may also be given by keyword (``list_orders(url, phone=...)``).
     """
@@ -102,10 +104,13 @@ def list_orders(
         raise InvalidField("offset", "不能为负", "must not be negative")
     conds = _filter(where, fields).conditions(config)
     with session_scope(url) as s:
+        done = (Status.CLOSED.value, Status.VISITED.value, Status.MERGED.value)
+        urgent = and_(WorkOrder.priority == "emergency", WorkOrder.status.not_in(done))
+        first = [case((urgent, 0), else_=1)] if urgent_first else []
         stmt = (
             select(WorkOrder)
             .where(*conds)
-            .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+            .order_by(*first, WorkOrder.created_at.desc(), WorkOrder.id.desc())
             .limit(limit)
             .offset(offset)
         )

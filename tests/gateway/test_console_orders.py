@@ -228,3 +228,20 @@ def test_closing_through_the_api_starts_the_followup_too(app: TestClient) -> Non
     [button] = [b for b in to_citizen_after(url, "web:citizen-1", 0)[-1].bot_replies[0]["buttons"]
                 if b["title"] == "满意"]  # fmt: skip
     assert number in button["payload"]
+
+
+def test_an_open_emergency_is_marked_and_listed_first(app: TestClient) -> None:
+    """Emergency orders looked like every other row, below newer routine ones: an operator
+    could not tell which of the waiting orders was a gas leak."""
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    urgent = {**DRAFT, "kind": "求助", "priority": "emergency",
+              "request_text": "楼道里很浓的煤气味 邻居家没人"}  # fmt: skip
+    gas = store.create(url, urgent).number
+    routine = store.create(url, DRAFT).number  # newer, not urgent
+    as_user(app, "op")
+    listing = app.get("/console").text
+    assert listing.index(gas) < listing.index(routine)
+    row = listing[listing.index(gas) : listing.index("</tr>", listing.index(gas))]
+    assert 'class="urgent"' in row
+    assert 'id="urgent"' in app.get(f"/console/orders/{gas}").text
+    assert 'id="urgent"' not in app.get(f"/console/orders/{routine}").text
