@@ -164,7 +164,7 @@ async def followups_page(request: Request) -> Response:
         shown["summary"] = summary
         by = (o.department or "有关部门") if o.dispatched_at else "12345热线"  # 当即办结
         rows.append({
-            "order": shown, "reason": item.reason,
+            "order": shown, "reason": item.reason, "by": by,
             "closed": o.closed_at.astimezone(zone).strftime("%m-%d %H:%M") if o.closed_at else "",
             "script": CALL_SCRIPT.format(operator=user.name, summary=summary, number=o.number,
                                          department=by,
