@@ -23,7 +23,9 @@ from handoffs import intake, live, presence, queue
 from handoffs.model import Handoff
 from hotline.conversations import ConversationTurn, turns_of
 from hotline.settings import Settings
+from hotline.zh import normalise_text
 from knowledge.service import get_service
+from triage.wording import asks_for_person
 from workorders import intake as order_intake
 from workorders.model import WorkOrder, mask_name, mask_phone
 from workorders.store import Draft, InvalidField
@@ -187,8 +189,11 @@ def _conversation(settings: Settings, user: Principal, handoff_id: RowId) -> Con
     item = queue.get(url, handoff_id)
     turns = turns_of(url, item.conversation_id)
     transcript = [line for t in turns for line in _author(t)]
+    # The citizen's last message about their matter: not the request for a person (转人工
+    # found 转学 and 养老保险转移 for the operator), not a button's payload.
     last = next((t.user_text for t in reversed(turns) if t.user_text and t.operator is None
-                 and not t.user_text.startswith("/")), None)  # fmt: skip
+                 and not t.user_text.startswith("/")
+                 and not asks_for_person(normalise_text(t.user_text))), None)  # fmt: skip
     assist: list[AssistEntry] = []
     if last:
         outcome = get_service(settings).search(last, k=3)

@@ -188,3 +188,23 @@ def test_presence_is_checked(app: tuple[TestClient, FakeRasa, str]) -> None:
     assert client.post("/api/v1/operators/me/status", json={"status": "busy"},
                        headers=op).status_code == 422  # fmt: skip
     assert client.get("/api/v1/handoffs", headers=op).json()["my_status"] == "away"
+
+
+def test_the_operators_suggestions_answer_the_citizens_matter_not_the_request(
+    app: tuple[TestClient, FakeRasa, str],
+) -> None:
+    """The knowledge suggestions searched 转人工 (and offered 转学, 养老保险转移)."""
+    from datetime import UTC, datetime
+
+    from hotline.conversations import Turn, record_turn
+
+    client, _, url = app
+    now = datetime.now(UTC)
+    for text in ("我想问问社保断缴了会有什么影响", "转人工"):
+        record_turn(url, Turn(channel="web", sender="citizen-9", user_text=text,
+                              received_at=now, replied_at=now))  # fmt: skip
+    summary = build(said=["我想问问社保断缴了会有什么影响", "转人工"], reason="asked",
+                    channel="web", wants="我想问问社保断缴了会有什么影响")  # fmt: skip
+    item, _ = queue.enqueue(url, "web:citizen-9", "web", "asked", summary.to_dict(), {})
+    shown = client.get(f"/api/v1/handoffs/{item.id}", headers=signin.bearer(url, "operator"))
+    assert shown.json()["assist_for"] == "我想问问社保断缴了会有什么影响"
