@@ -74,6 +74,7 @@ def _page(
         "departments": sorted(cfg.all_departments), "categories": sorted(cfg.category_by_name),
         "satisfaction": SATISFACTION,
         "max_kb": settings.attachment_max_bytes // 1024,
+        "max_extension_days": cfg.deadlines.max_extension_days,  # the server's own limit
         "created_local": order.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
     return render(request, "order.html", context, status=status)

@@ -245,3 +245,15 @@ def test_an_open_emergency_is_marked_and_listed_first(app: TestClient) -> None:
     assert 'class="urgent"' in row
     assert 'id="urgent"' in app.get(f"/console/orders/{gas}").text
     assert 'id="urgent"' not in app.get(f"/console/orders/{routine}").text
+
+
+def test_the_extension_form_offers_the_days_the_server_accepts(app: TestClient) -> None:
+    """The form allowed 30 working days; the server refuses more than 15 (and the typed reason
+    was lost with the error)."""
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    number = store.create(url, DRAFT).number
+    store.transition(url, number, "派单", Actor.centre("op"), department=UNIT)
+    store.transition(url, number, "签收", Actor.of_department(UNIT, "王工"))
+    as_user(app, "unit")
+    page = app.get(f"/console/orders/{number}").text
+    assert 'name="days" type="number" min="1" max="15"' in page
