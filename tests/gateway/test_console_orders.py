@@ -253,7 +253,9 @@ def test_the_extension_form_offers_the_days_the_server_accepts(app: TestClient) 
     url = app.app.state.settings.database_url  # type: ignore[attr-defined]
     number = store.create(url, DRAFT).number
     store.transition(url, number, "派单", Actor.centre("op"), department=UNIT)
-    store.transition(url, number, "签收", Actor.of_department(UNIT, "王工"))
+    unit = Actor.of_department(UNIT, "王工")
+    store.transition(url, number, "签收", unit)
+    store.transition(url, number, "办理", unit)
     as_user(app, "unit")
     page = app.get(f"/console/orders/{number}").text
     assert 'name="days" type="number" min="1" max="15"' in page
