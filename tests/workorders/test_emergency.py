@@ -52,6 +52,7 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "万一着火了 楼道堆的东西会不会很危险",  # a hypothesis
         "学校什么时候搞防溺水宣传",  # prevention
         "荆州那个冬季火灾百日会战主要查什么",  # a campaign against fires
+        "我家老人中风以后半边身子不能动了 想给他办个残疾证",  # a lasting state, not a stroke now
         "家里闻到燃气味应该怎么办 想提前了解一下",  # learning what to do
         "小孩溺水了怎么急救 学校让我们学习一下",
         "刚才倒车跟别人蹭了一下 两边都没人受伤 这种要报警吗",  # nobody hurt
