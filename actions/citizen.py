@@ -69,14 +69,17 @@ _PHONE_IN_TEXT = re.compile(
 def phones_given(tracker: Tracker) -> set[str]:
     """Numbers that show whose orders this conversation may see: the caller's number from the
     PBX (trusted: only the voice transport sets it), the phone given in this conversation's
-    form, and phones written in the latest message ("20261206-0001 13812345678")."""
+    form, and phones written in the citizen's last two messages ("20261206-0001 13812345678")."""
     found = {caller_number(tracker), tracker.get_slot("wo_phone")}
-    text = unicodedata.normalize("NFKC", tracker.latest_message.get("text") or "")
-    for raw in _PHONE_IN_TEXT.findall(text):
-        try:
-            found.add(canonical_phone(raw))
-        except InvalidPhone:
-            continue
+    # The latest message and the one before it: asked for the phone after giving the number
+    # (or the other way round), the citizen gives it in the next message.
+    for said in recent_user_texts(tracker, 2):
+        text = unicodedata.normalize("NFKC", said)
+        for raw in _PHONE_IN_TEXT.findall(text):
+            try:
+                found.add(canonical_phone(raw))
+            except InvalidPhone:
+                continue
     return {p for p in found if p}
 
 

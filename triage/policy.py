@@ -63,6 +63,10 @@ CANDIDATES = 3  # entries offered in a clarification (buttons on chat, numbers o
 MISSES_FOR_HANDOFF = 2  # the second misunderstanding in a row hands over to a person
 MIN_WHAT_CHARS = 6  # a first message this long says what happened: the form does not ask it
 _ORDER_NUMBER = re.compile(r"(?<!\d)(20\d{6})-?(\d{4})(?!\d)")
+# A message that is a phone number and little else (我电话是15071234568).
+_ONLY_A_PHONE = re.compile(
+    r"^\D{0,6}(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)[。！!，,\s]*$"
+)
 
 Propose = Callable[[str, str | None], Routing | None]
 
@@ -117,6 +121,9 @@ class Triage:
             usable = earlier and not wording.rejects_offer(earlier) and not earlier.startswith("/")
             return self.draft(earlier) if usable else self.draft(text, says_what=False)
         found = _ORDER_NUMBER.search(text)
+        if not found and _ONLY_A_PHONE.match(text) and ctx.previous:
+            # 我电话150… right after a message naming an order: the phone the bot asked for
+            found = _ORDER_NUMBER.search(normalise_text(ctx.previous))
         if found and (number := canonical_order_number(found.group())):
             return StatusQuery(number)
         if wording.about_service_hours(text):

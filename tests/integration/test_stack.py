@@ -199,6 +199,25 @@ def test_a_long_form_conversation_still_stores_the_order(stack: Isolated, chat) 
     assert [o["number"] for o in _orders_of(stack, sender)] == [number]
 
 
+def test_an_order_number_and_its_phone_may_come_in_two_messages(
+    stack: Isolated, chat, staff: dict[str, str]
+) -> None:
+    """Asked for the phone after giving the number, 我电话… got a knowledge-base miss; asked
+    for the number after giving the phone, the number got the request for the phone again."""
+    body = {"channel": "api", "kind": "投诉", "request_text": "拖欠工资三个月了",
+            "citizen_phone": "15071234568"}  # fmt: skip
+    made = httpx.post(f"{stack.url}/api/v1/work-orders", json=body,
+                      headers={**staff, "Idempotency-Key": "two-messages"}, timeout=30)  # fmt: skip
+    number = made.json()["order"]["number"]
+    asked = chat("st-1", f"我上礼拜投诉的那个工资的事 单号{number} 现在咋样了")["messages"][0]
+    assert "电话" in asked["text"]
+    told = chat("st-1", "我电话15071234568")["messages"][0]["text"]
+    assert number in told
+    chat("st-2", "我之前反映过工资的事 电话15071234568 帮我查下进度")
+    told = chat("st-2", number)["messages"][0]["text"]
+    assert number in told and "提供工单号和登记时留的电话" not in told
+
+
 def test_the_form_can_be_cancelled(chat) -> None:
     sender = "wo-3"
     chat(sender, "我要举报")
