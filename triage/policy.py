@@ -64,9 +64,7 @@ MISSES_FOR_HANDOFF = 2  # the second misunderstanding in a row hands over to a p
 MIN_WHAT_CHARS = 6  # a first message this long says what happened: the form does not ask it
 _ORDER_NUMBER = re.compile(r"(?<!\d)(20\d{6})-?(\d{4})(?!\d)")
 # A message that is a phone number and little else (我电话是15071234568).
-_ONLY_A_PHONE = re.compile(
-    r"^\D{0,6}(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)[。！!，,\s]*$"
-)
+_ONLY_A_PHONE = re.compile(r"^\D{0,6}(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)[。！!，,\s]*$")
 
 Propose = Callable[[str, str | None], Routing | None]
 

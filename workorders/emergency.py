@@ -51,7 +51,8 @@ _BODY_STATE = (
     # a stroke's signs as they come (突然: 中风以后半边身子不能动 is a lasting state); no answer
     # when called; a bleeding head
     "突然.{0,6}(说不出话|嘴(也|都)?歪|口眼歪斜|半边(身子|身体)?(动不了|不能动|麻了))|"
-    "叫(她|他|人)?(也|都)?不答应|喊(她|他|人)?(也|都)?不答应|(头|头上|脑袋)(上)?.{0,2}(在)?(流血|出血)"
+    "(摔倒|摔了|晕|倒地|倒下|昏).{0,10}(叫|喊)(她|他|人)?(也|都)?不答应|"
+    "(摔|撞|砸|磕).{0,8}(头|头上|脑袋)(上)?.{0,2}(在)?(流血|出血)"
 )
 _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("gas_leak", "119", (
@@ -69,7 +70,8 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "被(他|她|人|老公|丈夫|男人)?打(了|伤|得|成)",
         "抢劫|抢钱|抢包|绑架|强奸|性侵|非礼|扬言|恐吓|闹事", "威胁(我|他|她|我们|说)",
         "(要|说要)报复", "砸(门|车|店|东西)",
-        "(要|想|准备)跳楼|跳楼了|(要|想|准备)跳(下去|下来|河|江|湖)|自杀|轻生|不想活",
+        "(要|想|准备)跳楼|跳楼了|(要|想|准备)跳(河|江|湖)|自杀|轻生|不想活",
+        "(楼顶|天台|阳台|窗|桥|楼上).{0,12}(要|想|准备)跳(下去|下来)",
         "有人.{0,4}(撬门|撬锁|闯进|进我家)",
     )),
     ("child_missing", "110", (
@@ -93,7 +95,8 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("flood", "119", (
         "(水|洪水|河水|大水).{0,6}(淹|漫|灌|冲).{0,6}(屋|家|房|车|人|楼|进来)",
-        "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)?(河|水|湖|塘|池塘|江|井)里?|溺水",
+        "被(水|洪水|大水)(困|淹|冲)|困在水|有人落水|掉(进|到)(河|水|湖|塘|江)|溺水",
+        rf"{_SOMEONE}.{{0,4}}掉(进|到)?(河|水|湖|塘|池塘|江|井)里",
         # someone went where the water is and is not back: a flooded garage, a river bank
         "(淹|进水|灌水|积水|涨水|发大水|水漫|水很深|洪水).{0,24}"
         "(没(有)?(上|出|回)来|找不到|联系不上|失联|不见了|人还在|困在|出不来)",
@@ -128,8 +131,13 @@ _CUE_AFTER = re.compile(
     r"隐患|风险|演练|宣传|知识|培训|检查|教育|预案|怎么办理|补贴|赔偿|的话|会战|专项|排查|整治行动"
 )
 # The citizen asks to learn about a danger (家里闻到燃气味应该怎么办 想提前了解一下; 小孩溺水了
-# 怎么急救 学校让我们学习一下): a question for the knowledge base, whatever it names.
-_LEARNING = re.compile(r"提前了解|了解一下|学习一下|想了解|科普|怎么急救|急救知识")
+# 怎么急救 学校让我们学习一下) or about a benefit (摔了一跤头上流血了 缝针能报销吗): a question
+# for the knowledge base, whatever it names ...
+_LEARNING = re.compile(
+    r"提前了解|学习一下|科普|急救知识|报销|医保|怎么申请|补贴|残疾证|鉴定|理赔|赔偿"
+)
+# ... unless the message says it is happening now (我老公突然晕倒了 叫不醒 怎么急救).
+_HAPPENING = re.compile(r"现在|正在|还在|刚才|刚刚|突然|快|救命|赶紧|马上")
 _CUE_WINDOW = 5
 _CUE_INSIDE = re.compile(r"差点|险些|差一点|万一|会不会")  # 小孩差点掉下去: it did not happen
 # A clause about the past (去年楼道里烧起来过) reports what happened, not what is happening; so
@@ -158,6 +166,8 @@ def _hedged(clause: str, match: re.Match[str]) -> bool:
         or _CUE_AFTER.search(after)
         or _CUE_INSIDE.search(inside)
         or _HABIT.search(clause[: match.start()])
+        or _HABIT.search(inside)  # 电梯经常卡在三楼 里面有人的时候
+        or _HABIT.search(after)  # 有个醉汉倒在路边 天天这样
     )
 
 
@@ -199,7 +209,7 @@ def recognise(text: str | None) -> Situation | None:
     windows = [(c, 0) for c, n in zip(clauses, now, strict=True) if n]
     pairs = zip(itertools.pairwise(clauses), now[1:], strict=True)
     windows += [(f"{a}，{b}", len(a) + 1) for (a, b), n in pairs if n]
-    if _LEARNING.search(clean):
+    if _LEARNING.search(clean) and not _HAPPENING.search(clean):
         return None
     for kind, number, pattern in _COMPILED:
         if kind in _CALM and _CALM[kind].search(clean):

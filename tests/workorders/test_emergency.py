@@ -38,6 +38,11 @@ from workorders.emergency import recognise
         ("我家孩子吃了一大把药片 现在一直吐", "hurt", "120"),
         ("有个老人倒在路边 一动不动", "hurt", "120"),
         ("电梯卡在两层中间了 里面有人 一直在喊", "trapped", "119"),
+        # what to do, asked while it happens
+        ("我老公突然晕倒了 叫不醒 怎么急救", "hurt", "120"),
+        ("我爸倒在地上没反应了 怎么急救 快", "hurt", "120"),
+        ("煤气泄漏了 想了解一下现在怎么办", "gas_leak", "119"),
+        ("有人要跳楼 了解一下情况", "violence", "110"),
     ],
 )
 def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number: str) -> None:
@@ -53,6 +58,17 @@ def test_what_is_happening_names_the_number_to_call(text: str, kind: str, number
         "学校什么时候搞防溺水宣传",  # prevention
         "荆州那个冬季火灾百日会战主要查什么",  # a campaign against fires
         "我家老人中风以后半边身子不能动了 想给他办个残疾证",  # a lasting state, not a stroke now
+        # found by a review of the new rules: things and animals, benefits, habits, jobs
+        "邻居狗乱叫 叫他也不答应",
+        "物业电话打了 喊人也不答应",
+        "手机掉水里了 能修吗",
+        "钥匙掉井里了 物业不管",
+        "摔了一跤头上流血了 去医院缝针能报销吗",
+        "小孩吃了退烧药片 医保能报吗",
+        "我爸前年中风 现在半边身子动不了 护理补贴怎么申请",
+        "口眼歪斜是什么病 医保报销吗",
+        "电梯经常卡在三楼 里面有人的时候很吓人 物业不修",
+        "我想跳槽 想跳下去换个工作",
         "家里闻到燃气味应该怎么办 想提前了解一下",  # learning what to do
         "小孩溺水了怎么急救 学校让我们学习一下",
         "刚才倒车跟别人蹭了一下 两边都没人受伤 这种要报警吗",  # nobody hurt
