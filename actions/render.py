@@ -26,7 +26,7 @@ from actions.handoff import queue_for_person, queued_text
 from hotline.conversations import record_handoff
 from hotline.numbers import digits_aloud, number_aloud
 from hotline.settings import get_settings
-from hotline.zh import format_date
+from hotline.zh import format_date, normalise_text
 from knowledge.schema import Entry
 from knowledge.service import get_service
 from triage import (
@@ -42,7 +42,7 @@ from triage import (
     ServiceHours,
     StatusQuery,
 )
-from triage.form import check_field, precise_address
+from triage.form import cancels, check_field, looks_like_place, precise_address
 from triage.wording import (
     ABOUT_BOT,
     ABOUT_BOT_VOICE,
@@ -50,12 +50,13 @@ from triage.wording import (
     BEFORE_CALLING_VOICE,
     ORDER_BUTTON,
     PERSON_BUTTON,
+    asks_for_person,
     other_city_text,
 )
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.edits import add_place
-from workorders.emergency import is_emergency
+from workorders.emergency import is_emergency, recognise
 from workorders.model import WorkOrder
 from workorders.states import Actor
 from workorders.store import Draft, InvalidField
@@ -263,36 +264,43 @@ def _emergency(
         if order:
             said += f"\n我们已登记紧急工单{order.number}，话务员会马上跟进。"
         dispatcher.utter_message(text=f"{said}\n{ASK_PLACE}", buttons=[PERSON_BUTTON])
-    return [SlotSet("last_order", number)] if number else []
+    return [SlotSet("last_order", number)]  # None when no order was made: no stale one
 
 
 ASK_PLACE = "如果方便，请告诉我具体地点。"  # after an emergency's number, on chat
 
 
 def emergency_awaiting_place(tracker: Tracker) -> str | None:
-    """The emergency order whose place the bot asked for in its turn before this message, or
-    None: the message is that place (a citizen asked for it is answering, not asking the
-    knowledge base or filling a form's field)."""
+    """The emergency order whose place the bot asked for in its turn before this message, when
+    this message names a place (a new emergency, a request for a person, 取消 or anything that
+    names no place is handled as usual), else None."""
     number = tracker.get_slot("last_order")
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
     if not number or len(users) < 2:
         return None
     last_turn = tracker.events[users[-2] + 1 : users[-1]]
     asked = any(e.get("event") == "bot" and ASK_PLACE in (e.get("text") or "") for e in last_turn)
-    return str(number) if asked else None
+    text = normalise_text(tracker.latest_message.get("text") or "")
+    place = looks_like_place(text) or next(tracker.get_latest_entity_values("address"), None)
+    if not asked or not place or cancels(text) or asks_for_person(text) or recognise(text):
+        return None
+    return str(number)
 
 
-def take_place(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> None:
+def take_place(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> bool:
     """The place told after an emergency goes on its order (for the operator and the
-    responders) and the number to call is said again."""
+    responders) and the number to call is said again; False when the order already has one
+    (then the message is handled as usual)."""
     place = (tracker.latest_message.get("text") or "").strip()
     settings = get_settings()
     order = add_place(settings.database_url, number, place, Actor.citizen(channel_of(tracker)))
-    call = is_emergency(order.request_text) if order else None
-    said = f"好的，地点已补充到紧急工单{number}，话务员会马上跟进。" if order else "好的，已记下。"
-    if call:
+    if order is None:
+        return False
+    said = f"好的，地点已补充到紧急工单{number}，话务员会马上跟进。"
+    if call := is_emergency(order.request_text):
         said += f"如果还没有拨打{call}，请立即拨打。"
     dispatcher.utter_message(text=said, buttons=[PERSON_BUTTON])
+    return True
 
 
 def _status(

@@ -76,8 +76,8 @@ class ActionTriage(Action):
             dispatcher.utter_message(response="utter_ask_question")
             return []
         decision = get_triage(get_settings()).decide(text, context_of(tracker))
-        if not isinstance(decision, Handoff) and (number := emergency_awaiting_place(tracker)):
-            take_place(dispatcher, tracker, number)  # the place the bot asked for
+        number = emergency_awaiting_place(tracker)
+        if number and take_place(dispatcher, tracker, number):  # the place the bot asked for
             # an open form carries on and asks its field again (the place is not its answer)
             form = FollowupAction("work_order_form")
             return [form] if form_in_progress(tracker) else [action_listen()]

@@ -71,8 +71,8 @@ class ValidateWorkOrderForm(FormValidationAction):
     ) -> Events:
         asked = tracker.get_slot("requested_slot")
         text = tracker.latest_message.get("text") or ""
-        if asked in FIELDS and (number := emergency_awaiting_place(tracker)):
-            take_place(dispatcher, tracker, number)  # an emergency came mid-form: its place
+        number = emergency_awaiting_place(tracker) if asked in FIELDS else None
+        if number and take_place(dispatcher, tracker, number):  # an emergency came mid-form
             return [SlotSet(asked, None)]  # then the form asks its field again
         if asked in FIELDS and asked != "wo_what" and _aside(dispatcher, tracker, text):
             return [SlotSet(asked, None)]

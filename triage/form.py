@@ -39,9 +39,17 @@ _CORRECTION_TAIL = re.compile(
 _ROAD = re.compile(r"路|街|大道|巷|号")
 # Words of a place, or of a purchase with no place (网上买的).
 _PLACE = re.compile(
-    r"路|街|道|巷|号|区|县|镇|乡|村|小区|花园|广场|公园|楼|栋|幢|单元|室|门口|附近|对面|旁边|"
-    r"市场|商场|超市|医院|学校|公司|店|站|厂|工地|网上|网购|淘宝|京东|拼多多|抖音|线上|家里|家"
+    r"路|街|巷|号|区|县|镇|乡|村|小区|花园|广场|公园|楼|栋|幢|单元|室|门口|附近|对面|旁边|边|"
+    r"市场|商场|超市|医院|学校|公司|店|站|厂|工地|馆|厦|场|中心|码头|桥|河|江|车上|地铁|高铁|"
+    r"网上|网购|淘宝|京东|拼多多|抖音|线上|家里|我家"
 )
+# A question that is no answer to "where": a protest or a question about the hotline.
+_NOT_A_PLACE = re.compile(r"管不管|哪个部门|为什么|干嘛|谁管|有没有人|什么|怎么|能不能|是不是")
+
+
+def looks_like_place(text: str) -> bool:
+    """Whether `text` names a place (an address, a shop, 网上)."""
+    return bool(_PLACE.search(text))
 
 
 def precise_address(value: str) -> bool:
@@ -58,7 +66,7 @@ def check_field(slot: str, value: object) -> str | None:
     if slot == "wo_where":
         # 你们到底管不管啊 / 这种事归哪个部门管啊 said when the place was asked is no place: asked
         # again (it became the order's 地点, and each later answer slid one field down).
-        if asks_question(text) and not _PLACE.search(text):
+        if asks_question(text) and _NOT_A_PLACE.search(text) and not looks_like_place(text):
             return None
         return text if len(text) >= 2 else None
     if slot == "wo_when":
@@ -237,7 +245,7 @@ def confirmation(
 
 
 _CANCELS = re.compile(
-    r"算了|不办了|不登记|不要登记|不想登记|不用登记|不用了|不要了|取消|不弄了|不反映了|不投诉了|撤销|先不|以后再说|^/cancel"
+    r"算了|不办了|不登记|^我?(不要|不想|不用)登记|就问问|不用了|不要了|取消|不弄了|不反映了|不投诉了|撤销|先不|以后再说|^/cancel"
 )
 
 

@@ -265,6 +265,10 @@ def test_the_place_told_after_an_emergency_goes_on_its_order(stack: Isolated, ch
     assert "地点已补充" in replies[0]["text"] and "什么时候" in replies[-1]["text"]
     emergency = [o for o in _orders_of(stack, "em-4") if o["priority"] == "emergency"]
     assert [o["address"] for o in emergency] == ["就在东湖路50号3栋楼下"]
+    # a second emergency told next is no place: its own number comes first
+    chat("em-5", "楼道里电动车烧起来了 好大的烟")
+    second = chat("em-5", "我邻居被烟呛晕了 叫不醒")["messages"][0]["text"]
+    assert "120" in second and "地点已补充" not in second
 
 
 def test_asking_for_a_person_on_chat_opens_a_callback_order(stack: Isolated, chat) -> None:
