@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from hotline.numbers import canonical_order_number
 from hotline.zh import normalise_text
 from knowledge.regions import answers_for, city_named
+from knowledge.schema import Entry
 from knowledge.service import KnowledgeService, SearchOutcome
 from triage import wording
 from triage.decisions import (
@@ -67,6 +68,11 @@ _ORDER_NUMBER = re.compile(r"(?<!\d)(20\d{6})-?(\d{4})(?!\d)")
 _ONLY_A_PHONE = re.compile(r"^\D{0,6}(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)[。！!，,\s]*$")
 
 Propose = Callable[[str, str | None], Routing | None]
+
+
+def _said(entry: Entry) -> str:
+    """All an entry says: the cities it speaks of answer for themselves (knowledge/regions.py)."""
+    return " ".join([*entry.phrasings(), entry.answer])
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ class Triage:
         if outcome.decision in ("answer", "clarify") and (city := city_named(text)):
             # Another city's rule is no answer for this city: said so, never given as its own.
             top = outcome.results[: 1 if outcome.decision == "answer" else CANDIDATES]
-            fits = tuple(r.entry for r in top if answers_for(r.entry.region, text))
+            fits = tuple(r.entry for r in top if answers_for(r.entry.region, text, _said(r.entry)))
             if not fits:
                 return Abstain("other_city", (), ctx.misses + 1, city=city)
             if outcome.decision == "clarify":

@@ -104,13 +104,16 @@ _OTHER = re.compile(
 
 _CLAUSE_BREAK = re.compile(r"[，。！？,.!?；;\s]+")
 # The question asks for something to be done, not when someone is there (你们能不能派人修一下).
-_ASKS_ACTION = re.compile(r"派人|派个人|来人|过来|来看|来查|修|处理|解决|管一管|管管|整治|查处")
+_ASKS_ACTION = re.compile(
+    r"派人|派个人|来人|过来看|来看看|来查|来修|修一下|修修|管一管|管管|整治|查处|"
+    r"(能不能|可不可以|帮忙|帮我).{0,4}(处理|解决)"
+)
 
 
 # 你是机器人吗, 你是机器人还是真人啊: a question about the bot itself, the whole message.
 _ASKS_IF_BOT = re.compile(
-    r"^(请问)?(你|您)?(到底)?(是|是不是|还是)(个)?(机器人|真人|人工|智能客服|AI|ai|人)"
-    r"(还是(真人|人|机器人|机器)(啊|呀)?)?(吗|啊|呀|吧|呢)?[？?。!！]*$"
+    r"^(请问)?((你|您)(到底)?(是|是不是)(个)?(机器人|真人|人工|智能客服|AI|ai|人)"
+    r"(还是(真人|人|机器人|机器))?(吗|啊|呀|呢)?|(是|是不是)(机器人|真人)(吗|呢))[？?。!！]*$"
 )
 
 

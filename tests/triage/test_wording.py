@@ -71,6 +71,7 @@ def test_an_earlier_order_of_the_citizen(text: str, own: bool) -> None:
         ("请问一下 你们晚上有人接电话吗", True),
         ("晚上 你们有人吗", True),
         ("你们这个热线过年放假不", True),
+        ("你们几点上班我想过来处理社保的事", True),  # a transcript: no punctuation
     ],
 )
 def test_the_hotlines_own_hours(text: str, ours: bool) -> None:
@@ -145,6 +146,8 @@ def test_insults_alone_and_insults_with_a_matter() -> None:
         ("你是不是机器人", True),
         ("不跟机器人说了 转人工", False),  # a request for a person
         ("我要找真人", False),
+        ("还是人工吧", False),  # a request for a person, after all
+        ("是人工吗", False),
     ],
 )
 def test_asking_whether_the_bot_is_a_machine(text: str, asks: bool) -> None:
