@@ -10,6 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from hotline.numbers import InvalidPhone, canonical_phone
+from triage.form import NO_PHONE
 
 CHANNELS = ("web", "wechat", "voice", "api")
 
@@ -55,8 +56,10 @@ def bound_phones(tracker: Tracker) -> list[str]:
 
 
 def known_phone(tracker: Tracker) -> str | None:
-    """A number to call the citizen back: one given in this conversation, else the caller's."""
-    return tracker.get_slot("wo_phone") or caller_number(tracker)
+    """A number to call the citizen back: one given in this conversation, else the caller's
+    (未留, a form's "no number", is none: the callback form then asks)."""
+    given = tracker.get_slot("wo_phone")
+    return (given if given != NO_PHONE else None) or caller_number(tracker)
 
 
 # A mobile number (3-4-4 groups may be spaced), or a landline with its area code, written in

@@ -32,7 +32,7 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, limit: int, action_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
-        self.action_limit = action_limit or limit
+        self.action_limit = max(limit, action_limit or limit)  # never below everyone's
 
     async def limit_for(self, scope: Scope) -> int:
         """The action limit for Rasa's calls to the webhook, else the general one."""

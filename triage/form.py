@@ -28,7 +28,7 @@ MAX_FAILURES = 2  # the second failed answer to a field moves on; never a third 
 NOT_SAID = "未说明"
 NO_PHONE = "未留"
 
-_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人|姓|叫)")
+_NAME_PREFIX = re.compile(r"^(我(叫|是|姓)|叫我|免贵姓|本人|姓名[:：]?|姓(?!名)|叫)")
 _NAME_SUFFIX = re.compile(r"(就行|就可以|就好|就行了|吧)$")
 # The citizen would rather not give a name (我不想留名字 可以匿名吗): the order says 市民.
 _NO_NAME = re.compile(r"不想留|不留名|匿名|不想说|不告诉|保密")
@@ -72,19 +72,47 @@ def check_field(slot: str, value: object) -> str | None:
     if slot == "wo_when":
         return text or NOT_SAID
     if slot == "wo_name":
-        if _NO_NAME.search(text):
-            return "市民"
-        name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", text)).strip(" 。，,.")
-        # 周 周女士 / 李，叫李建国: the last one said
-        parts = [_NAME_PREFIX.sub("", p) for p in re.split(r"[\s，,、]+", name) if p]
-        name = parts[-1] if parts else ""
-        return name if 1 <= len(name) <= 20 else None
+        return _name_in(text)
     if slot == "wo_phone":
         try:
             return canonical_phone(text)
         except InvalidPhone:
             return None
     raise KeyError(slot)
+
+
+_HONORIFIC = "先生|女士|小姐|师傅|阿姨|老师|大爷|大妈"
+_NAME_LIKE = re.compile(rf"[\u4e00-\u9fff]{{1,4}}?({_HONORIFIC})?")
+_NOT_NAMES = frozenset(
+    [
+        "谢谢",
+        "好的",
+        "好",
+        "对",
+        "是的",
+        "你记一下",
+        "记一下",
+        "就这样",
+        "没有了",
+        "麻烦了",
+        "辛苦了",
+    ]
+)
+
+
+def _name_in(text: str) -> str | None:
+    """The name in a reply to 请问怎么称呼您: 我姓李，叫李建国 → 李建国, 周 周女士 → 周女士,
+    王女士 谢谢 → 王女士, 张三 13800138000 → 张三; a refusal (匿名) → 市民; None when no part
+    of the reply looks like a name (1–4 characters, perhaps with 先生/女士)."""
+    clean = re.sub(rf"\s+({_HONORIFIC})", r"\1", text.strip())  # 李 先生 → 李先生
+    parts = [_NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", p)).strip(" 。，,.！!")
+             for p in re.split(r"[\s，,、。；;]+", clean)]  # fmt: skip
+    names = [p for p in parts if _NAME_LIKE.fullmatch(p) and p not in _NOT_NAMES]
+    if not names:
+        return "市民" if _NO_NAME.search(text) else None
+    # The first name said, or a later fuller one of the same surname (李 … 李建国, 周 … 周女士).
+    fuller = [n for n in names[1:] if n[0] == names[0][0]]
+    return fuller[-1] if fuller else names[0]
 
 
 def give_up_value(slot: str, value: object) -> str:
@@ -168,6 +196,8 @@ def _same_road(old: str, new: str) -> str:
     if not m or m.group(1) not in old:
         return new
     at = old.index(m.group(1))
+    if at and old[at - 1] not in "区县市镇乡 ，,":  # 山路 inside 西山路: another road
+        return new
     rest = re.match(r"\d+号", old[at + len(m.group(1)) :])
     if not rest:
         return new

@@ -55,6 +55,16 @@ def test_a_correction_of_part_of_an_address_keeps_the_rest() -> None:
         ("我不想留名字 可以匿名吗", "市民"),
         ("王先生", "王先生"),
         ("我姓李，叫李建国", "李建国"),
+        # found by a review: the name, not the words around it
+        ("王女士 谢谢", "王女士"),
+        ("张三 13800138000", "张三"),
+        ("叫我李先生，电话就不留了", "李先生"),
+        ("我叫张三，是咸安区的", "张三"),
+        ("我叫张三 你记一下", "张三"),
+        ("李 先生", "李先生"),
+        ("我姓王 三横王", "王"),
+        ("姓名：张三", "张三"),
+        ("我不想说全名 叫我王先生就行", "王先生"),
     ],
 )
 def test_a_name_is_stored_as_a_name(said: str, name: str) -> None:
@@ -64,6 +74,8 @@ def test_a_name_is_stored_as_a_name(said: str, name: str) -> None:
 def test_a_corrected_name_leaves_the_correction_out() -> None:
     assert new_value("wo_name", "我姓周 周女士 名字改一下", "周") == "周女士"
     assert new_value("wo_name", "称呼改成刘先生", "刘") == "刘先生"
+    assert new_value("wo_name", "名字改成刘女士 谢谢", "刘先生") == "刘女士"
+    assert new_value("wo_name", "我是张三 电话不变", "李四") == "张三"
 
 
 @pytest.mark.parametrize(
@@ -84,6 +96,7 @@ def test_a_corrected_name_leaves_the_correction_out() -> None:
         # a new number on the road already given changes only the number
         ("地址写错了 是西山路98号", None, "城西区西山路88号 万达工地", "城西区西山路98号 万达工地"),
         ("地址写错了 是东风路9号", None, "城西区西山路88号", "东风路9号"),  # another road
+        ("地址改成山路98号", None, "城西区西山路88号", "山路98号"),  # 山路 is not 西山路
     ],
 )
 def test_an_address_correction_keeps_what_was_dictated(
