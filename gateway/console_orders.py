@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from accounts.roles import ROLE_LABELS, Role
+from accounts.roles import REVEAL, ROLE_LABELS, Role
 from accounts.users import Principal
 from gateway import followups, order_view
 from gateway.auth import audit_of, settings_of
@@ -59,6 +59,7 @@ def _page(
     status: int = 200,
     error: str = "",
     done: str = "",
+    reveal: bool = False,
 ) -> Response:
     settings = settings_of(request)
     url, zone, now = settings.database_url, ZoneInfo(settings.timezone), datetime.now(UTC)
@@ -67,7 +68,9 @@ def _page(
     cfg = default_config()
     context = {
         "user": user, "role_label": ROLE_LABELS[user.role], "csrf": csrf,
-        "order": order.to_dict(now=now), "clocks": order_view.clocks(order, now, zone),
+        "order": order.to_dict(now=now, reveal=reveal),
+        "clocks": order_view.clocks(order, now, zone),
+        "may_reveal": user.role in REVEAL and not reveal and bool(order.citizen_phone),
         "steps": order_view.steps(events, files, zone),
         "actions": order_view.actions_for(user, order), "error": error, "done": done,
         "editable": user.role in EDITORS and order.status not in edits.LOCKED,
@@ -77,21 +80,36 @@ def _page(
         "max_extension_days": cfg.deadlines.max_extension_days,  # the server's own limit
         "created_local": order.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
-    return render(request, "order.html", context, status=status)
+    page = render(request, "order.html", context, status=status)
+    if reveal:
+        page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.get("/console/orders/{number}")
-async def order_page(request: Request, number: str, done: str = "") -> Response:
+async def order_page(
+    request: Request, number: str, done: str = "", reveal: bool = False
+) -> Response:
+    """An order; `reveal`: its contact data unmasked (a callback order exists to be called
+    back), for the roles that handle orders, and audited as the API's reveal is."""
     session = await signed_in(request, f"/console/orders/{number}")
     if isinstance(session, Response):
         return session
     user, csrf = session
+    if reveal and user.role not in REVEAL:
+        return HTMLResponse("<p>管理人员不能查看市民的完整联系方式。</p>", status_code=403)
     url = settings_of(request).database_url
     order = await asyncio.to_thread(load, url, user, number)
     if order is None:
         return HTMLResponse(NOT_FOUND, status_code=404)
+    if reveal:
+        fields = [
+            f for f in ("citizen_name", "citizen_phone", "wechat_openid") if getattr(order, f)
+        ]
+        await asyncio.to_thread(audit_of, request, user, "order.reveal", order.number,
+                                fields=fields)  # fmt: skip
     shown = flash(done, {a.value for a in Action} | {edits.EDIT})
-    return await asyncio.to_thread(_page, request, user, csrf, order, done=shown)
+    return await asyncio.to_thread(_page, request, user, csrf, order, done=shown, reveal=reveal)
 
 
 @router.post("/console/orders/{number}/act")

@@ -259,3 +259,27 @@ def test_the_extension_form_offers_the_days_the_server_accepts(app: TestClient) 
     as_user(app, "unit")
     page = app.get(f"/console/orders/{number}").text
     assert 'name="days" type="number" min="1" max="15"' in page
+
+
+def test_the_full_number_is_shown_on_request_to_those_who_handle_orders(app: TestClient) -> None:
+    """A callback order exists to be called back, yet its page showed 138****5678 only: the
+    handling roles may now show the number, audited; a manager may not; other units see
+    nothing of the order."""
+    from accounts import audit
+
+    url = app.app.state.settings.database_url  # type: ignore[attr-defined]
+    number = store.create(url, DRAFT).number
+    store.transition(url, number, "派单", Actor.centre("op"), department=UNIT)
+    as_user(app, "op")
+    page = app.get(f"/console/orders/{number}").text
+    assert "138****5678" in page and "13812345678" not in page and 'id="reveal"' in page
+    shown = app.get(f"/console/orders/{number}?reveal=1")
+    assert "13812345678" in shown.text and shown.headers["cache-control"] == "no-store"
+    assert [e["action"] for e in audit.entries(url, target=number)][:1] == ["order.reveal"]
+    as_user(app, "unit")
+    assert "13812345678" in app.get(f"/console/orders/{number}?reveal=1").text
+    as_user(app, "boss")
+    assert app.get(f"/console/orders/{number}?reveal=1").status_code == 403
+    assert 'id="reveal"' not in app.get(f"/console/orders/{number}").text
+    as_user(app, "other")
+    assert app.get(f"/console/orders/{number}?reveal=1").status_code == 404
