@@ -103,6 +103,8 @@ def transition(
         _require(rule, note, data)
         event_data = _EFFECTS.get(act, _no_effect)(_Ctx(s, order, note, data, now, cfg, target))
         order.status = (_before_return(s, order) if rule.back else rule.to).value
+        if event_data.get("back_to_centre"):
+            order.status = Status.PENDING.value
         order.updated_at = now
         append_event(
             s,
@@ -335,9 +337,16 @@ def _redo(c: _Ctx) -> dict[str, Any]:
     o, cfg, now = c.order, c.cfg, c.now
     if o.satisfaction != UNSATISFIED:
         raise IllegalTransition(o.status, Action.REDO, "仅回访不满意的工单可以重办")
+    # Answered by the centre itself (当即办结: no unit ever replied): it goes back to the centre,
+    # not to the router's unconfirmed proposal, which no unit ever had (found by an exploratory
+    # test: 不满意 on a 居住证 answer dispatched it to 市司法局).
+    by_centre = o.replied_at is None
     o.redo_count += 1
     o.satisfaction = None
     o.signed_at = o.replied_at = o.closed_at = o.visited_at = None
+    if by_centre:
+        return {"previous_satisfaction": UNSATISFIED, "redo_count": o.redo_count,
+                "back_to_centre": True}  # fmt: skip
     o.dispatched_at = now
     sla.set_clock(o, "sign", sla.sign_clock(cfg, now, o.priority))
     sla.set_clock(o, "reply", sla.reply_clock(cfg, now, o.kind, o.priority, o.category))

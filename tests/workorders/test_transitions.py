@@ -325,3 +325,13 @@ def test_an_open_order_is_never_merged_into_a_closed_one(url: str) -> None:
     with pytest.raises(InvalidField, match="已办结"):
         store.transition(url, open_one, "归并", CENTRE, now=T0, into=closed)
     assert store.get(url, open_one).status == "待派单"
+
+
+def test_a_reopened_answer_of_the_centre_goes_back_to_the_centre(url: str) -> None:
+    """不满意 with an order the centre answered itself dispatched it to the router's guess,
+    a unit that never had it; it now waits for an operator to choose one."""
+    number = new_order(url, kind="咨询", request_text="居住证办理要带哪些材料")
+    store.transition(url, number, "办结", CENTRE, "携带身份证到街道便民服务中心办理", now=T0)
+    store.transition(url, number, "回访", CENTRE, now=T0, satisfaction="不满意")
+    order = store.transition(url, number, "重办", CENTRE, "答复不完整", now=T0)
+    assert (order.status, order.redo_count, order.sign_due) == ("待派单", 1, None)
