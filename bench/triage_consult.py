@@ -124,16 +124,21 @@ def report(rows: list[tuple[Question, Decision, str, float]]) -> dict[str, float
     }
 
 
+def scratch_triage() -> Triage:
+    """The triage layer on a scratch SQLite database holding the sample KB (the shared model
+    and embedding caches), as the triage benchmarks run it."""
+    settings = Settings(var_dir=Path(tempfile.mkdtemp()), cache_dir=Settings().cache_dir)
+    db.upgrade(settings.database_url)
+    import_sample_if_empty(settings.database_url)
+    return get_triage(settings)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="test", choices=["test", "tune"])
     ap.add_argument("--verbose", action="store_true", help="list every question not right")
     args = ap.parse_args()
-    var = Path(tempfile.mkdtemp())
-    settings = Settings(var_dir=var, cache_dir=Settings().cache_dir)
-    db.upgrade(settings.database_url)
-    import_sample_if_empty(settings.database_url)
-    triage = get_triage(settings)
+    triage = scratch_triage()
     triage.knowledge.refresh()
     questions = load(args.split)
     rows = run(triage, questions)

@@ -20,17 +20,14 @@ Reported:
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
-from hotline import db
-from hotline.settings import PROJECT_ROOT, Settings
-from knowledge.service import import_sample_if_empty
-from triage import Context, Emergency, OrderDraft, get_triage
+from bench.triage_consult import scratch_triage
+from hotline.settings import PROJECT_ROOT
+from triage import Context, Emergency, OrderDraft
 from workorders.config import WorkOrderConfig, default_config
 from workorders.routing import Routing
 
@@ -73,10 +70,7 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=["test", "tune"])
     ap.add_argument("--verbose", action="store_true", help="list the misses")
     args = ap.parse_args()
-    settings = Settings(var_dir=Path(tempfile.mkdtemp()), cache_dir=Settings().cache_dir)
-    db.upgrade(settings.database_url)
-    import_sample_if_empty(settings.database_url)
-    triage = get_triage(settings)
+    triage = scratch_triage()
     config = default_config()
     complaints = load(args.split)
     kinds: Counter[str] = Counter()

@@ -16,14 +16,10 @@ Neither the texts nor the recordings were used to tune the KB, the thresholds or
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from bench.asr_cer import LEXICON, NEURAL, load_engine, load_utterances, stream, synthesize
-from hotline import db
-from hotline.settings import Settings
-from knowledge.service import import_sample_if_empty
-from triage import Answer, Context, Decision, OrderDraft, get_triage
+from bench.triage_consult import scratch_triage
+from triage import Answer, Context, Decision, OrderDraft
 
 RATE = 8000
 
@@ -51,10 +47,7 @@ def main() -> None:
     utts = [u for u in load_utterances(None) if u.kind in ("question", "complaint")]
     synthesize(utts, NEURAL)
     engine = load_engine("whisper")
-    settings = Settings(var_dir=Path(tempfile.mkdtemp()), cache_dir=Settings().cache_dir)
-    db.upgrade(settings.database_url)
-    import_sample_if_empty(settings.database_url)
-    triage = get_triage(settings)
+    triage = scratch_triage()
     rows = []
     for u in utts:
         heard, _ = stream(engine, u.audio[RATE], RATE)

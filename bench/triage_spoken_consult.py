@@ -29,19 +29,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
 from bench.asr_cer import LEXICON, load_engine, phone_quality, read_recording, stream
-from bench.triage_consult import Question, load, outcome, shown
-from hotline import db
+from bench.triage_consult import Question, load, outcome, scratch_triage, shown
 from hotline.settings import Settings
-from knowledge.service import import_sample_if_empty
 from speech.normalize import to_spoken
-from triage import Answer, Context, Decision, OrderDraft, get_triage
+from triage import Answer, Context, Decision, OrderDraft
 
 RATE = 8000
 
@@ -110,10 +107,7 @@ def main() -> None:
         raise SystemExit(f"{len(missing)} recordings missing in {folder}: render them first "
                          "(see this module's docstring)")  # fmt: skip
     heard_raw = transcripts(questions, folder)
-    settings = Settings(var_dir=Path(tempfile.mkdtemp()), cache_dir=Settings().cache_dir)
-    db.upgrade(settings.database_url)
-    import_sample_if_empty(settings.database_url)
-    triage = get_triage(settings)
+    triage = scratch_triage()
     rows = []
     for q in questions:
         heard = LEXICON.transcript_for_bot(heard_raw[question_id(q)])
