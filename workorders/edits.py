@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from hotline.numbers import InvalidPhone, canonical_phone
 from hotline.privacy import mask_numbers
 from workorders import sla
@@ -115,21 +117,29 @@ def edit(
             setattr(order, field, value)
         if "category" in changed and order.status == Status.PENDING:
             data.update(_reproposed(order, old_category, cfg, shown))
-        order.updated_at = now
-        append_event(
-            s,
-            order,
-            at=now,
-            actor=actor.label,
-            actor_role=actor.role.value,
-            action=EDIT,
-            from_status=order.status,
-            to_status=order.status,
-            note=note,
-            data=data,
-        )
+        _record_edit(s, order, actor, now, note, data)
     log.info("work order %s edited (%s) by %s", order.number, ", ".join(changed), actor.label)
     return order, shown
+
+
+def _record_edit(
+    s: Session, order: WorkOrder, actor: Actor, now: datetime, note: str | None,
+    data: dict[str, Any],
+) -> None:  # fmt: skip
+    """The timeline step of a change to an order's fields (its status stays as it is)."""
+    order.updated_at = now
+    append_event(
+        s,
+        order,
+        at=now,
+        actor=actor.label,
+        actor_role=actor.role.value,
+        action=EDIT,
+        from_status=order.status,
+        to_status=order.status,
+        note=note,
+        data=data,
+    )
 
 
 def _reproposed(
@@ -221,18 +231,7 @@ def add_place(
         if order is None or order.address or order.status in LOCKED:
             return None
         order.address = place
-        order.updated_at = now
-        append_event(
-            s,
-            order,
-            at=now,
-            actor=actor.label,
-            actor_role=actor.role.value,
-            action=EDIT,
-            from_status=order.status,
-            to_status=order.status,
-            note="市民补充的地点",
-            data={"changes": described({"address": (None, _shown("address", place))})},
-        )
+        shown = {"address": (None, _shown("address", place))}
+        _record_edit(s, order, actor, now, "市民补充的地点", {"changes": described(shown)})
     log.info("work order %s: the citizen told its place", order.number)
     return order
