@@ -42,7 +42,7 @@ from triage import (
     ServiceHours,
     StatusQuery,
 )
-from triage.form import cancels, check_field, looks_like_place, precise_address
+from triage.form import check_field, precise_address, tells_place
 from triage.wording import (
     ABOUT_BOT,
     ABOUT_BOT_VOICE,
@@ -50,13 +50,12 @@ from triage.wording import (
     BEFORE_CALLING_VOICE,
     ORDER_BUTTON,
     PERSON_BUTTON,
-    asks_for_person,
     other_city_text,
 )
 from workorders import intake, store
 from workorders.citizen_view import status_line
 from workorders.edits import add_place
-from workorders.emergency import is_emergency, recognise
+from workorders.emergency import is_emergency
 from workorders.model import WorkOrder
 from workorders.states import Actor
 from workorders.store import Draft, InvalidField
@@ -281,10 +280,8 @@ def emergency_awaiting_place(tracker: Tracker) -> str | None:
     last_turn = tracker.events[users[-2] + 1 : users[-1]]
     asked = any(e.get("event") == "bot" and ASK_PLACE in (e.get("text") or "") for e in last_turn)
     text = normalise_text(tracker.latest_message.get("text") or "")
-    place = looks_like_place(text) or next(tracker.get_latest_entity_values("address"), None)
-    if not asked or not place or cancels(text) or asks_for_person(text) or recognise(text):
-        return None
-    return str(number)
+    address = next(tracker.get_latest_entity_values("address"), None) is not None
+    return str(number) if asked and tells_place(text, address) else None
 
 
 def take_place(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> bool:

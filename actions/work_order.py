@@ -9,7 +9,6 @@ the draft is dropped only when the citizen cancels, and stored only once they co
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -34,6 +33,7 @@ from triage.form import (
     named_field,
     new_value,
     other_field_fix,
+    refuses_phone,
 )
 from triage.wording import asks_question
 from workorders.citizen_view import confirmation as confirmation_text
@@ -117,9 +117,6 @@ class ValidateWorkOrderForm(FormValidationAction):
         return _confirm(str(value), dispatcher, tracker)
 
 
-_REFUSES_PHONE = re.compile(r"不想留|不留|不给|不想给|不方便|就不|没有电话|没电话")
-
-
 class ValidateCallbackForm(FormValidationAction):
     """A callback needs a number: no number (refused, or wrong twice) is no callback order,
     never an order that cannot be called back (the citizen is told so: ActionSubmitCallback)."""
@@ -133,7 +130,7 @@ class ValidateCallbackForm(FormValidationAction):
         said = _said(tracker).get("wo_phone") or value
         failures = int(tracker.get_slot(FAILURES_SLOT) or 0)
         answer = form_steps.answer_field("wo_phone", said, failures)
-        if answer.value is None and _REFUSES_PHONE.search(str(value or "")):
+        if answer.value is None and refuses_phone(str(value or "")):
             return {"wo_phone": NO_PHONE, FAILURES_SLOT: 0}
         if answer.say == "utter_wo_give_up":
             return {"wo_phone": NO_PHONE, FAILURES_SLOT: 0}

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hotline.numbers import InvalidPhone, canonical_phone, digits_aloud
-from triage.wording import asks_question
+from triage.wording import asks_for_person, asks_question
 from workorders.config import default_config
+from workorders.emergency import recognise as recognise_emergency
 from workorders.routing import resolve_district
 
 FIELDS = {  # slot -> how the read-back and the correction buttons name it
@@ -50,6 +51,26 @@ _NOT_A_PLACE = re.compile(r"管不管|哪个部门|为什么|干嘛|谁管|有�
 def looks_like_place(text: str) -> bool:
     """Whether `text` names a place (an address, a shop, 网上)."""
     return bool(_PLACE.search(text))
+
+
+def tells_place(text: str, address_found: bool = False) -> bool:
+    """Whether the reply to "请告诉我具体地点" (after an emergency's number) is that place: it
+    names one (or the NLU found an address in it), and it is no new emergency, no request
+    for a person and no 取消, which are handled as usual."""
+    return (
+        (looks_like_place(text) or address_found)
+        and not cancels(text)
+        and not asks_for_person(text)
+        and recognise_emergency(text) is None
+    )
+
+
+# The citizen will not give a number for a callback (不想留电话, 就不留).
+_REFUSES_PHONE = re.compile(r"不想留|不留|不给|不想给|不方便|就不|没有电话|没电话")
+
+
+def refuses_phone(text: str) -> bool:
+    return bool(_REFUSES_PHONE.search(text))
 
 
 def precise_address(value: str) -> bool:
